@@ -1,0 +1,400 @@
+"""The neutral contract every adapter implements: Weights, Net, OptimizerSpec, Trajectory.
+
+`NetBase` checks every input once (adapters/checks.py) and hands the framework-specific
+subclass clean NumPy arrays: x (batch, I), index labels t (batch,) int64, a schedule
+(steps, batch) int64. Subclasses implement the underscored methods; NumPy in, NumPy out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adapters import checks
+from scratch import optimizers as book_optimizers
+from scratch.two_layer_net import WEIGHT_NAMES, Weights
+
+FRAMEWORKS = ("numpy", "torch", "jax")
+_REQUIRES = {"numpy": ("numpy",), "torch": ("torch",), "jax": ("jax", "optax")}
+_EXTRA = {"numpy": "", "torch": "torch", "jax": "jax"}
+
+
+def available() -> list[str]:
+    """The installed frameworks among numpy, torch and jax (none of them is imported)."""
+    return [
+        fw
+        for fw in FRAMEWORKS
+        if all(importlib.util.find_spec(mod) is not None for mod in _REQUIRES[fw])
+    ]
+
+
+def _framework_error(framework: Any) -> ValueError:
+    have = available()
+    missing = [fw for fw in FRAMEWORKS if fw not in have]
+    how = (
+        "; install the rest with pip install 'scratch-parity["
+        + ",".join(_EXTRA[fw] for fw in missing)
+        + "]'"
+        if missing
+        else ""
+    )
+    what = "not installed" if framework in FRAMEWORKS else "unknown"
+    return ValueError(
+        f"framework {framework!r} is {what}; installed: {', '.join(have)}{how}"
+    )
+
+
+def adapter_module(framework: str):
+    """The adapter module for `framework` (imported on first use)."""
+    if framework not in FRAMEWORKS or framework not in available():
+        raise _framework_error(framework)
+    return importlib.import_module(f"adapters.{framework}_adapter")
+
+
+def build(framework: str, weights: Weights, *, dtype: str = "float64", device: str = "cpu"):
+    """The TwoLayerNet of `framework` holding `weights` (book layout), as a `Net`."""
+    return adapter_module(framework).Net(weights, dtype=dtype, device=device)
+
+
+# --------------------------------------------------------------------------- optimizers
+
+BOOK_DEFAULTS: dict[str, dict[str, float]] = {
+    "sgd": {"lr": 0.01},
+    "momentum": {"lr": 0.01, "momentum": 0.9},
+    "nesterov": {"lr": 0.01, "momentum": 0.9},
+    "adagrad": {"lr": 0.01},
+    "rmsprop": {"lr": 0.01, "decay_rate": 0.99},
+    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999},
+}
+FLAVORS = ("book", "stock")
+_BOOK_CLASSES = {
+    "sgd": book_optimizers.SGD,
+    "momentum": book_optimizers.Momentum,
+    "nesterov": book_optimizers.Nesterov,
+    "adagrad": book_optimizers.AdaGrad,
+    "rmsprop": book_optimizers.RMSprop,
+    "adam": book_optimizers.Adam,
+}
+
+
+class OptimizerSpec:
+    """Which optimizer, with which settings, in which flavor; framework-neutral.
+
+    `OptimizerSpec("adam", 0.001, beta2=0.99)`. Unset hyper-parameters take the book's
+    defaults (common/optimizer.py). `flavor="book"` reproduces the book's update rule
+    exactly in every framework; `flavor="stock"` uses the framework's own optimizer with
+    its own defaults for everything but lr and the momentum/decay constants.
+    """
+
+    __slots__ = ("name", "hyper", "flavor")
+
+    def __init__(self, name: str, lr: float | None = None, *, flavor: str = "book", **hyper: float):
+        if name not in BOOK_DEFAULTS:
+            raise ValueError(f"optimizer must be one of {', '.join(BOOK_DEFAULTS)}; got {name!r}")
+        if flavor not in FLAVORS:
+            raise ValueError(f"flavor must be 'book' or 'stock', got {flavor!r}")
+        known = BOOK_DEFAULTS[name]
+        unknown = sorted(set(hyper) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{name} takes {', '.join(known)}; unknown hyper-parameter(s) {', '.join(unknown)}"
+            )
+        values = dict(known)
+        if lr is not None:
+            values["lr"] = lr
+        values.update(hyper)
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise TypeError(f"{name} {key} must be a number, got {type(value).__name__}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} {key} must be finite, got {value}")
+            if key == "lr" and value <= 0:
+                raise ValueError(f"{name} lr must be > 0, got {value}")
+            if key != "lr" and not 0 <= value < 1:
+                raise ValueError(f"{name} {key} must lie in [0, 1), got {value}")
+            values[key] = value
+        self.name = name
+        self.hyper = values
+        self.flavor = flavor
+
+    @property
+    def lr(self) -> float:
+        return self.hyper["lr"]
+
+    def book(self):
+        """The reference optimizer (scratch.optimizers) with these settings."""
+        return _BOOK_CLASSES[self.name](**self.hyper)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
+        return f"OptimizerSpec({self.name!r}, {args}, flavor={self.flavor!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OptimizerSpec) and (
+            (self.name, self.hyper, self.flavor) == (other.name, other.hyper, other.flavor)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.hyper.items())), self.flavor))
+
+
+# --------------------------------------------------------------------------- trajectory
+
+
+@dataclass
+class Trajectory:
+    """One training run: the loss of every step and the weights at the recorded steps.
+
+    `record_steps[k]` is the number of updates made when `weights[name][k]` was taken:
+    0 (the initial weights), every `record_every` steps, and always the last step.
+    `loss_gap_bound[i]`, when set, bounds how far `losses[i]` may sit from the epsilon-free
+    cross-entropy: the reference reports the book's loss, -log(p + 1e-7), which is smaller
+    than -log(p) by at most 1e-7 * mean(1 / p) over the batch.
+    """
+
+    losses: np.ndarray  # (steps,)
+    record_steps: np.ndarray  # (records,)
+    weights: dict[str, np.ndarray]  # name -> (records, *shape), book layout
+    framework: str
+    mode: str
+    dtype: str
+    seconds: float
+    optimizer: OptimizerSpec | None = None
+    loss_gap_bound: np.ndarray | None = None  # (steps,) or None when the loss is exact
+    diverged_at: int | None = None  # first step whose loss was not finite, if any
+
+    @property
+    def steps(self) -> int:
+        return int(self.losses.shape[0])
+
+    def final_weights(self) -> Weights:
+        return {k: v[-1].copy() for k, v in self.weights.items()}
+
+    def truncated(self, steps: int) -> Trajectory:
+        """The trajectory of the first `steps` steps (records up to that step)."""
+        keep = self.record_steps <= steps
+        return Trajectory(
+            losses=self.losses[:steps],
+            record_steps=self.record_steps[keep],
+            weights={k: v[keep] for k, v in self.weights.items()},
+            framework=self.framework,
+            mode=self.mode,
+            dtype=self.dtype,
+            seconds=self.seconds,
+            optimizer=self.optimizer,
+            loss_gap_bound=None if self.loss_gap_bound is None else self.loss_gap_bound[:steps],
+            diverged_at=self.diverged_at,
+        )
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss. `.trajectory` holds the steps before it."""
+
+    def __init__(self, framework: str, step: int, trajectory: Trajectory) -> None:
+        super().__init__(
+            f"{framework}: training diverged at step {step} (loss became "
+            f"{trajectory.losses[step] if step < trajectory.steps else 'non-finite'}); "
+            f"the trajectory up to step {step} is kept in .trajectory"
+        )
+        self.framework = framework
+        self.step = step
+        self.trajectory = trajectory.truncated(step)
+
+
+def record_steps(steps: int, record_every: int) -> np.ndarray:
+    """0, k, 2k, ... and always `steps`: when `Net.train` records the weights."""
+    marks = list(range(0, steps + 1, record_every))
+    if marks[-1] != steps:
+        marks.append(steps)
+    return np.asarray(marks, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- the Net
+
+
+@dataclass
+class TrainInputs:
+    """What `Net.train` hands its framework, already checked and converted once."""
+
+    x: np.ndarray  # (n, I) in the net's dtype
+    t: np.ndarray  # (n,) int64 index labels
+    schedule: np.ndarray  # (steps, batch) int64
+    optimizer: OptimizerSpec
+    max_grad: float | None
+    record_steps: np.ndarray  # (records,)
+    record_every: int
+    mode: str
+    extra: dict = field(default_factory=dict)
+
+
+class NetBase:
+    """What every framework's `Net` shares: input checks, dispatch, the Trajectory.
+
+    Subclasses set `framework`, `DTYPES`, `DEVICES`, `MODES` (the first is the default)
+    and implement `_load`, `_weights`, `_predict`, `_loss`, `_gradients`,
+    `_activations` and `_train`.
+    """
+
+    framework: str = ""
+    DTYPES: tuple[str, ...] = checks.DTYPE_NAMES
+    DEVICES: tuple[str, ...] = ("cpu",)
+    MODES: tuple[str, ...] = ("eager",)
+
+    def __init__(self, weights: Weights, *, dtype: str = "float64", device: str = "cpu") -> None:
+        arrays, sizes = checks.check_weights(weights)
+        self.dtype = checks.check_dtype(dtype, self.DTYPES)
+        self.device = self._check_device(device)
+        self.sizes = sizes  # (I, H, O)
+        self._load({k: np.asarray(v, dtype=self.dtype) for k, v in arrays.items()})
+
+    # -- checks shared by every framework
+    def _check_device(self, device: Any) -> str:
+        if not isinstance(device, str) or device.split(":")[0] not in self.DEVICES:
+            raise ValueError(
+                f"device must be one of {', '.join(self.DEVICES)} for {self.framework}; "
+                f"got {device!r}"
+            )
+        return device
+
+    def _check_xt(self, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
+        I, _, O = self.sizes
+        x = checks.check_x(x, I)
+        return x.astype(self.dtype, copy=False), checks.check_labels(t, x.shape[0], O)
+
+    # -- the public methods (NumPy in, NumPy out)
+    def weights(self) -> Weights:
+        """The current weights in the book layout (W is (in, out)), as NumPy arrays."""
+        return self._weights()
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Scores (batch, O), before the softmax."""
+        x = checks.check_x(x, self.sizes[0]).astype(self.dtype, copy=False)
+        return self._predict(x)
+
+    def loss(self, x: Any, t: Any) -> float:
+        """The mean cross-entropy this framework computes (the reference: the book's,
+        with 1e-7 inside the log; torch and JAX: without it)."""
+        return float(self._loss(*self._check_xt(x, t)))
+
+    def gradients(self, x: Any, t: Any) -> Weights:
+        """d loss / d weights, in the book layout."""
+        return self._gradients(*self._check_xt(x, t))
+
+    def activations(self, x: Any, t: Any) -> dict[str, np.ndarray]:
+        """affine1 (batch, H), sigmoid (batch, H), affine2 (batch, O), softmax (batch, O)."""
+        return self._activations(*self._check_xt(x, t))
+
+    def train(
+        self,
+        x: Any,
+        t: Any,
+        schedule: Any,
+        optimizer: OptimizerSpec,
+        *,
+        max_grad: float | None = None,
+        record_every: int = 1,
+        mode: str | None = None,
+    ) -> Trajectory:
+        """Train on the rows `schedule[i]` at step i; return the Trajectory.
+
+        The net is left at the trained weights, as the book's model is updated in place.
+        A non-finite loss stops the run with `DivergenceError` naming the step; the net
+        then holds the weights from before that step.
+        """
+        x, t = self._check_xt(x, t)
+        schedule = checks.check_schedule(schedule, x.shape[0])
+        if not isinstance(optimizer, OptimizerSpec):
+            raise TypeError(
+                f"optimizer must be an adapters.OptimizerSpec, got {type(optimizer).__name__}"
+            )
+        max_grad = checks.check_max_grad(max_grad)
+        record_every = checks.check_positive_int(record_every, "record_every")
+        if mode is None:
+            mode = self.MODES[0]
+        if mode not in self.MODES:
+            raise ValueError(
+                f"mode must be one of {', '.join(self.MODES)} for {self.framework}; got {mode!r}"
+            )
+        inputs = TrainInputs(
+            x=x,
+            t=t,
+            schedule=schedule,
+            optimizer=optimizer,
+            max_grad=max_grad,
+            record_steps=record_steps(schedule.shape[0], record_every),
+            record_every=record_every,
+            mode=mode,
+        )
+        start = time.perf_counter()
+        losses, weights, gap = self._train(inputs)
+        seconds = time.perf_counter() - start
+        traj = Trajectory(
+            losses=np.asarray(losses),
+            record_steps=inputs.record_steps,
+            weights=weights,
+            framework=self.framework,
+            mode=mode,
+            dtype=self.dtype,
+            seconds=seconds,
+            optimizer=optimizer,
+            loss_gap_bound=gap,
+        )
+        bad = np.flatnonzero(~np.isfinite(traj.losses))
+        if bad.size:
+            step = int(bad[0])
+            traj.diverged_at = step
+            kept = traj.truncated(step)
+            self._load({k: v[-1] for k, v in kept.weights.items()} if step else
+                       {k: v[0] for k, v in traj.weights.items()})
+            raise DivergenceError(self.framework, step, traj)
+        return traj
+
+    # -- what each framework implements
+    def _load(self, weights: Weights) -> None:
+        raise NotImplementedError
+
+    def _weights(self) -> Weights:
+        raise NotImplementedError
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
+        raise NotImplementedError
+
+    def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _train(self, inputs: TrainInputs) -> tuple[np.ndarray, dict[str, np.ndarray], Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        I, H, O = self.sizes
+        return f"<{self.framework} TwoLayerNet {I}-{H}-{O} {self.dtype} on {self.device}>"
+
+
+__all__ = [
+    "BOOK_DEFAULTS",
+    "FRAMEWORKS",
+    "DivergenceError",
+    "NetBase",
+    "OptimizerSpec",
+    "Trajectory",
+    "TrainInputs",
+    "WEIGHT_NAMES",
+    "Weights",
+    "adapter_module",
+    "available",
+    "build",
+    "record_steps",
+]

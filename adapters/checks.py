@@ -1,0 +1,145 @@
+"""The input rules of DESIGN.md, checked once, before any framework work.
+
+Every adapter calls these through `adapters.base.NetBase`, so bad input gets the same
+`ValueError`/`TypeError`, naming the argument, whichever framework was asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scratch.two_layer_net import WEIGHT_NAMES, Weights
+
+DTYPE_NAMES = ("float64", "float32")
+
+
+def _is_real_array(a: np.ndarray) -> bool:
+    return a.dtype.kind in "fiu" and a.dtype != np.bool_
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    """`np.asarray(value)` that names `name` when the value is not a numeric array."""
+    if value is None or isinstance(value, str | bytes | dict):
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"{name} must be a numeric array: {err}") from None
+    if a.dtype == object or not _is_real_array(a):
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a
+
+
+def check_dtype(dtype: Any, supported: tuple[str, ...] = DTYPE_NAMES) -> str:
+    """The canonical name of `dtype` ("float64", ...), or ValueError listing `supported`."""
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = str(dtype)
+    if name not in supported:
+        raise ValueError(f"dtype must be one of {', '.join(supported)}; got {dtype!r}")
+    return name
+
+
+def check_weights(weights: Any) -> tuple[Weights, tuple[int, int, int]]:
+    """Validate `Weights`; return them as float64-or-native NumPy arrays and (I, H, O)."""
+    if not isinstance(weights, dict):
+        raise TypeError(
+            f"weights must be a dict with keys W1, b1, W2, b2, got {type(weights).__name__}"
+        )
+    if set(weights) != set(WEIGHT_NAMES):
+        missing = [k for k in WEIGHT_NAMES if k not in weights]
+        extra = sorted(str(k) for k in weights if k not in WEIGHT_NAMES)
+        raise ValueError(
+            f"weights must have exactly the keys W1, b1, W2, b2 (missing {missing}, extra {extra})"
+        )
+    arrays = {k: as_array(weights[k], f"weights[{k!r}]") for k in WEIGHT_NAMES}
+    W1, b1, W2, b2 = (arrays[k] for k in WEIGHT_NAMES)
+    if W1.ndim != 2 or W2.ndim != 2:
+        raise ValueError(
+            f"weights['W1'] and weights['W2'] must be 2-D (in, out), got shapes "
+            f"{W1.shape} and {W2.shape}"
+        )
+    I, H = W1.shape
+    O = W2.shape[1]
+    expected = {"W1": (I, H), "b1": (H,), "W2": (H, O), "b2": (O,)}
+    for k, shape in expected.items():
+        if arrays[k].shape != shape:
+            raise ValueError(
+                f"weights[{k!r}] must have shape {shape} to match W1 {W1.shape} "
+                f"(book layout: W is (in, out)), got {arrays[k].shape}"
+            )
+        if arrays[k].size == 0:
+            raise ValueError(f"weights[{k!r}] is empty (shape {arrays[k].shape})")
+        if not np.all(np.isfinite(arrays[k])):
+            raise ValueError(f"weights[{k!r}] holds NaN or inf")
+    return arrays, (I, H, O)
+
+
+def check_x(x: Any, input_size: int) -> np.ndarray:
+    """x must be a finite, non-empty (batch, input_size) array."""
+    x = as_array(x, "x")
+    if x.ndim != 2 or x.shape[1] != input_size:
+        hint = " (one sample is x[None])" if x.ndim == 1 else ""
+        raise ValueError(f"x must have shape (batch, {input_size}), got {x.shape}{hint}")
+    if x.shape[0] == 0:
+        raise ValueError("x is empty: batch size 0")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x holds NaN or inf")
+    return x
+
+
+def check_labels(t: Any, batch: int, output_size: int) -> np.ndarray:
+    """t as index labels (batch,) in [0, O) or one-hot (batch, O); returns int64 indices."""
+    t = as_array(t, "t")
+    if t.ndim == 2:
+        if t.shape != (batch, output_size):
+            raise ValueError(f"one-hot t must have shape ({batch}, {output_size}), got {t.shape}")
+        if not (np.all((t == 0) | (t == 1)) and np.all(t.sum(axis=1) == 1)):
+            raise ValueError("one-hot t must hold exactly one 1 per row and 0 elsewhere")
+        return t.argmax(axis=1).astype(np.int64)
+    if t.ndim != 1 or t.shape[0] != batch:
+        raise ValueError(
+            f"t must be index labels ({batch},) or one-hot ({batch}, {output_size}), "
+            f"got shape {t.shape}"
+        )
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)) or not np.all(t == np.round(t)):
+            raise ValueError("index labels t must be whole numbers")
+    if t.min() < 0 or t.max() >= output_size:
+        raise ValueError(
+            f"index labels t must lie in [0, {output_size}), got min {t.min()} max {t.max()}"
+        )
+    return t.astype(np.int64)
+
+
+def check_schedule(schedule: Any, n: int) -> np.ndarray:
+    """An integer (steps, batch) array of row indices in [0, n)."""
+    s = as_array(schedule, "schedule")
+    if s.dtype.kind not in "iu":
+        raise TypeError(f"schedule must be an integer array, got dtype {s.dtype}")
+    if s.ndim != 2 or s.shape[0] == 0 or s.shape[1] == 0:
+        raise ValueError(f"schedule must be a non-empty (steps, batch) array, got shape {s.shape}")
+    if s.min() < 0 or s.max() >= n:
+        raise ValueError(
+            f"schedule indices must lie in [0, {n}) (rows of x), got min {s.min()} max {s.max()}"
+        )
+    return s.astype(np.int64, copy=False)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_max_grad(max_grad: Any) -> float | None:
+    if max_grad is None:
+        return None
+    if isinstance(max_grad, bool) or not isinstance(max_grad, int | float | np.number):
+        raise TypeError(f"max_grad must be a number or None, got {type(max_grad).__name__}")
+    if not (np.isfinite(max_grad) and max_grad > 0):
+        raise ValueError(f"max_grad must be > 0 and finite, or None; got {max_grad!r}")
+    return float(max_grad)

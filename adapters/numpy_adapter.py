@@ -1,0 +1,118 @@
+"""The reference as a `Net`: scratch.TwoLayerNet with its hand-written backward pass.
+
+Mirrors adapters/torch_adapter.py and adapters/jax_adapter.py definition by definition;
+diff two of them to see what changes between frameworks and nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from scratch.functions import BOOK_LOG_EPS
+from scratch.trainer import clip_grads
+from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
+
+DTYPES = ("float64", "float32")
+DEVICES = ("cpu",)
+MODES = ("eager",)
+
+
+# --------------------------------------------------------------------------- the model
+# scratch.TwoLayerNet: Affine -> Sigmoid -> Affine -> SoftmaxWithLoss, W stored (in, out).
+
+
+# --------------------------------------------------------------------------- weights in and out
+
+
+def to_module(weights: Weights, dtype: str) -> TwoLayerNet:
+    """A scratch TwoLayerNet holding copies of `weights` (same layout: no transpose)."""
+    I, H = weights["W1"].shape
+    O = weights["W2"].shape[1]
+    return TwoLayerNet(I, H, O, weights=weights, dtype=dtype)
+
+
+def from_module(module: TwoLayerNet) -> Weights:
+    return module.weights()
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+def make_optimizer(spec: OptimizerSpec):
+    """scratch.optimizers: the book's own; "stock" is the same (NumPy has no other)."""
+    return spec.book()
+
+
+# --------------------------------------------------------------------------- one training step
+
+
+def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None) -> float:
+    """forward, backward, clip_grads, update: the inner loop of common/trainer.py."""
+    loss = model.forward(xb, tb)
+    model.backward()
+    if max_grad is not None:
+        clip_grads(model.grads, max_grad)
+    optimizer.update(model.params, model.grads)
+    return loss
+
+
+# --------------------------------------------------------------------------- the Net
+
+
+class Net(NetBase):
+    """The reference behind the adapter contract. `.module` is the scratch TwoLayerNet."""
+
+    framework = "numpy"
+    DTYPES = DTYPES
+    DEVICES = DEVICES
+    MODES = MODES
+
+    def _load(self, weights: Weights) -> None:
+        self.module = to_module(weights, self.dtype)
+
+    def _weights(self) -> Weights:
+        return from_module(self.module)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        return self.module.predict(x)
+
+    def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        return self.module.forward(x, t)
+
+    def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
+        self.module.forward(x, t)
+        self.module.backward()
+        return {k: g.copy() for k, g in zip(WEIGHT_NAMES, self.module.grads, strict=True)}
+
+    def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        affine1, sigmoid, affine2 = self.module.layers
+        a1 = affine1.forward(x)  # (N, H)
+        z = sigmoid.forward(a1)  # (N, H)
+        a2 = affine2.forward(z)  # (N, O)
+        self.module.loss_layer.forward(a2, t)
+        return {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
+
+    def _train(self, inputs: TrainInputs):
+        model, x, t = self.module, inputs.x, inputs.t
+        optimizer = make_optimizer(inputs.optimizer)
+        steps = inputs.schedule.shape[0]
+        losses = np.empty(steps, dtype=np.float64)
+        gap = np.empty(steps, dtype=np.float64)
+        records = {k: np.empty((len(inputs.record_steps), *p.shape), p.dtype)
+                   for k, p in zip(WEIGHT_NAMES, model.params, strict=True)}
+        rec = 0
+        for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
+            records[k][rec] = p
+        rec += 1
+        batch = np.arange(inputs.schedule.shape[1])
+        for step, rows in enumerate(inputs.schedule):
+            tb = t[rows]
+            losses[step] = train_step(model, optimizer, x[rows], tb, inputs.max_grad)
+            # how far the book's -log(p + 1e-7) may sit below the exact -log(p)
+            gap[step] = BOOK_LOG_EPS * np.mean(1.0 / model.loss_layer.y[batch, tb])
+            if step + 1 == inputs.record_steps[rec]:
+                for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
+                    records[k][rec] = p
+                rec += 1
+        return losses, records, gap

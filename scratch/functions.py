@@ -1,0 +1,53 @@
+"""The activation and loss functions of common/functions.py (chapter 1).
+
+`sigmoid`, `softmax` and `cross_entropy_error` compute what the book computes, in the
+same order of operations, so the reference reproduces the book's numbers bit for bit.
+The array's own module does the work (`xp`), so NumPy arrays stay NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BOOK_LOG_EPS = 1e-7  # added inside the log of the reported loss, as the book does
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), the book's formula (§1.2.4).
+
+    For x below about -709, exp(-x) overflows to inf and the result is 1/inf = 0, the
+    correct limit. NumPy would warn about that overflow; the warning is silenced here and
+    only here, so the value is bit-identical to the book's and nothing leaks out.
+    """
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax with the max subtracted first, as in common/functions.py."""
+    if x.ndim == 2:
+        x = x - x.max(axis=1, keepdims=True)  # (N, C): shift so exp cannot overflow
+        x = np.exp(x)
+        x /= x.sum(axis=1, keepdims=True)
+    elif x.ndim == 1:
+        x = x - np.max(x)
+        x = np.exp(x) / np.sum(np.exp(x))
+    else:
+        raise ValueError(f"softmax: expected a 1-D or 2-D array, got shape {x.shape}")
+    return x
+
+
+def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
+    """Mean of -log(y[label] + 1e-7) over the batch, as the book reports it.
+
+    `t` holds index labels (N,) or one-hot rows (N, C). The book's 1e-7 keeps log(0)
+    away; it makes this loss differ from torch's `F.cross_entropy` and optax's
+    `softmax_cross_entropy` (which have no epsilon) by about 1e-7 / y[label].
+    """
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    if t.size == y.size:  # one-hot (N, C) -> index labels (N,)
+        t = t.argmax(axis=1)
+    batch_size = y.shape[0]
+    return -np.sum(np.log(y[np.arange(batch_size), t] + BOOK_LOG_EPS)) / batch_size

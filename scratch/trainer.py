@@ -1,0 +1,147 @@
+"""The Trainer of common/trainer.py, and its two helpers, without global randomness.
+
+The book shuffles with NumPy's global generator and rebinds `x = x[idx]` every epoch, so
+epoch k sees the rows permuted by p_1, then p_2, ..., then p_k: the permutations compose.
+`shuffled_batches` turns that into plain row indices of the *original* data, one row of
+the result per step, so every framework can be fed exactly the same batches.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+CLIP_EPS = 1e-6  # the book's epsilon in clip_grads
+
+
+def shuffled_batches(
+    n: int,
+    batch_size: int,
+    max_epoch: int,
+    rng: np.random.RandomState | np.random.Generator,
+) -> np.ndarray:
+    """Row indices (steps, batch_size) into the unshuffled data, in the book's order.
+
+    One `rng.permutation(n)` per epoch, applied to the already shuffled order; batches are
+    contiguous slices of it, and the last `n % batch_size` rows of each epoch are dropped.
+    steps = max_epoch * (n // batch_size).
+    """
+    for name, value in (("n", n), ("batch_size", batch_size), ("max_epoch", max_epoch)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"shuffled_batches: {name} must be a positive int, got {value!r}")
+    if batch_size > n:
+        raise ValueError(f"shuffled_batches: batch_size {batch_size} exceeds n={n}")
+    max_iters = n // batch_size
+    order = np.arange(n)  # order[i] = original row now at position i
+    schedule = np.empty((max_epoch, max_iters * batch_size), dtype=np.int64)
+    for epoch in range(max_epoch):
+        order = order[rng.permutation(n)]  # the book's x = x[idx], on indices
+        schedule[epoch] = order[: max_iters * batch_size]
+    return schedule.reshape(max_epoch * max_iters, batch_size)  # (steps, batch)
+
+
+def clip_grads(grads: list[np.ndarray], max_norm: float) -> None:
+    """Scale all gradients in place by max_norm / (global L2 norm + 1e-6) when that is < 1."""
+    total_norm = 0
+    for grad in grads:
+        total_norm += np.sum(grad**2)
+    total_norm = np.sqrt(total_norm)
+    rate = max_norm / (total_norm + CLIP_EPS)
+    if rate < 1:
+        for grad in grads:
+            grad *= rate
+
+
+def progress_line(epoch: int, iters: int, max_iters: int, elapsed: float, loss: float) -> str:
+    """`| epoch 1 |  iter 1 / 10 | time 0[s] | loss 1.10`, the Trainer's report."""
+    return "| epoch %d |  iter %d / %d | time %d[s] | loss %.2f" % (
+        epoch,
+        iters,
+        max_iters,
+        elapsed,
+        loss,
+    )
+
+
+class Trainer:
+    """common/trainer.py's Trainer: shuffle, slice, forward, backward, clip, update, report.
+
+    A report is printed every `eval_interval` iterations counted from the first of each
+    epoch (`iters % eval_interval == 0`), averaging the losses since the previous report;
+    the averages are kept in `loss_list`. `rng` takes the place of the book's global
+    generator (a fresh unseeded RandomState when None).
+    """
+
+    def __init__(self, model, optimizer) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_list: list[float] = []
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+
+    def fit(
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        max_epoch: int = 10,
+        batch_size: int = 32,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+        rng: np.random.RandomState | np.random.Generator | None = None,
+        *,
+        verbose: bool = True,
+    ) -> None:
+        if rng is None:
+            rng = np.random.RandomState()
+        if len(x) != len(t):
+            raise ValueError(f"Trainer.fit: x has {len(x)} rows but t has {len(t)}")
+        if max_grad is not None and not max_grad > 0:
+            raise ValueError(f"Trainer.fit: max_grad must be > 0 or None, got {max_grad!r}")
+        if eval_interval is not None and eval_interval < 1:
+            raise ValueError(f"Trainer.fit: eval_interval must be >= 1, got {eval_interval!r}")
+        data_size = len(x)
+        max_iters = data_size // batch_size
+        schedule = shuffled_batches(data_size, batch_size, max_epoch, rng)
+        self.eval_interval = eval_interval
+        model, optimizer = self.model, self.optimizer
+        total_loss, loss_count = 0, 0
+
+        start_time = time.time()
+        for step, rows in enumerate(schedule):
+            iters = step % max_iters
+            loss = model.forward(x[rows], t[rows])
+            model.backward()
+            # The book first merges shared weights (remove_duplicate); TwoLayerNet has none.
+            if max_grad is not None:
+                clip_grads(model.grads, max_grad)
+            optimizer.update(model.params, model.grads)
+            total_loss += loss
+            loss_count += 1
+
+            if eval_interval is not None and iters % eval_interval == 0:
+                avg_loss = total_loss / loss_count
+                if verbose:
+                    elapsed = time.time() - start_time
+                    print(progress_line(self.current_epoch + 1, iters + 1, max_iters, elapsed, avg_loss))
+                self.loss_list.append(float(avg_loss))
+                total_loss, loss_count = 0, 0
+            if iters == max_iters - 1:
+                self.current_epoch += 1
+
+    def plot(self, ylim: tuple[float, float] | None = None, *, ax=None):
+        """The book's loss plot. Draws on `ax` when given (nothing is shown then), else
+        on a new figure that is shown, as the book does. Returns the axes."""
+        import matplotlib.pyplot as plt
+
+        show = ax is None
+        if ax is None:
+            _, ax = plt.subplots()
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.plot(np.arange(len(self.loss_list)), self.loss_list, label="train")
+        ax.set_xlabel(f"iterations (x{self.eval_interval})")
+        ax.set_ylabel("loss")
+        if show:
+            plt.show()
+        return ax
