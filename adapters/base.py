@@ -45,9 +45,7 @@ def _framework_error(framework: Any) -> ValueError:
         else ""
     )
     what = "not installed" if framework in FRAMEWORKS else "unknown"
-    return ValueError(
-        f"framework {framework!r} is {what}; installed: {', '.join(have)}{how}"
-    )
+    return ValueError(f"framework {framework!r} is {what}; installed: {', '.join(have)}{how}")
 
 
 def adapter_module(framework: str):
@@ -351,8 +349,11 @@ class NetBase:
             step = int(bad[0])
             traj.diverged_at = step
             kept = traj.truncated(step)
-            self._load({k: v[-1] for k, v in kept.weights.items()} if step else
-                       {k: v[0] for k, v in traj.weights.items()})
+            self._load(
+                {k: v[-1] for k, v in kept.weights.items()}
+                if step
+                else {k: v[0] for k, v in traj.weights.items()}
+            )
             raise DivergenceError(self.framework, step, traj)
         return traj
 

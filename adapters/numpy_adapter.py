@@ -18,6 +18,10 @@ DEVICES = ("cpu",)
 MODES = ("eager",)
 
 
+def device_available(device: str) -> bool:
+    return device == "cpu"
+
+
 # --------------------------------------------------------------------------- the model
 # scratch.TwoLayerNet: Affine -> Sigmoid -> Affine -> SoftmaxWithLoss, W stored (in, out).
 
@@ -99,8 +103,10 @@ class Net(NetBase):
         steps = inputs.schedule.shape[0]
         losses = np.empty(steps, dtype=np.float64)
         gap = np.empty(steps, dtype=np.float64)
-        records = {k: np.empty((len(inputs.record_steps), *p.shape), p.dtype)
-                   for k, p in zip(WEIGHT_NAMES, model.params, strict=True)}
+        records = {
+            k: np.empty((len(inputs.record_steps), *p.shape), p.dtype)
+            for k, p in zip(WEIGHT_NAMES, model.params, strict=True)
+        }
         rec = 0
         for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
             records[k][rec] = p

@@ -8,7 +8,9 @@ from collections.abc import Callable
 import numpy as np
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4
+) -> np.ndarray:
     """df/dx by (f(x + h) - f(x - h)) / 2h, one element at a time.
 
     `x` is changed in place while probing and restored exactly, so `f` may read the

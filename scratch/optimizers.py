@@ -48,8 +48,8 @@ class Momentum:
 class Nesterov:
     """Nesterov's accelerated gradient in the book's form (arXiv:1212.0901):
 
-        v <- momentum * v - lr * dW
-        W <- W + momentum**2 * v - (1 + momentum) * lr * dW
+    v <- momentum * v - lr * dW
+    W <- W + momentum**2 * v - (1 + momentum) * lr * dW
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:

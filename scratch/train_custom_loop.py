@@ -17,7 +17,7 @@ from scratch.two_layer_net import TwoLayerNet
 
 def custom_loop_line(epoch: int, iters: int, max_iters: int, loss: float) -> str:
     """`| epoch 1 |  iter 10 / 10 | loss 1.13`, the custom loop's report."""
-    return "| epoch %d |  iter %d / %d | loss %.2f" % (epoch, iters, max_iters, loss)
+    return f"| epoch {epoch} |  iter {iters} / {max_iters} | loss {loss:.2f}"
 
 
 def train_custom_loop(

@@ -55,12 +55,8 @@ def clip_grads(grads: list[np.ndarray], max_norm: float) -> None:
 
 def progress_line(epoch: int, iters: int, max_iters: int, elapsed: float, loss: float) -> str:
     """`| epoch 1 |  iter 1 / 10 | time 0[s] | loss 1.10`, the Trainer's report."""
-    return "| epoch %d |  iter %d / %d | time %d[s] | loss %.2f" % (
-        epoch,
-        iters,
-        max_iters,
-        elapsed,
-        loss,
+    return (
+        f"| epoch {epoch} |  iter {iters} / {max_iters} | time {int(elapsed)}[s] | loss {loss:.2f}"
     )
 
 
@@ -123,7 +119,11 @@ class Trainer:
                 avg_loss = total_loss / loss_count
                 if verbose:
                     elapsed = time.time() - start_time
-                    print(progress_line(self.current_epoch + 1, iters + 1, max_iters, elapsed, avg_loss))
+                    print(
+                        progress_line(
+                            self.current_epoch + 1, iters + 1, max_iters, elapsed, avg_loss
+                        )
+                    )
                 self.loss_list.append(float(avg_loss))
                 total_loss, loss_count = 0, 0
             if iters == max_iters - 1:

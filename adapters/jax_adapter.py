@@ -1,0 +1,381 @@
+"""The TwoLayerNet in JAX: a parameter pytree, pure `predict`/`loss` functions,
+`jax.nn.sigmoid`, optax's cross-entropy, `jax.value_and_grad` and optax for the updates.
+
+Mirrors adapters/numpy_adapter.py and adapters/torch_adapter.py definition by definition.
+Layout: the pytree holds W as (in, out), like the book (and like flax's Dense kernel),
+so nothing is transposed here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from scratch.two_layer_net import WEIGHT_NAMES, Weights
+
+_numpy_rng_state = np.random.get_state()  # noqa: NPY002
+try:  # importing jax draws from NumPy's global generator: put it back as it was
+    import jax
+    import jax.numpy as jnp
+    import optax
+finally:
+    np.random.set_state(_numpy_rng_state)  # noqa: NPY002
+    del _numpy_rng_state
+
+DTYPES = ("float64", "float32")
+DEVICES = ("cpu", "cuda")
+MODES = ("scan", "step")
+_JAX_DTYPES = {"float64": jnp.float64, "float32": jnp.float32}
+
+
+@contextlib.contextmanager
+def pinned_precision(dtype: str):
+    """x64 on exactly when computing in float64, matmul precision "highest" (no TF32
+    or bf16 passes on GPUs); both are restored on exit (they are process-wide)."""
+    with jax.enable_x64(dtype == "float64"), jax.default_matmul_precision("highest"):
+        yield
+
+
+def device_available(device: str) -> bool:
+    return jax_device(device) is not None
+
+
+def jax_device(device: str):
+    """The jax.Device for "cpu" / "cuda" / "cuda:N", or None when there is none."""
+    kind, _, index = device.partition(":")
+    try:
+        found = jax.devices("cpu" if kind == "cpu" else "gpu")
+    except RuntimeError:
+        return None
+    i = int(index) if index.isdigit() else 0
+    return found[i] if i < len(found) else None
+
+
+# --------------------------------------------------------------------------- the model
+# A dict pytree {"W1": (I, H), "b1": (H,), "W2": (H, O), "b2": (O,)} and pure functions.
+
+
+def predict(params: dict, x: jax.Array) -> jax.Array:
+    """Affine -> Sigmoid -> Affine: the scores (N, O)."""
+    z = jax.nn.sigmoid(x @ params["W1"] + params["b1"])  # (N, I) @ (I, H) -> (N, H)
+    return z @ params["W2"] + params["b2"]  # (N, H) @ (H, O) -> (N, O)
+
+
+def loss_fn(params: dict, x: jax.Array, t: jax.Array) -> jax.Array:
+    """Mean softmax cross-entropy over index labels (no epsilon, unlike the book's)."""
+    return optax.softmax_cross_entropy_with_integer_labels(predict(params, x), t).mean()
+
+
+def activations(params: dict, x: jax.Array) -> dict:
+    a1 = x @ params["W1"] + params["b1"]  # (N, H)
+    z = jax.nn.sigmoid(a1)  # (N, H)
+    a2 = z @ params["W2"] + params["b2"]  # (N, O)
+    return {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": jax.nn.softmax(a2, axis=1)}
+
+
+_predict = jax.jit(predict)
+_loss = jax.jit(loss_fn)
+_grad = jax.jit(jax.grad(loss_fn))
+_activations = jax.jit(activations)
+
+
+# --------------------------------------------------------------------------- weights in and out
+
+
+def to_module(weights: Weights, dtype: str, device) -> dict:
+    """The parameter pytree on `device`; the book's layout is JAX's, so no transpose."""
+    params = {k: jax.device_put(np.asarray(weights[k], dtype=dtype), device) for k in WEIGHT_NAMES}
+    got = {str(v.dtype) for v in params.values()}
+    if got != {dtype}:  # e.g. float64 asked for while x64 could not be enabled
+        raise ValueError(
+            f"jax would compute in {', '.join(sorted(got))}, not the requested {dtype}"
+        )
+    return params
+
+
+def from_module(params: dict) -> Weights:
+    return {k: np.array(params[k]) for k in WEIGHT_NAMES}
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+class VelocityState(NamedTuple):
+    v: dict
+
+
+class AccumulatorState(NamedTuple):
+    h: dict
+
+
+class BookAdamState(NamedTuple):
+    k: jax.Array
+    m: dict
+    v: dict
+
+
+def book_nesterov(lr: float, momentum: float) -> optax.GradientTransformation:
+    """The book's Nesterov (common/optimizer.py, after arXiv:1212.0901):
+
+        v <- momentum * v - lr * dW
+        W <- W + momentum**2 * v - (1 + momentum) * lr * dW
+
+    `optax.sgd(nesterov=True)` differs: with t <- dW + momentum * t it steps
+    W <- W - lr * (dW + momentum * t), one momentum * lr * dW term short of the book.
+    """
+
+    def init(params):
+        return VelocityState(v=jax.tree.map(jnp.zeros_like, params))
+
+    def update(grads, state, params=None):
+        v = jax.tree.map(lambda v, g: v * momentum - lr * g, state.v, grads)
+        step = jax.tree.map(
+            lambda v, g: momentum * momentum * v - (1 + momentum) * lr * g, v, grads
+        )
+        return step, VelocityState(v=v)
+
+    return optax.GradientTransformation(init, update)
+
+
+def book_adagrad(lr: float) -> optax.GradientTransformation:
+    """The book's AdaGrad: h <- h + dW * dW;  W <- W - lr * dW / (sqrt(h) + 1e-7).
+
+    `optax.adagrad` differs twice: its accumulator starts at 0.1, not 0, and its eps
+    sits inside the square root, dW / sqrt(h + eps).
+    """
+
+    def init(params):
+        return AccumulatorState(h=jax.tree.map(jnp.zeros_like, params))
+
+    def update(grads, state, params=None):
+        h = jax.tree.map(lambda h, g: h + g * g, state.h, grads)
+        step = jax.tree.map(lambda h, g: -(lr * g / (jnp.sqrt(h) + 1e-7)), h, grads)
+        return step, AccumulatorState(h=h)
+
+    return optax.GradientTransformation(init, update)
+
+
+def book_adam(lr: float, beta1: float, beta2: float) -> optax.GradientTransformation:
+    """The book's Adam, with the bias corrections folded into the step size:
+
+        lr_t = lr * sqrt(1 - beta2**k) / (1 - beta1**k)
+        W <- W - lr_t * m / (sqrt(v) + 1e-7)
+
+    `optax.adam` divides by sqrt(v / (1 - beta2**k)) + eps instead: its eps sits after
+    the bias correction, so it equals the book's only with eps = 1e-7 / sqrt(1 - beta2**k),
+    which changes every step.
+    """
+
+    log_b1, log_b2 = math.log(beta1), math.log(beta2)
+
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return BookAdamState(k=jnp.zeros([], jnp.int32), m=zeros, v=zeros)
+
+    def update(grads, state, params=None):
+        k = state.k + 1
+        kf = k.astype(jax.tree.leaves(grads)[0].dtype)
+        # beta**k as exp(k log beta), log taken in double precision: in float32,
+        # beta2 = 0.999 itself is off by 1.3e-8, and beta2**k then drifts by k times that.
+        lr_t = lr * jnp.sqrt(1.0 - jnp.exp(kf * log_b2)) / (1.0 - jnp.exp(kf * log_b1))
+        m = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.m, grads)
+        v = jax.tree.map(lambda v, g: v + (1 - beta2) * (g * g - v), state.v, grads)
+        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + 1e-7)), m, v)
+        return step, BookAdamState(k=k, m=m, v=v)
+
+    return optax.GradientTransformation(init, update)
+
+
+def book_clip(max_norm: float) -> optax.GradientTransformation:
+    """The book's clip_grads: scale by max_norm / (norm + 1e-6) when that is below 1.
+
+    `optax.clip_by_global_norm` scales by max_norm / norm (no 1e-6), a slightly
+    different factor; the stock flavor uses it.
+    """
+
+    def update(grads, state, params=None):
+        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))
+        rate = max_norm / (norm + 1e-6)
+        scale = jnp.where(rate < 1, rate, 1.0)
+        return jax.tree.map(lambda g: g * scale, grads), state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def make_optimizer(spec: OptimizerSpec, max_grad: float | None) -> optax.GradientTransformation:
+    """optax with the book's settings ("book") or optax's own defaults ("stock").
+
+    Stock optax is the book's math for SGD, Momentum (optax's trace is -v / lr) and
+    RMSprop (decay=decay_rate, eps=1e-7, eps_in_sqrt=False); the book's Nesterov,
+    AdaGrad and Adam need the small transformations above. Clipping comes first.
+    """
+    h = spec.hyper
+    lr = h["lr"]
+    book = spec.flavor == "book"
+    if spec.name == "sgd":
+        tx = optax.sgd(lr)
+    elif spec.name == "momentum":
+        tx = optax.sgd(lr, momentum=h["momentum"])
+    elif spec.name == "nesterov":
+        tx = (
+            book_nesterov(lr, h["momentum"])
+            if book
+            else optax.sgd(lr, h["momentum"], nesterov=True)
+        )
+    elif spec.name == "adagrad":
+        tx = book_adagrad(lr) if book else optax.adagrad(lr)  # accumulator 0.1, eps in sqrt
+    elif spec.name == "rmsprop":
+        if book:
+            tx = optax.rmsprop(lr, decay=h["decay_rate"], eps=1e-7, eps_in_sqrt=False)
+        else:
+            tx = optax.rmsprop(lr, decay=h["decay_rate"])  # eps=1e-8 inside the sqrt
+    elif book:
+        tx = book_adam(lr, h["beta1"], h["beta2"])
+    else:
+        tx = optax.adam(lr, b1=h["beta1"], b2=h["beta2"])  # eps=1e-8
+    if max_grad is None:
+        return tx
+    return optax.chain(book_clip(max_grad) if book else optax.clip_by_global_norm(max_grad), tx)
+
+
+# --------------------------------------------------------------------------- one training step
+
+
+def make_train_step(tx: optax.GradientTransformation):
+    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function."""
+
+    def train_step(carry, xb, tb):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, xb, tb)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    return train_step
+
+
+_RUNS: dict = {}  # compiled runs, one per (optimizer, max_grad, mode, record_every)
+
+
+def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int):
+    """The jitted training function for these settings, built once and cached.
+
+    "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
+    run as one XLA program: an outer `lax.scan` over chunks of `record_every` steps
+    (weights recorded after each), then a scan over the remaining steps.
+    "step": (init, step), a jitted step called from a Python loop.
+    """
+    key = (spec, max_grad, mode, record_every)
+    if key in _RUNS:
+        return _RUNS[key]
+    tx = make_optimizer(spec, max_grad)
+    train_step = make_train_step(tx)
+
+    def scan_step(carry, rows, x, t):
+        return train_step(carry, x[rows], t[rows])
+
+    if mode == "scan":
+
+        @jax.jit
+        def run(params, x, t, schedule):
+            steps, batch = schedule.shape
+            n = steps // record_every
+            body = lambda carry, rows: scan_step(carry, rows, x, t)  # noqa: E731
+
+            def chunk(carry, rows_k):  # (record_every, batch)
+                carry, losses = jax.lax.scan(body, carry, rows_k)
+                return carry, (losses, carry[0])
+
+            head = schedule[: n * record_every].reshape(n, record_every, batch)
+            carry, (head_losses, records) = jax.lax.scan(chunk, (params, tx.init(params)), head)
+            carry, tail_losses = jax.lax.scan(body, carry, schedule[n * record_every :])
+            losses = jnp.concatenate([head_losses.reshape(-1), tail_losses])
+            return losses, records, carry[0]
+
+        _RUNS[key] = run
+    else:
+        init = jax.jit(tx.init)
+        step = jax.jit(lambda carry, rows, x, t: scan_step(carry, rows, x, t))
+        _RUNS[key] = (init, step)
+    return _RUNS[key]
+
+
+# --------------------------------------------------------------------------- the Net
+
+
+class Net(NetBase):
+    """The JAX TwoLayerNet behind the adapter contract. `.module` is the parameter pytree."""
+
+    framework = "jax"
+    DTYPES = DTYPES
+    DEVICES = DEVICES
+    MODES = MODES
+
+    def _load(self, weights: Weights) -> None:
+        self._device = jax_device(self.device)
+        if self._device is None:
+            raise ValueError(f"device {self.device!r} is not available to jax on this machine")
+        with pinned_precision(self.dtype):
+            self.module = to_module(weights, self.dtype, self._device)
+
+    def _weights(self) -> Weights:
+        return from_module(self.module)
+
+    def _array(self, a: np.ndarray) -> jax.Array:
+        return jax.device_put(a, self._device)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        with pinned_precision(self.dtype):
+            return np.asarray(_predict(self.module, self._array(x)))
+
+    def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        with pinned_precision(self.dtype):
+            return float(_loss(self.module, self._array(x), self._array(t)))
+
+    def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
+        with pinned_precision(self.dtype):
+            return from_module(_grad(self.module, self._array(x), self._array(t)))
+
+    def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        with pinned_precision(self.dtype):
+            return {k: np.asarray(v) for k, v in _activations(self.module, self._array(x)).items()}
+
+    def _train(self, inputs: TrainInputs):
+        run = compiled_run(inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every)
+        marks = inputs.record_steps
+        with pinned_precision(self.dtype):
+            x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
+            schedule = self._array(inputs.schedule)
+            params = self.module
+            if inputs.mode == "scan":
+                losses, head, params = run(params, x, t, schedule)
+                records = [self.module, head]
+                if marks[-1] % inputs.record_every:  # the last step is off the grid
+                    records.append(params)
+                weights = {  # (1 + n [+ 1], *shape)
+                    k: np.concatenate(
+                        [
+                            np.asarray(r[k])[None] if r is not head else np.asarray(r[k])
+                            for r in records
+                        ]
+                    )
+                    for k in WEIGHT_NAMES
+                }
+            else:
+                init, step = run
+                carry = (params, init(params))
+                losses, kept, rec = [], [params], 1
+                for i in range(schedule.shape[0]):
+                    carry, loss = step(carry, schedule[i], x, t)
+                    losses.append(loss)
+                    if i + 1 == marks[rec]:
+                        kept.append(carry[0])
+                        rec += 1
+                params = carry[0]
+                losses = jnp.stack(losses)
+                weights = {k: np.stack([np.asarray(p[k]) for p in kept]) for k in WEIGHT_NAMES}
+            self.module = params
+            return np.asarray(losses, dtype=np.float64), weights, None

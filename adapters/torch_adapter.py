@@ -1,0 +1,304 @@
+"""The TwoLayerNet in PyTorch: two `nn.Linear`, `torch.sigmoid`, `F.cross_entropy`,
+autograd for the backward pass and `torch.optim` for the updates.
+
+Mirrors adapters/numpy_adapter.py and adapters/jax_adapter.py definition by definition.
+Layout: `nn.Linear.weight` is (out, in), the book's W is (in, out); every place that
+moves weights between the two transposes and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from scratch.two_layer_net import WEIGHT_NAMES, Weights
+
+DTYPES = ("float64", "float32")
+DEVICES = ("cpu", "cuda")
+MODES = ("eager",)
+_TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@contextlib.contextmanager
+def pinned_precision():
+    """TF32 off for matmuls and convolutions, float32 matmul precision "highest";
+    the previous settings are restored on exit (they are process-wide)."""
+    saved = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.get_float32_matmul_precision(),
+    )
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved[0]
+        torch.backends.cudnn.allow_tf32 = saved[1]
+        torch.set_float32_matmul_precision(saved[2])
+
+
+def device_available(device: str) -> bool:
+    return device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class TwoLayerNet(nn.Module):
+    """Affine -> Sigmoid -> Affine; the loss is `F.cross_entropy` (softmax + CE).
+
+    The layers are made with `skip_init`, so building one draws nothing from torch's
+    random generator: the weights always come from the book's `init_weights`.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, *, dtype, device):
+        super().__init__()
+        self.fc1 = nn.utils.skip_init(
+            nn.Linear, input_size, hidden_size, dtype=dtype, device=device
+        )
+        self.fc2 = nn.utils.skip_init(
+            nn.Linear, hidden_size, output_size, dtype=dtype, device=device
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.sigmoid(self.fc1(x)))  # (N, I) -> (N, H) -> (N, O) scores
+
+
+def book_params(module: TwoLayerNet) -> list[torch.Tensor]:
+    """The parameters in the book's order W1, b1, W2, b2 (weights still (out, in))."""
+    return [module.fc1.weight, module.fc1.bias, module.fc2.weight, module.fc2.bias]
+
+
+def book_layout(p: torch.Tensor) -> torch.Tensor:
+    """A view in the book's layout: a Linear weight (out, in) -> (in, out); biases as is.
+    The same transpose takes a book W (in, out) to Linear's (out, in)."""
+    return p.T if p.ndim == 2 else p
+
+
+# --------------------------------------------------------------------------- weights in and out
+
+
+def to_module(weights: Weights, dtype: str, device: str) -> TwoLayerNet:
+    """An nn.Module holding `weights`; W (in, out) is transposed to Linear's (out, in)."""
+    I, H = weights["W1"].shape
+    O = weights["W2"].shape[1]
+    module = TwoLayerNet(I, H, O, dtype=_TORCH_DTYPES[dtype], device=device)
+    with torch.no_grad():
+        for p, name in zip(book_params(module), WEIGHT_NAMES, strict=True):
+            value = torch.from_numpy(np.ascontiguousarray(weights[name]))
+            p.copy_(book_layout(value))  # (in, out) -> (out, in)
+    return module
+
+
+def from_module(module: TwoLayerNet) -> Weights:
+    """Book-layout copies: Linear's (out, in) weight is transposed back to (in, out)."""
+    out = {}
+    for p, name in zip(book_params(module), WEIGHT_NAMES, strict=True):
+        out[name] = book_layout(p.detach()).cpu().numpy().copy()  # (out, in) -> (in, out)
+    return out
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+class BookNesterov(torch.optim.Optimizer):
+    """The book's Nesterov (common/optimizer.py, after arXiv:1212.0901):
+
+        v <- momentum * v - lr * dW
+        W <- W + momentum**2 * v - (1 + momentum) * lr * dW
+
+    `torch.optim.SGD(nesterov=True)` differs: with buf <- momentum * buf + dW it steps
+    W <- W - lr * (dW + momentum * buf), i.e. momentum**2 times the *new* velocity is
+    missing one momentum * lr * dW term compared with the book's form.
+    """
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9):
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            lr, m = group["lr"], group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                v = self.state[p].setdefault("v", torch.zeros_like(p))
+                v.mul_(m)
+                v.sub_(p.grad.mul(lr))
+                p.add_(v.mul(m * m))
+                p.sub_(p.grad.mul((1 + m) * lr))
+
+
+class BookAdam(torch.optim.Optimizer):
+    """The book's Adam, with the bias corrections folded into the step size:
+
+        lr_t = lr * sqrt(1 - beta2**k) / (1 - beta1**k)
+        W <- W - lr_t * m / (sqrt(v) + 1e-7)
+
+    `torch.optim.Adam` divides by sqrt(v) / sqrt(1 - beta2**k) + eps instead: its eps
+    sits after the bias correction, so it equals the book's only with
+    eps_torch = 1e-7 / sqrt(1 - beta2**k), which changes every step.
+    """
+
+    def __init__(self, params, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999):
+        super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            lr, b1, b2 = group["lr"], group["beta1"], group["beta2"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state.update(k=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+                state["k"] += 1
+                k, m, v = state["k"], state["m"], state["v"]
+                lr_t = lr * math.sqrt(1.0 - b2**k) / (1.0 - b1**k)
+                g = p.grad
+                m.add_((g - m).mul(1 - b1))
+                v.add_((g.square() - v).mul(1 - b2))
+                p.sub_(m.mul(lr_t).div(v.sqrt().add(1e-7)))
+
+
+def make_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+    """torch.optim with the book's settings ("book") or torch's own defaults ("stock").
+
+    Stock torch is the book's math for SGD, Momentum (torch's buf is -v / lr), AdaGrad
+    (eps=1e-7) and RMSprop (alpha=decay_rate, eps=1e-7); the book's Nesterov and Adam
+    need the small optimizers above.
+    """
+    h = spec.hyper
+    lr = h["lr"]
+    if spec.name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if spec.name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=h["momentum"])
+    if spec.name == "nesterov":
+        if spec.flavor == "book":
+            return BookNesterov(params, lr=lr, momentum=h["momentum"])
+        return torch.optim.SGD(params, lr=lr, momentum=h["momentum"], nesterov=True)
+    if spec.name == "adagrad":
+        if spec.flavor == "book":
+            return torch.optim.Adagrad(params, lr=lr, eps=1e-7)
+        return torch.optim.Adagrad(params, lr=lr)  # eps=1e-10
+    if spec.name == "rmsprop":
+        if spec.flavor == "book":
+            return torch.optim.RMSprop(params, lr=lr, alpha=h["decay_rate"], eps=1e-7)
+        return torch.optim.RMSprop(params, lr=lr, alpha=h["decay_rate"])  # eps=1e-8
+    if spec.flavor == "book":
+        return BookAdam(params, lr=lr, beta1=h["beta1"], beta2=h["beta2"])
+    return torch.optim.Adam(params, lr=lr, betas=(h["beta1"], h["beta2"]))  # eps=1e-8
+
+
+# --------------------------------------------------------------------------- one training step
+
+
+def train_step(module, optimizer, params, xb, tb, max_grad: float | None) -> torch.Tensor:
+    """zero_grad, forward, backward, clip_grad_norm_, step: the book's Trainer step.
+
+    `clip_grad_norm_` is the book's clip_grads: scale by max_norm / (norm + 1e-6) when
+    that is below 1 (torch clamps the factor at 1.0, which is the same thing).
+    """
+    optimizer.zero_grad(set_to_none=False)
+    loss = F.cross_entropy(module(xb), tb)
+    loss.backward()
+    if max_grad is not None:
+        nn.utils.clip_grad_norm_(params, max_grad)
+    optimizer.step()
+    return loss.detach()
+
+
+# --------------------------------------------------------------------------- the Net
+
+
+class Net(NetBase):
+    """The torch TwoLayerNet behind the adapter contract. `.module` is the nn.Module."""
+
+    framework = "torch"
+    DTYPES = DTYPES
+    DEVICES = DEVICES
+    MODES = MODES
+
+    def _load(self, weights: Weights) -> None:
+        if not device_available(self.device):
+            raise ValueError(f"device {self.device!r} is not available to torch on this machine")
+        self.module = to_module(weights, self.dtype, self.device)
+
+    def _weights(self) -> Weights:
+        return from_module(self.module)
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        with pinned_precision(), torch.no_grad():
+            return self.module(self._tensor(x)).cpu().numpy()
+
+    def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        with pinned_precision(), torch.no_grad():
+            return F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)).item()
+
+    def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
+        params = book_params(self.module)
+        with pinned_precision():
+            grads = torch.autograd.grad(
+                F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)), params
+            )
+        return {  # Linear's (out, in) gradient -> the book's (in, out)
+            name: book_layout(g).cpu().numpy().copy()
+            for name, g in zip(WEIGHT_NAMES, grads, strict=True)
+        }
+
+    def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        with pinned_precision(), torch.no_grad():
+            a1 = self.module.fc1(self._tensor(x))  # (N, H)
+            z = torch.sigmoid(a1)  # (N, H)
+            a2 = self.module.fc2(z)  # (N, O)
+            acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": torch.softmax(a2, 1)}
+            return {k: v.cpu().numpy() for k, v in acts.items()}
+
+    def _train(self, inputs: TrainInputs):
+        module = self.module
+        params = book_params(module)
+        optimizer = make_optimizer(inputs.optimizer, params)
+        x, t = self._tensor(inputs.x), self._tensor(inputs.t)  # moved once, not per step
+        schedule = self._tensor(inputs.schedule)
+        steps = schedule.shape[0]
+        losses = torch.empty(steps, dtype=x.dtype, device=self.device)
+        records = [  # stored in the book's layout: (records, in, out)
+            torch.empty(
+                (len(inputs.record_steps), *book_layout(p).shape), dtype=p.dtype, device=self.device
+            )
+            for p in params
+        ]
+        marks = inputs.record_steps.tolist()
+        rec = 0
+
+        def record() -> None:
+            with torch.no_grad():
+                for buf, p in zip(records, params, strict=True):
+                    buf[rec].copy_(book_layout(p))  # (out, in) -> (in, out)
+
+        with pinned_precision():
+            record()
+            rec += 1
+            for step in range(steps):
+                rows = schedule[step]
+                losses[step] = train_step(
+                    module, optimizer, params, x[rows], t[rows], inputs.max_grad
+                )
+                if step + 1 == marks[rec]:
+                    record()
+                    rec += 1
+        weights = {name: buf.cpu().numpy() for name, buf in zip(WEIGHT_NAMES, records, strict=True)}
+        return losses.cpu().numpy().astype(np.float64), weights, None

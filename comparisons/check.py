@@ -1,0 +1,69 @@
+"""`python -m comparisons check`: a quick pass/fail parity check after changing an adapter.
+
+Forward outputs, losses and gradients on a small non-square problem and on a batch of the
+book's spiral, then a short stretch of the book's run (SGD and Adam) in every mode, each
+framework against the reference. Exit status 1 on any mismatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+import adapters
+from adapters import OptimizerSpec
+from comparisons import parity
+from comparisons.run import RunConfig, book_data
+from scratch import init_weights
+
+
+def problems(dtype: str):
+    """(name, weights, x, index labels): a non-square net with lively weights, and the
+    book's net on 30 spiral points."""
+    rng = np.random.RandomState(7)
+    w = {k: 30 * v for k, v in init_weights(4, 9, 3, rng=rng).items()}
+    w["b1"] = 0.1 * rng.standard_normal(9)
+    yield "4-9-3, batch 7", w, rng.standard_normal((7, 4)), rng.randint(0, 3, 7)
+    x, t, weights, _ = book_data(RunConfig())
+    yield "book 2-10-3, batch 30", weights, x[:300:10], t[:300:10]
+
+
+def run_check(
+    frameworks: list[str], dtype: str = "float64", say: Callable[[str], None] = print
+) -> bool:
+    """Print the parity tables; True when every framework agrees with the reference."""
+    ok = True
+    ref_fw = frameworks[0]
+    for name, w, x, t in problems(dtype):
+        nets = {fw: adapters.build(fw, w, dtype=dtype) for fw in frameworks}
+        acts = {fw: {"predict": n.predict(x), **n.activations(x, t)} for fw, n in nets.items()}
+        grads = {fw: n.gradients(x, t) for fw, n in nets.items()}
+        for quantity, results in (("forward", acts), ("gradient", grads)):
+            three = parity.compare_all(results, dtype=dtype, quantity=quantity)
+            say(f"\n== {quantity}: {name} ==\n{three.table()}\n{three.summary()}")
+            ok &= three.passed
+        ref = nets[ref_fw]
+        for fw in frameworks[1:]:
+            if ref_fw == "numpy":
+                report = parity.compare_losses(
+                    ref.loss(x, t), nets[fw].loss(x, t), acts[ref_fw]["softmax"], t,
+                    dtype=dtype, names=(ref_fw, fw),
+                )
+            else:
+                report = parity.compare({"loss": ref.loss(x, t)}, {"loss": nets[fw].loss(x, t)},
+                                        dtype=dtype, quantity="loss", names=(ref_fw, fw))
+            say(f"\n== loss: {name} ==\n{report.table()}")
+            ok &= report.passed
+    x, t, w, schedule = book_data(RunConfig(epochs=3))
+    for spec in (OptimizerSpec("sgd", 1.0), OptimizerSpec("adam", 0.01)):
+        ref = adapters.build(ref_fw, w, dtype=dtype).train(x, t, schedule, spec)
+        say(f"\n== trajectory: {spec.name}, {ref.steps} steps of the book's run ==")
+        for fw in frameworks[1:]:
+            for mode in adapters.base.adapter_module(fw).MODES:
+                other = adapters.build(fw, w, dtype=dtype).train(x, t, schedule, spec, mode=mode)
+                report = parity.compare_trajectories(ref, other)
+                say(("PASS  " if report.passed else "FAIL  ") + report.summary())
+                ok &= report.passed
+    say("\ncheck: " + ("PASS, every framework agrees with the reference" if ok else "FAIL"))
+    return ok

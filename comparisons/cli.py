@@ -1,0 +1,234 @@
+"""The command line: `python -m comparisons [train|check|rosetta|bench] [options]`.
+
+With no subcommand it runs `train`: the book's run in every installed framework, side by
+side. A bad option or value is one line on stderr and exit status 2, with nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import adapters
+from adapters import OptimizerSpec
+
+COMMANDS = ("train", "check", "rosetta", "bench")
+
+
+class UsageError(Exception):
+    """A bad option or value: reported on one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _frameworks(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of frameworks")
+    for name in names:
+        if name not in adapters.FRAMEWORKS:
+            raise argparse.ArgumentTypeError(
+                f"unknown framework {name!r} (choose from {', '.join(adapters.FRAMEWORKS)})"
+            )
+        if name not in adapters.available():
+            raise argparse.ArgumentTypeError(
+                f"framework {name!r} is not installed; installed: {', '.join(adapters.available())}"
+                f" (pip install 'scratch-parity[{name}]')"
+            )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a framework is listed twice in {text!r}")
+    return sorted(names, key=adapters.FRAMEWORKS.index)  # the reference (numpy) first
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frameworks", type=_frameworks, default=None,
+                   help="comma-separated, from numpy,torch,jax (default: every installed one)")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="scratch-parity", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+
+    train = sub.add_parser("train", help="the side-by-side run (the default)")
+    _common(train)
+    train.add_argument("--optimizer", default="sgd",
+                       choices=list(adapters.BOOK_DEFAULTS), help="default: sgd, as ch01")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="default: 1.0 for sgd (ch01's run), else the book's default")
+    train.add_argument("--momentum", type=float, default=None)
+    train.add_argument("--decay-rate", type=float, default=None)
+    train.add_argument("--beta1", type=float, default=None)
+    train.add_argument("--beta2", type=float, default=None)
+    train.add_argument("--flavor", default="book", choices=["book", "stock"])
+    train.add_argument("--epochs", type=_positive_int, default=300)
+    train.add_argument("--batch-size", type=_positive_int, default=30)
+    train.add_argument("--hidden-size", type=_positive_int, default=10)
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--seed", type=int, default=1984)
+    train.add_argument("--max-grad", type=_positive_float, default=None)
+    train.add_argument("--out", type=Path, default=Path("comparison-output"))
+    train.add_argument("--json", action="store_true", help="machine-readable results on stdout")
+
+    check = sub.add_parser("check", help="quick pass/fail parity check; exit 1 on a mismatch")
+    _common(check)
+
+    rosetta = sub.add_parser("rosetta", help="the book's code and its torch/JAX twins, side by side")
+    rosetta.add_argument("--width", type=_positive_int, default=None)
+
+    bench = sub.add_parser("bench", help="time every framework and mode")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["train", *argv]
+    args = build_parser().parse_args(argv)
+    if getattr(args, "frameworks", "unset") is None:
+        args.frameworks = adapters.available()
+    return args
+
+
+def train_config(args: argparse.Namespace):
+    """The RunConfig the options describe; UsageError for a bad combination."""
+    from comparisons.run import BOOK_LR, RunConfig
+
+    hyper = {k: getattr(args, k) for k in ("momentum", "decay_rate", "beta1", "beta2")}
+    hyper = {k: v for k, v in hyper.items() if v is not None}
+    lr = args.lr if args.lr is not None else (BOOK_LR if args.optimizer == "sgd" else None)
+    try:
+        spec = OptimizerSpec(args.optimizer, lr, flavor=args.flavor, **hyper)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    if args.batch_size > 300:
+        raise UsageError(f"--batch-size {args.batch_size} exceeds the 300 spiral points")
+    if not 0 <= args.seed < 2**32:
+        raise UsageError(f"--seed must lie in [0, 2**32), got {args.seed}")
+    for fw in args.frameworks:
+        module = adapters.base.adapter_module(fw)
+        if args.dtype not in module.DTYPES:
+            raise UsageError(f"--dtype {args.dtype} is not supported by {fw}")
+        if not module.device_available(args.device):
+            raise UsageError(f"--device {args.device!r} is not available to {fw}")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {str(args.out)!r} exists and is not a directory")
+    return RunConfig(
+        frameworks=tuple(args.frameworks),
+        optimizer=spec,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        hidden_size=args.hidden_size,
+        dtype=args.dtype,
+        device=args.device,
+        seed=args.seed,
+        max_grad=args.max_grad,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from comparisons import plots, report
+    from comparisons.run import format_table, run, table_rows
+    from adapters.files import atomic_write_text
+
+    config = train_config(args)
+    talk = not args.quiet
+    progress = (lambda msg: print(msg, file=sys.stderr)) if talk else None
+    book_lines = print if talk and not args.json else None
+    results = run(config, progress=progress, book_lines=book_lines)
+
+    out: Path = args.out
+    if talk:
+        print(f"writing plots and reports to {out}/ ...", file=sys.stderr)
+    plots.loss_curves(results, out / "loss_curves.png")
+    plots.difference_curves(results, out / "differences.png")
+    plots.decision_boundaries(results, out / "decision_boundaries.png")
+    atomic_write_text(out / "report.md", report.markdown(results))
+    atomic_write_text(out / "report.html", report.html_report(results, out))
+
+    rows = table_rows(results)
+    if args.json:
+        payload = {
+            "config": {
+                "frameworks": list(config.frameworks), "optimizer": config.optimizer.name,
+                "hyper": config.optimizer.hyper, "flavor": config.optimizer.flavor,
+                "epochs": config.epochs, "batch_size": config.batch_size,
+                "hidden_size": config.hidden_size, "dtype": config.dtype,
+                "device": config.device, "seed": config.seed, "max_grad": config.max_grad,
+            },
+            "results": rows,
+            "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
+            "passed": results.passed,
+            "settings": {k: str(v) for k, v in results.settings.items()},
+            "out": str(out),
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print()
+        print(format_table(rows))
+        print()
+        for r in results.results[1:]:
+            print(r.report.summary())
+        print(f"\nplots and report: {out}/report.html")
+    return 0 if results.passed else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from comparisons.check import run_check
+
+    say = (lambda _m: None) if args.quiet else print
+    return 0 if run_check(list(args.frameworks), args.dtype, say) else 1
+
+
+def cmd_rosetta(args: argparse.Namespace) -> int:
+    from comparisons import rosetta
+
+    print(rosetta.render_terminal(args.width))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from comparisons import bench
+
+    return bench.main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parse(argv)
+        if args.command == "train":
+            train_config(args)  # every check, before any work
+        handler = {"train": cmd_train, "check": cmd_check, "rosetta": cmd_rosetta,
+                   "bench": cmd_bench}[args.command]
+        return handler(args)
+    except UsageError as err:
+        print(f"scratch-parity: error: {err}", file=sys.stderr)
+        return 2

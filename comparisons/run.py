@@ -1,0 +1,229 @@
+"""The side-by-side run: the same data, initial weights and batches in every framework.
+
+`RunConfig` holds what the CLI's options say; `run(config)` trains the reference first,
+then every other framework in each of its execution modes, and compares each trajectory
+with the reference's (comparisons.parity.compare_trajectories).
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import adapters
+from adapters import OptimizerSpec, Trajectory
+from comparisons import parity
+from scratch import init_weights, spiral
+from scratch.train_custom_loop import custom_loop_line
+from scratch.trainer import shuffled_batches
+
+BOOK_LR = 1.0  # ch01/train_custom_loop.py's learning rate for SGD
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The book's run by default: spiral, 300 epochs, batch 30, hidden 10, SGD lr 1.0."""
+
+    frameworks: tuple[str, ...] = ("numpy", "torch", "jax")
+    optimizer: OptimizerSpec = field(default_factory=lambda: OptimizerSpec("sgd", BOOK_LR))
+    epochs: int = 300
+    batch_size: int = 30
+    hidden_size: int = 10
+    dtype: str = "float64"
+    device: str = "cpu"
+    seed: int = 1984
+    max_grad: float | None = None
+    record_every: int = 10  # every epoch of the book's run
+
+
+@dataclass
+class FrameworkResult:
+    """One framework in one mode, against the reference."""
+
+    trajectory: Trajectory
+    accuracy: float
+    final_loss: float  # the average of the last epoch's losses, as the book reports it
+    report: parity.TrajectoryReport | None  # None for the reference itself
+    net: object = None  # the trained Net, for the decision-boundary plots
+
+    @property
+    def name(self) -> str:
+        return f"{self.trajectory.framework}/{self.trajectory.mode}"
+
+
+@dataclass
+class RunResults:
+    config: RunConfig
+    x: np.ndarray
+    t: np.ndarray  # index labels
+    results: list[FrameworkResult]
+    settings: dict
+
+    @property
+    def reference(self) -> FrameworkResult:
+        return self.results[0]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.report is None or r.report.passed for r in self.results)
+
+
+def book_data(config: RunConfig):
+    """Data, initial weights and the shuffled batches from one RandomState(seed), in the
+    book's order (data, then W1 and W2, then one permutation per epoch)."""
+    rng = np.random.RandomState(config.seed)
+    x, t = spiral.load_data(rng=rng)
+    weights = init_weights(2, config.hidden_size, 3, rng=rng)
+    schedule = shuffled_batches(len(x), config.batch_size, config.epochs, rng)
+    return x, t.argmax(axis=1), weights, schedule
+
+
+def precision_settings(config: RunConfig) -> dict:
+    """The numerics in force for the run, for the report: what parity mode pins inside
+    each call, what the process has outside, and the library versions."""
+    out = {
+        "dtype": config.dtype,
+        "device": config.device,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+        "numpy": np.__version__,
+    }
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        out["torch"] = torch.__version__
+        out["torch TF32 (inside calls)"] = "off (pinned: allow_tf32=False, precision 'highest')"
+        out["torch TF32 (process)"] = (
+            f"matmul {torch.backends.cuda.matmul.allow_tf32}, "
+            f"cudnn {torch.backends.cudnn.allow_tf32}, "
+            f"float32 matmul precision {torch.get_float32_matmul_precision()!r}"
+        )
+        out["torch threads"] = torch.get_num_threads()
+    if "jax" in sys.modules:
+        jax = sys.modules["jax"]
+        out["jax"] = jax.__version__
+        out["optax"] = sys.modules["optax"].__version__
+        out["jax matmul precision (inside calls)"] = "highest (pinned)"
+        out["jax x64 (inside calls)"] = "on" if config.dtype == "float64" else "off"
+        out["jax x64 (process)"] = str(jax.config.jax_enable_x64)
+        out["jax backend"] = jax.default_backend()
+    return out
+
+
+def accuracy(net, x: np.ndarray, t: np.ndarray) -> float:
+    return float((net.predict(x).argmax(axis=1) == t).mean())
+
+
+def run(
+    config: RunConfig,
+    *,
+    progress: Callable[[str], None] | None = None,
+    book_lines: Callable[[str], None] | None = None,
+) -> RunResults:
+    """Train every framework (every mode) from identical weights on identical batches."""
+    say = progress or (lambda _msg: None)
+    x, t, weights, schedule = book_data(config)
+    max_iters = len(x) // config.batch_size
+    results: list[FrameworkResult] = []
+    ref_traj = None
+    for framework in config.frameworks:
+        module = adapters.base.adapter_module(framework)
+        for mode in module.MODES:
+            say(f"training {framework}/{mode} ({schedule.shape[0]} steps) ...")
+            net = adapters.build(framework, weights, dtype=config.dtype, device=config.device)
+            traj = net.train(
+                x,
+                t,
+                schedule,
+                config.optimizer,
+                max_grad=config.max_grad,
+                record_every=config.record_every,
+                mode=mode,
+            )
+            report = None
+            if ref_traj is None:
+                ref_traj = traj
+                if book_lines is not None:
+                    for line in book_progress(traj.losses, max_iters):
+                        book_lines(line)
+            else:
+                report = parity.compare_trajectories(ref_traj, traj)
+            results.append(
+                FrameworkResult(
+                    trajectory=traj,
+                    accuracy=accuracy(net, x, t),
+                    final_loss=float(traj.losses[-max_iters:].mean()),
+                    report=report,
+                    net=net,
+                )
+            )
+            say(f"  {framework}/{mode}: {traj.seconds:.2f} s")
+    return RunResults(config, x, t, results, precision_settings(config))
+
+
+def book_progress(losses: np.ndarray, max_iters: int, every: int = 10) -> list[str]:
+    """The custom loop's report lines (ch01/train_custom_loop.py) for per-step losses:
+    one every `every` iterations of an epoch, averaging the losses since the last."""
+    lines, total, count = [], 0.0, 0
+    for step, loss in enumerate(losses):
+        epoch, iters = divmod(step, max_iters)
+        total += loss
+        count += 1
+        if (iters + 1) % every == 0:
+            lines.append(custom_loop_line(epoch + 1, iters + 1, max_iters, total / count))
+            total, count = 0.0, 0
+    return lines
+
+
+def table_rows(results: RunResults) -> list[dict]:
+    """One row per framework and mode: what the table, the report and --json show."""
+    rows = []
+    ref = results.reference.trajectory
+    for r in results.results:
+        tr = r.trajectory
+        if r.report is None:
+            dw, first, verdict = 0.0, None, "reference"
+        else:
+            dw = float(r.report.max_weight_error)
+            first = r.report.first_step
+            verdict = "PASS" if r.report.passed else "FAIL"
+        rows.append(
+            {
+                "framework": tr.framework,
+                "mode": tr.mode,
+                "final_loss": r.final_loss,
+                "accuracy": r.accuracy,
+                "max_abs_dweights": dw,
+                "first_diverging_step": first,
+                "seconds": tr.seconds,
+                "verdict": verdict,
+                "steps": tr.steps,
+                "vs": None if r.report is None else f"{ref.framework}/{ref.mode}",
+            }
+        )
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    head = ("framework", "mode", "final loss", "accuracy", "max |dW| vs ref", "first diverging",
+            "time [s]", "parity")
+    body = [
+        (
+            r["framework"],
+            r["mode"],
+            f"{r['final_loss']:.6f}",
+            f"{100 * r['accuracy']:.1f}%",
+            "-" if r["vs"] is None else f"{r['max_abs_dweights']:.2e}",
+            "-" if r["vs"] is None else ("none" if r["first_diverging_step"] is None
+                                         else str(r["first_diverging_step"])),
+            f"{r['seconds']:.3f}",
+            r["verdict"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])

@@ -1,0 +1,101 @@
+"""Shared test set-up: framework fixtures, the no-skips rule, and the global-state guard.
+
+- `SCRATCH_PARITY_REQUIRE_ALL=1` (set by `make test`, hence by CI) turns every skipped
+  `crossframework` test into a failure and fails the session if a framework is missing.
+- Every test is checked for side effects on global numerics state: NumPy's global
+  generator, torch's generator, default dtype, TF32 flags and matmul precision, and
+  JAX's x64 and matmul-precision flags must be as they were before the test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import adapters
+
+REQUIRE_ALL = os.environ.get("SCRATCH_PARITY_REQUIRE_ALL") == "1"
+INSTALLED = adapters.available()
+
+
+def pytest_sessionstart(session):
+    missing = [fw for fw in adapters.FRAMEWORKS if fw not in INSTALLED]
+    if REQUIRE_ALL and missing:
+        raise pytest.UsageError(
+            f"SCRATCH_PARITY_REQUIRE_ALL=1 but {', '.join(missing)} not installed: "
+            "pip install -e '.[all,dev]'"
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and REQUIRE_ALL and item.get_closest_marker("crossframework"):
+        report.outcome = "failed"
+        report.longrepr = f"cross-framework test skipped while every framework is required: {report.longrepr}"
+
+
+def need(*frameworks: str) -> None:
+    """Skip (a failure under SCRATCH_PARITY_REQUIRE_ALL) unless all are installed."""
+    missing = [fw for fw in frameworks if fw not in INSTALLED]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+
+
+PAIRS = list(itertools.combinations(adapters.FRAMEWORKS, 2))
+
+
+@pytest.fixture(params=adapters.FRAMEWORKS)
+def framework(request) -> str:
+    """Each framework in turn (numpy, torch, jax)."""
+    need(request.param)
+    return request.param
+
+
+@pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def pair(request) -> tuple[str, str]:
+    need(*request.param)
+    return request.param
+
+
+def _global_state() -> dict:
+    state = {"numpy_rng": np.random.get_state()}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        state.update(
+            torch_rng=torch.get_rng_state(),
+            torch_dtype=torch.get_default_dtype(),
+            tf32=(torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32),
+            torch_precision=torch.get_float32_matmul_precision(),
+        )
+    if "jax" in sys.modules:
+        jax = sys.modules["jax"]
+        state.update(
+            jax_x64=jax.config.jax_enable_x64,
+            jax_precision=jax.config.jax_default_matmul_precision,
+        )
+    return state
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "numpy") and hasattr(b, "numpy"):  # torch tensors
+        return bool((a == b).all())
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+@pytest.fixture(autouse=True)
+def no_global_side_effects():
+    before = _global_state()
+    yield
+    after = _global_state()
+    changed = [k for k in before if k in after and not _same(before[k], after[k])]
+    assert not changed, f"the test changed global numerics state: {', '.join(changed)}"
