@@ -152,9 +152,10 @@ class Trajectory:
 
     `record_steps[k]` is the number of updates made when `weights[name][k]` was taken:
     0 (the initial weights), every `record_every` steps, and always the last step.
-    `loss_gap_bound[i]`, when set, bounds how far `losses[i]` may sit from the epsilon-free
-    cross-entropy: the reference reports the book's loss, -log(p + 1e-7), which is smaller
-    than -log(p) by at most 1e-7 * mean(1 / p) over the batch.
+    `loss_gap[i]`, when set, is how far `losses[i]` sits below the epsilon-free
+    cross-entropy: the reference reports the book's loss, -log(p + 1e-7), and records
+    mean(log(1 + 1e-7 / p)) over the batch beside it, so `losses + loss_gap` is the loss
+    torch and optax compute. None when the loss has no epsilon.
     """
 
     losses: np.ndarray  # (steps,)
@@ -165,7 +166,7 @@ class Trajectory:
     dtype: str
     seconds: float
     optimizer: OptimizerSpec | None = None
-    loss_gap_bound: np.ndarray | None = None  # (steps,) or None when the loss is exact
+    loss_gap: np.ndarray | None = None  # (steps,); None when the loss has no epsilon
     diverged_at: int | None = None  # first step whose loss was not finite, if any
 
     @property
@@ -187,7 +188,7 @@ class Trajectory:
             dtype=self.dtype,
             seconds=self.seconds,
             optimizer=self.optimizer,
-            loss_gap_bound=None if self.loss_gap_bound is None else self.loss_gap_bound[:steps],
+            loss_gap=None if self.loss_gap is None else self.loss_gap[:steps],
             diverged_at=self.diverged_at,
         )
 
@@ -342,7 +343,7 @@ class NetBase:
             dtype=self.dtype,
             seconds=seconds,
             optimizer=optimizer,
-            loss_gap_bound=gap,
+            loss_gap=gap,
         )
         bad = np.flatnonzero(~np.isfinite(traj.losses))
         if bad.size:

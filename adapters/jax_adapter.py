@@ -9,6 +9,7 @@ so nothing is transposed here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import NamedTuple
 
@@ -297,9 +298,15 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
 
         _RUNS[key] = run
     else:
-        init = jax.jit(tx.init)
-        step = jax.jit(lambda carry, rows, x, t: scan_step(carry, rows, x, t))
-        _RUNS[key] = (init, step)
+
+        @functools.partial(jax.jit, donate_argnums=(1,))
+        def step(carry, losses, i, x, t, schedule):
+            """Step i: the batch is picked on the device, the loss written in place
+            into the donated `losses` buffer (no per-step slicing or stacking)."""
+            carry, loss = scan_step(carry, schedule[i], x, t)
+            return carry, losses.at[i].set(loss)
+
+        _RUNS[key] = (jax.jit(tx.init), step)
     return _RUNS[key]
 
 
@@ -367,15 +374,14 @@ class Net(NetBase):
             else:
                 init, step = run
                 carry = (params, init(params))
-                losses, kept, rec = [], [params], 1
+                losses = jnp.zeros(schedule.shape[0], dtype=x.dtype)
+                kept, rec = [params], 1  # arrays are immutable: keeping one is recording it
                 for i in range(schedule.shape[0]):
-                    carry, loss = step(carry, schedule[i], x, t)
-                    losses.append(loss)
+                    carry, losses = step(carry, losses, i, x, t, schedule)
                     if i + 1 == marks[rec]:
                         kept.append(carry[0])
                         rec += 1
                 params = carry[0]
-                losses = jnp.stack(losses)
                 weights = {k: np.stack([np.asarray(p[k]) for p in kept]) for k in WEIGHT_NAMES}
             self.module = params
             return np.asarray(losses, dtype=np.float64), weights, None

@@ -115,8 +115,8 @@ class Net(NetBase):
         for step, rows in enumerate(inputs.schedule):
             tb = t[rows]
             losses[step] = train_step(model, optimizer, x[rows], tb, inputs.max_grad)
-            # how far the book's -log(p + 1e-7) may sit below the exact -log(p)
-            gap[step] = BOOK_LOG_EPS * np.mean(1.0 / model.loss_layer.y[batch, tb])
+            # how far the book's -log(p + 1e-7) sits below the epsilon-free -log(p)
+            gap[step] = np.mean(np.log1p(BOOK_LOG_EPS / model.loss_layer.y[batch, tb]))
             if step + 1 == inputs.record_steps[rec]:
                 for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
                     records[k][rec] = p

@@ -47,12 +47,21 @@ def run_check(
         for fw in frameworks[1:]:
             if ref_fw == "numpy":
                 report = parity.compare_losses(
-                    ref.loss(x, t), nets[fw].loss(x, t), acts[ref_fw]["softmax"], t,
-                    dtype=dtype, names=(ref_fw, fw),
+                    ref.loss(x, t),
+                    nets[fw].loss(x, t),
+                    acts[ref_fw]["softmax"],
+                    t,
+                    dtype=dtype,
+                    names=(ref_fw, fw),
                 )
             else:
-                report = parity.compare({"loss": ref.loss(x, t)}, {"loss": nets[fw].loss(x, t)},
-                                        dtype=dtype, quantity="loss", names=(ref_fw, fw))
+                report = parity.compare(
+                    {"loss": ref.loss(x, t)},
+                    {"loss": nets[fw].loss(x, t)},
+                    dtype=dtype,
+                    quantity="loss",
+                    names=(ref_fw, fw),
+                )
             say(f"\n== loss: {name} ==\n{report.table()}")
             ok &= report.passed
     x, t, w, schedule = book_data(RunConfig(epochs=3))

@@ -66,8 +66,12 @@ def _frameworks(text: str) -> list[str]:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--frameworks", type=_frameworks, default=None,
-                   help="comma-separated, from numpy,torch,jax (default: every installed one)")
+    p.add_argument(
+        "--frameworks",
+        type=_frameworks,
+        default=None,
+        help="comma-separated, from numpy,torch,jax (default: every installed one)",
+    )
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -78,10 +82,18 @@ def build_parser() -> Parser:
 
     train = sub.add_parser("train", help="the side-by-side run (the default)")
     _common(train)
-    train.add_argument("--optimizer", default="sgd",
-                       choices=list(adapters.BOOK_DEFAULTS), help="default: sgd, as ch01")
-    train.add_argument("--lr", type=_positive_float, default=None,
-                       help="default: 1.0 for sgd (ch01's run), else the book's default")
+    train.add_argument(
+        "--optimizer",
+        default="sgd",
+        choices=list(adapters.BOOK_DEFAULTS),
+        help="default: sgd, as ch01",
+    )
+    train.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="default: 1.0 for sgd (ch01's run), else the book's default",
+    )
     train.add_argument("--momentum", type=float, default=None)
     train.add_argument("--decay-rate", type=float, default=None)
     train.add_argument("--beta1", type=float, default=None)
@@ -99,7 +111,9 @@ def build_parser() -> Parser:
     check = sub.add_parser("check", help="quick pass/fail parity check; exit 1 on a mismatch")
     _common(check)
 
-    rosetta = sub.add_parser("rosetta", help="the book's code and its torch/JAX twins, side by side")
+    rosetta = sub.add_parser(
+        "rosetta", help="the book's code and its torch/JAX twins, side by side"
+    )
     rosetta.add_argument("--width", type=_positive_int, default=None)
 
     bench = sub.add_parser("bench", help="time every framework and mode")
@@ -154,11 +168,11 @@ def train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from adapters.files import atomic_write_text
     from comparisons import plots, report
     from comparisons.run import format_table, run, table_rows
-    from adapters.files import atomic_write_text
 
-    config = train_config(args)
+    config = args.config
     talk = not args.quiet
     progress = (lambda msg: print(msg, file=sys.stderr)) if talk else None
     book_lines = print if talk and not args.json else None
@@ -177,11 +191,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         payload = {
             "config": {
-                "frameworks": list(config.frameworks), "optimizer": config.optimizer.name,
-                "hyper": config.optimizer.hyper, "flavor": config.optimizer.flavor,
-                "epochs": config.epochs, "batch_size": config.batch_size,
-                "hidden_size": config.hidden_size, "dtype": config.dtype,
-                "device": config.device, "seed": config.seed, "max_grad": config.max_grad,
+                "frameworks": list(config.frameworks),
+                "optimizer": config.optimizer.name,
+                "hyper": config.optimizer.hyper,
+                "flavor": config.optimizer.flavor,
+                "epochs": config.epochs,
+                "batch_size": config.batch_size,
+                "hidden_size": config.hidden_size,
+                "dtype": config.dtype,
+                "device": config.device,
+                "seed": config.seed,
+                "max_grad": config.max_grad,
             },
             "results": rows,
             "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
@@ -210,7 +230,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_rosetta(args: argparse.Namespace) -> int:
     from comparisons import rosetta
 
-    print(rosetta.render_terminal(args.width))
+    try:
+        text = rosetta.render_terminal(args.width)
+    except ValueError as err:  # a width too narrow for three columns
+        raise UsageError(str(err)) from None
+    print(text)
     return 0
 
 
@@ -225,9 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(argv)
         if args.command == "train":
-            train_config(args)  # every check, before any work
-        handler = {"train": cmd_train, "check": cmd_check, "rosetta": cmd_rosetta,
-                   "bench": cmd_bench}[args.command]
+            args.config = train_config(args)  # every check, before any work
+        handler = {
+            "train": cmd_train,
+            "check": cmd_check,
+            "rosetta": cmd_rosetta,
+            "bench": cmd_bench,
+        }[args.command]
         return handler(args)
     except UsageError as err:
         print(f"scratch-parity: error: {err}", file=sys.stderr)

@@ -562,11 +562,12 @@ class TrajectoryReport:
     """Two training runs compared record by record and step by step.
 
     `error_curve[k]` is max |W_a - W_b| over every weight at `record_steps[k]`;
-    `loss_error[i]` is |loss_a - loss_b| at step i. `first_step` is the number of updates
-    after which they first disagree: a weight record at step s counts as s, and the loss
-    of step i, computed from the weights after i updates, as i. `first_weight_step` is the
-    step of the first failing weight record; `first_weight`, `first_index`,
-    `first_values`, `first_error` and `first_tol` describe its worst element (error
+    `loss_error[i]` is |loss_a - loss_b| at step i, each made epsilon-free first by adding
+    its `loss_gap` (the reference's book loss carries 1e-7 inside the log). `first_step`
+    is the number of updates after which they first disagree: a weight record at step s
+    counts as s, and the loss of step i, computed from the weights after i updates, as i.
+    `first_weight_step` is the step of the first failing weight record; `first_weight`,
+    `first_index`, `first_values`, `first_error` and `first_tol` describe its worst element (error
     relative to allowance); `first_loss_step` and `first_loss_values` the first failing
     loss. `max_weight_error` is `error_curve[-1]`, the error of the final weights.
     """
@@ -578,7 +579,7 @@ class TrajectoryReport:
     record_steps: np.ndarray  # (records,)
     error_curve: np.ndarray  # (records,)
     loss_error: np.ndarray  # (steps,)
-    loss_allowed: np.ndarray  # (steps,) the loss tolerance, including the book's epsilon
+    loss_allowed: np.ndarray  # (steps,) the loss tolerance
     rtol: float
     atol: float
     calibrated: bool
@@ -675,8 +676,8 @@ def compare_trajectories(
     Both must record the same steps and the same weights (ValueError naming the
     mismatch). Weights use the "trajectory" tolerance of the lower precision of the two
     (`rtol`/`atol` override it), with `a` as the reference; losses use the "loss"
-    tolerance plus the larger of the two `loss_gap_bound`s at that step (the book's loss
-    sits below the exact cross-entropy by up to that much; None means exact).
+    tolerance, after each side's `loss_gap` is added (the book's loss sits below the
+    epsilon-free cross-entropy by exactly that much; None means no epsilon).
 
     `calibration=(ref64, ref32)`, the reference's own run in float64 and in float32,
     replaces the weight tolerance by max(atol, CALIBRATION_FACTOR * max|ref32 - ref64|)
@@ -693,8 +694,11 @@ def compare_trajectories(
     errors, allowed = {}, {}
     for k in weight_names:
         errors[k], allowed[k] = _errors(np.asarray(a.weights[k]), np.asarray(b.weights[k]), tol)
+    # the epsilon-free losses: the reference records how far the book's 1e-7 moved its own
     loss_error, loss_allowed = _errors(
-        np.asarray(a.losses), np.asarray(b.losses), tolerance(dtype, "loss")
+        np.asarray(a.losses) + _loss_gap(a),
+        np.asarray(b.losses) + _loss_gap(b),
+        tolerance(dtype, "loss"),
     )  # (steps,) each
     if calibration is not None:
         weight_bound, loss_bound = _calibrated_bounds(a, calibration, weight_names)
@@ -702,7 +706,6 @@ def compare_trajectories(
             bound = weight_bound.reshape(records, *[1] * (errors[k].ndim - 1))
             allowed[k] = np.broadcast_to(np.maximum(tol.atol, bound), errors[k].shape)
         loss_allowed = np.maximum(loss_allowed, loss_bound)
-    loss_allowed = loss_allowed + np.maximum(_gap_bound(a), _gap_bound(b))
 
     def per_record(values: dict[str, np.ndarray], reduce: Any) -> np.ndarray:
         return reduce([reduce(v.reshape(records, -1), axis=1) for v in values.values()], axis=0)
@@ -773,8 +776,8 @@ def _run_dtype(traj: Trajectory) -> str:
     return traj.dtype
 
 
-def _gap_bound(traj: Trajectory) -> np.ndarray | float:
-    return 0.0 if traj.loss_gap_bound is None else np.asarray(traj.loss_gap_bound, np.float64)
+def _loss_gap(traj: Trajectory) -> np.ndarray | float:
+    return 0.0 if traj.loss_gap is None else np.asarray(traj.loss_gap, np.float64)
 
 
 def _check_same_run(a: Trajectory, b: Trajectory, a_label: str, b_label: str) -> list[str]:
@@ -803,10 +806,9 @@ def _check_same_run(a: Trajectory, b: Trajectory, a_label: str, b_label: str) ->
         if sa[0] != ra.size:
             raise ValueError(f"{a_label} holds {sa[0]} records of {k} for {ra.size} record_steps")
     for traj, label in ((a, a_label), (b, b_label)):
-        if traj.loss_gap_bound is not None and np.shape(traj.loss_gap_bound) != (steps,):
+        if traj.loss_gap is not None and np.shape(traj.loss_gap) != (steps,):
             raise ValueError(
-                f"{label}: loss_gap_bound has shape {np.shape(traj.loss_gap_bound)}, "
-                f"expected ({steps},)"
+                f"{label}: loss_gap has shape {np.shape(traj.loss_gap)}, expected ({steps},)"
             )
     return list(a.weights)
 

@@ -10,7 +10,7 @@ from comparisons import rosetta
 from comparisons.run import RunResults, format_table, table_rows
 
 PLOTS = {
-    "loss_curves.png": "Loss curves of every framework (averaged over 10 iterations, as the book plots them)",
+    "loss_curves.png": "Loss curves of every framework (averaged over 10 iterations, as the book)",
     "differences.png": "Difference from the reference, per step, on a log scale",
     "decision_boundaries.png": "The book's decision-boundary plot, one per framework",
 }
@@ -27,10 +27,12 @@ LOSS_NOTE = (
 def _config_lines(results: RunResults) -> list[tuple[str, str]]:
     c = results.config
     return [
-        ("data", "spiral (300 points, 3 classes), seed %d" % c.seed),
+        ("data", f"spiral (300 points, 3 classes), seed {c.seed}"),
         ("net", f"TwoLayerNet 2-{c.hidden_size}-3"),
-        ("training", f"{c.epochs} epochs, batch {c.batch_size}, "
-                     f"{results.reference.trajectory.steps} steps"),
+        (
+            "training",
+            f"{c.epochs} epochs, batch {c.batch_size}, {results.reference.trajectory.steps} steps",
+        ),
         ("optimizer", repr(c.optimizer)),
         ("max_grad", str(c.max_grad)),
     ]
@@ -78,33 +80,53 @@ def _html_table(head: list[str], body: list[list[str]]) -> str:
 def html_report(results: RunResults, out_dir: Path) -> str:
     e = html.escape
     rows = table_rows(results)
-    head = ["framework", "mode", "final loss", "accuracy", "max |ΔW| vs ref",
-            "first diverging step", "time [s]", "parity"]
+    head = [
+        "framework",
+        "mode",
+        "final loss",
+        "accuracy",
+        "max |ΔW| vs ref",
+        "first diverging step",
+        "time [s]",
+        "parity",
+    ]
     body = []
     for r in rows:
         cls = {"PASS": "pass", "FAIL": "fail"}.get(r["verdict"], "")
-        body.append([
-            e(r["framework"]), e(r["mode"]), f"{r['final_loss']:.6f}",
-            f"{100 * r['accuracy']:.1f}%",
-            "–" if r["vs"] is None else f"{r['max_abs_dweights']:.2e}",
-            "–" if r["vs"] is None else e(str(r["first_diverging_step"] or "none")),
-            f"{r['seconds']:.3f}", f'<span class="{cls}">{e(r["verdict"])}</span>',
-        ])
+        body.append(
+            [
+                e(r["framework"]),
+                e(r["mode"]),
+                f"{r['final_loss']:.6f}",
+                f"{100 * r['accuracy']:.1f}%",
+                "–" if r["vs"] is None else f"{r['max_abs_dweights']:.2e}",
+                "–" if r["vs"] is None else e(str(r["first_diverging_step"] or "none")),
+                f"{r['seconds']:.3f}",
+                f'<span class="{cls}">{e(r["verdict"])}</span>',
+            ]
+        )
     verdict = "PASS" if results.passed else "FAIL"
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        "<title>scratch-parity report</title>", f"<style>{_CSS}</style></head><body>",
+        "<title>scratch-parity report</title>",
+        f"<style>{_CSS}</style></head><body>",
         "<h1>scratch-parity: the book's TwoLayerNet in every framework</h1>",
         _html_table(["", ""], [[e(k), e(v)] for k, v in _config_lines(results)]),
-        "<h2>Results</h2>", _html_table(head, body),
+        "<h2>Results</h2>",
+        _html_table(head, body),
         f'<h2>Parity verdicts: <span class="{verdict.lower()}">{verdict}</span></h2><ul>',
         *(f"<li>{e(v)}</li>" for v in _verdicts(results)),
         f"</ul><blockquote>{e(LOSS_NOTE)}</blockquote>",
     ]
     for name, caption in PLOTS.items():
         data = base64.b64encode((out_dir / name).read_bytes()).decode("ascii")
-        parts += [f"<h3>{e(caption)}</h3>", f'<img alt="{e(caption)}" src="data:image/png;base64,{data}">']
-    parts += ["<h2>Precision settings</h2>",
-              _html_table(["setting", "value"], [[e(k), e(str(v))] for k, v in results.settings.items()])]
+        parts += [
+            f"<h3>{e(caption)}</h3>",
+            f'<img alt="{e(caption)}" src="data:image/png;base64,{data}">',
+        ]
+    parts += [
+        "<h2>Precision settings</h2>",
+        _html_table(["setting", "value"], [[e(k), e(str(v))] for k, v in results.settings.items()]),
+    ]
     parts += [rosetta.render_html(), "</body></html>"]
     return "\n".join(parts)

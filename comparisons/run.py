@@ -208,8 +208,16 @@ def table_rows(results: RunResults) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = ("framework", "mode", "final loss", "accuracy", "max |dW| vs ref", "first diverging",
-            "time [s]", "parity")
+    head = (
+        "framework",
+        "mode",
+        "final loss",
+        "accuracy",
+        "max |dW| vs ref",
+        "first diverging",
+        "time [s]",
+        "parity",
+    )
     body = [
         (
             r["framework"],
@@ -217,8 +225,9 @@ def format_table(rows: list[dict]) -> str:
             f"{r['final_loss']:.6f}",
             f"{100 * r['accuracy']:.1f}%",
             "-" if r["vs"] is None else f"{r['max_abs_dweights']:.2e}",
-            "-" if r["vs"] is None else ("none" if r["first_diverging_step"] is None
-                                         else str(r["first_diverging_step"])),
+            "-"
+            if r["vs"] is None
+            else ("none" if r["first_diverging_step"] is None else str(r["first_diverging_step"])),
             f"{r['seconds']:.3f}",
             r["verdict"],
         )

@@ -37,7 +37,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.skipped and REQUIRE_ALL and item.get_closest_marker("crossframework"):
         report.outcome = "failed"
-        report.longrepr = f"cross-framework test skipped while every framework is required: {report.longrepr}"
+        report.longrepr = (
+            f"cross-framework test skipped, all frameworks required: {report.longrepr}"
+        )
 
 
 def need(*frameworks: str) -> None:

@@ -15,8 +15,10 @@ def problem(batch: int, I: int, H: int, O: int, *, seed: int = 0, scale: float =
     """Weights (book init, scaled up so the net is not nearly linear), x and index labels."""
     rng = np.random.RandomState(seed)
     w = init_weights(I, H, O, rng=rng)
-    w = {k: v * 100 * scale + (0.1 * rng.standard_normal(v.shape) if k[0] == "b" else 0)
-         for k, v in w.items()}
+    w = {
+        k: v * 100 * scale + (0.1 * rng.standard_normal(v.shape) if k[0] == "b" else 0)
+        for k, v in w.items()
+    }
     x = rng.standard_normal((batch, I))
     t = rng.randint(0, O, size=batch)
     return w, x, t

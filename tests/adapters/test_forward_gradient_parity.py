@@ -16,8 +16,9 @@ def loss_report(a_name, a, b_name, b, probs, t, dtype):
     """Losses compared knowing which side carries the book's 1e-7 (numpy only)."""
     if a_name == "numpy":
         return parity.compare_losses(a, b, probs, t, dtype=dtype, names=(a_name, b_name))
-    return parity.compare({"loss": a}, {"loss": b}, dtype=dtype, quantity="loss",
-                          names=(a_name, b_name))
+    return parity.compare(
+        {"loss": a}, {"loss": b}, dtype=dtype, quantity="loss", names=(a_name, b_name)
+    )
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[f"N{n}-{i}x{h}x{o}" for n, i, h, o in SHAPES])
@@ -33,8 +34,9 @@ def test_pairs_agree_in_float64(pair, shape, labels):
         parity.compare({"predict": a["predict"]}, {"predict": b["predict"]}, names=names),
         parity.compare(a["activations"], b["activations"], names=names),
         parity.compare(a["gradients"], b["gradients"], quantity="gradient", names=names),
-        loss_report(a_name, a["loss"], b_name, b["loss"], a["activations"]["softmax"], t,
-                    "float64"),
+        loss_report(
+            a_name, a["loss"], b_name, b["loss"], a["activations"]["softmax"], t, "float64"
+        ),
     ]
     compared = sum(len(r.entries) for r in reports)
     assert compared == 1 + 4 + 4 + 1  # the comparison really ran over every quantity
@@ -69,8 +71,9 @@ def test_book_epsilon_explains_the_loss_difference(framework):
     gap = parity.book_loss_gap(probs, t)
     assert raw > 1e-9  # the difference is real, not hidden
     assert abs(raw - abs(gap)) < 1e-13
-    report = parity.compare_losses(ref["loss"], other["loss"], probs, t, dtype="float64",
-                                   names=("numpy", framework))
+    report = parity.compare_losses(
+        ref["loss"], other["loss"], probs, t, dtype="float64", names=("numpy", framework)
+    )
     assert report.passed and report.notes, report.table()
 
 
@@ -96,7 +99,17 @@ def test_float32_matches_the_reference_within_the_calibrated_table(framework):
         for got, who in ((ref32, "numpy float32"), (other, f"{framework} float32")):
             assert got["predict"].dtype == np.float32
             names = ("numpy float64", who)
-            parity.assert_close(ref64["activations"], got["activations"], dtype="float32",
-                                quantity="forward", names=names)
-            parity.assert_close(ref64["gradients"], got["gradients"], dtype="float32",
-                                quantity="gradient", names=names)
+            parity.assert_close(
+                ref64["activations"],
+                got["activations"],
+                dtype="float32",
+                quantity="forward",
+                names=names,
+            )
+            parity.assert_close(
+                ref64["gradients"],
+                got["gradients"],
+                dtype="float32",
+                quantity="gradient",
+                names=names,
+            )
