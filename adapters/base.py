@@ -194,17 +194,77 @@ class Trajectory:
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss. `.trajectory` holds the steps before it."""
+    """Training produced a non-finite loss or non-finite weights.
 
-    def __init__(self, framework: str, step: int, trajectory: Trajectory) -> None:
+    `.step` is the first step that cannot be trusted: its loss is not finite, or the
+    weights it started from are not. `.trajectory` holds the steps before it and the
+    finite weight records; the net is left at the last of those records.
+    """
+
+    def __init__(self, framework: str, step: int, trajectory: Trajectory, reason: str = "") -> None:
+        if not reason:
+            value = trajectory.losses[step] if step < trajectory.steps else "non-finite"
+            reason = f"loss became {value}"
+        kept = trajectory.truncated(step)
+        finite = _finite_records(kept)
+        kept = Trajectory(
+            losses=kept.losses,
+            record_steps=kept.record_steps[finite],
+            weights={k: v[finite] for k, v in kept.weights.items()},
+            framework=kept.framework,
+            mode=kept.mode,
+            dtype=kept.dtype,
+            seconds=kept.seconds,
+            optimizer=kept.optimizer,
+            loss_gap=kept.loss_gap,
+            diverged_at=step,
+        )
         super().__init__(
-            f"{framework}: training diverged at step {step} (loss became "
-            f"{trajectory.losses[step] if step < trajectory.steps else 'non-finite'}); "
-            f"the trajectory up to step {step} is kept in .trajectory"
+            f"{framework}: training diverged at step {step} ({reason}); the trajectory up to "
+            f"step {step} is kept in .trajectory and the net holds the weights recorded "
+            f"after {int(kept.record_steps[-1])} steps"
         )
         self.framework = framework
         self.step = step
-        self.trajectory = trajectory.truncated(step)
+        self.trajectory = kept
+
+
+def _finite_records(traj: Trajectory) -> np.ndarray:
+    """(records,) bool: True where every recorded weight is finite."""
+    ok = np.ones(len(traj.record_steps), dtype=bool)
+    for v in traj.weights.values():
+        ok &= np.isfinite(v.reshape(len(ok), -1)).all(axis=1)
+    return ok
+
+
+def divergence(traj: Trajectory) -> tuple[int, str] | None:
+    """(step, reason) of the first non-finite value of a run, or None when all is finite.
+
+    Three things count, whichever comes first: the loss the framework reports; the
+    epsilon-free loss, `losses + loss_gap` (the book's -log(p + 1e-7) stays finite when a
+    label's logit overflows to -inf, the cross-entropy torch and optax compute does not,
+    so this makes every framework stop at the same step); and the recorded weights (a
+    record taken after s updates that is not finite makes step s, the first to start
+    from those weights, the diverging one; this also catches the last update).
+    """
+    found = []
+    losses = np.asarray(traj.losses, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        found.append((int(bad[0]), f"loss became {losses[bad[0]]}"))
+    if traj.loss_gap is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            exact = losses + np.asarray(traj.loss_gap, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(exact))
+        if bad.size:
+            found.append(
+                (int(bad[0]), f"the epsilon-free cross-entropy became {exact[bad[0]]}")
+            )
+    records = np.flatnonzero(~_finite_records(traj))
+    if records.size:
+        s = int(traj.record_steps[records[0]])
+        found.append((s, f"the weights after {s} steps are not finite"))
+    return min(found, key=lambda f: f[0]) if found else None
 
 
 def record_steps(steps: int, record_every: int) -> np.ndarray:
@@ -332,7 +392,10 @@ class NetBase:
             mode=mode,
         )
         start = time.perf_counter()
-        losses, weights, gap = self._train(inputs)
+        # A run that blows up overflows on its way to inf and NaN; NumPy would warn at every
+        # step. It is reported once instead, as DivergenceError naming the step (below).
+        with np.errstate(over="ignore", invalid="ignore"):
+            losses, weights, gap = self._train(inputs)
         seconds = time.perf_counter() - start
         traj = Trajectory(
             losses=np.asarray(losses),
@@ -345,17 +408,13 @@ class NetBase:
             optimizer=optimizer,
             loss_gap=gap,
         )
-        bad = np.flatnonzero(~np.isfinite(traj.losses))
-        if bad.size:
-            step = int(bad[0])
+        found = divergence(traj)
+        if found is not None:
+            step, reason = found
             traj.diverged_at = step
-            kept = traj.truncated(step)
-            self._load(
-                {k: v[-1] for k, v in kept.weights.items()}
-                if step
-                else {k: v[0] for k, v in traj.weights.items()}
-            )
-            raise DivergenceError(self.framework, step, traj)
+            error = DivergenceError(self.framework, step, traj, reason)
+            self._load(error.trajectory.final_weights())  # the last finite record
+            raise error
         return traj
 
     # -- what each framework implements

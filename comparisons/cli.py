@@ -14,7 +14,7 @@ from pathlib import Path
 import adapters
 from adapters import OptimizerSpec
 
-COMMANDS = ("train", "check", "rosetta", "bench")
+COMMANDS = ("train", "check", "rosetta", "bench", "drift")
 
 
 class UsageError(Exception):
@@ -115,6 +115,10 @@ def build_parser() -> Parser:
         "rosetta", help="the book's code and its torch/JAX twins, side by side"
     )
     rosetta.add_argument("--width", type=_positive_int, default=None)
+
+    drift = sub.add_parser("drift", help="stock torch.optim / optax vs the book's optimizers")
+    _common(drift)
+    drift.add_argument("--json", action="store_true")
 
     bench = sub.add_parser("bench", help="time every framework and mode")
     bench.add_argument("--json", action="store_true")
@@ -238,6 +242,17 @@ def cmd_rosetta(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from comparisons.drift import drift_rows, format_drift
+
+    if args.dtype != "float64":
+        raise UsageError("drift compares in float64 only")
+    say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    rows = drift_rows(list(args.frameworks), say=say)
+    print(json.dumps(rows, indent=2) if args.json else format_drift(rows))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from comparisons import bench
 
@@ -254,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             "train": cmd_train,
             "check": cmd_check,
             "rosetta": cmd_rosetta,
+            "drift": cmd_drift,
             "bench": cmd_bench,
         }[args.command]
         return handler(args)

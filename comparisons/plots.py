@@ -66,7 +66,10 @@ def difference_curves(results, path: Path) -> Path:
     ax_l.set_title("|loss - loss_ref| per step, epsilon-free")
     ax_l.set_xlabel("step")
     for ax in (ax_w, ax_l):
-        ax.legend(fontsize="small")
+        if len(results.results) == 1:
+            ax.text(0.5, 0.5, "only the reference ran", ha="center", transform=ax.transAxes)
+        else:
+            ax.legend(fontsize="small")
         ax.grid(True, which="major", alpha=0.3)
     fig.suptitle(f"Difference from the reference (0 drawn at {FLOOR:g})")
     return _save(fig, path)
