@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,9 +94,9 @@ class OptimizerSpec:
     __slots__ = ("name", "hyper", "flavor")
 
     def __init__(self, name: str, lr: float | None = None, *, flavor: str = "book", **hyper: float):
-        if name not in BOOK_DEFAULTS:
+        if not isinstance(name, str) or name not in BOOK_DEFAULTS:
             raise ValueError(f"optimizer must be one of {', '.join(BOOK_DEFAULTS)}; got {name!r}")
-        if flavor not in FLAVORS:
+        if not isinstance(flavor, str) or flavor not in FLAVORS:
             raise ValueError(f"flavor must be 'book' or 'stock', got {flavor!r}")
         known = BOOK_DEFAULTS[name]
         unknown = sorted(set(hyper) - set(known))
@@ -108,7 +109,9 @@ class OptimizerSpec:
             values["lr"] = lr
         values.update(hyper)
         for key, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            if isinstance(value, bool | complex | np.complexfloating) or not isinstance(
+                value, int | float | np.number
+            ):
                 raise TypeError(f"{name} {key} must be a number, got {type(value).__name__}")
             value = float(value)
             if not math.isfinite(value):
@@ -167,7 +170,7 @@ class Trajectory:
     seconds: float
     optimizer: OptimizerSpec | None = None
     loss_gap: np.ndarray | None = None  # (steps,); None when the loss has no epsilon
-    diverged_at: int | None = None  # first step whose loss was not finite, if any
+    diverged_at: int | None = None  # the step `divergence` found, if any
 
     @property
     def steps(self) -> int:
@@ -219,14 +222,23 @@ class DivergenceError(FloatingPointError):
             loss_gap=kept.loss_gap,
             diverged_at=step,
         )
+        held = ""
+        if kept.record_steps.size:
+            last = int(kept.record_steps[-1])
+            held = " and the net holds " + (
+                "its initial weights" if last == 0 else f"the weights recorded after {_steps(last)}"
+            )
         super().__init__(
             f"{framework}: training diverged at step {step} ({reason}); the trajectory up to "
-            f"step {step} is kept in .trajectory and the net holds the weights recorded "
-            f"after {int(kept.record_steps[-1])} steps"
+            f"step {step} is kept in .trajectory{held}"
         )
         self.framework = framework
         self.step = step
         self.trajectory = kept
+
+
+def _steps(n: int) -> str:
+    return f"{n} step" + ("" if n == 1 else "s")
 
 
 def _finite_records(traj: Trajectory) -> np.ndarray:
@@ -257,13 +269,11 @@ def divergence(traj: Trajectory) -> tuple[int, str] | None:
             exact = losses + np.asarray(traj.loss_gap, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(exact))
         if bad.size:
-            found.append(
-                (int(bad[0]), f"the epsilon-free cross-entropy became {exact[bad[0]]}")
-            )
+            found.append((int(bad[0]), f"the epsilon-free cross-entropy became {exact[bad[0]]}"))
     records = np.flatnonzero(~_finite_records(traj))
     if records.size:
         s = int(traj.record_steps[records[0]])
-        found.append((s, f"the weights after {s} steps are not finite"))
+        found.append((s, f"the weights after {_steps(s)} are not finite"))
     return min(found, key=lambda f: f[0]) if found else None
 
 
@@ -311,21 +321,25 @@ class NetBase:
         self.dtype = checks.check_dtype(dtype, self.DTYPES)
         self.device = self._check_device(device)
         self.sizes = sizes  # (I, H, O)
-        self._load({k: np.asarray(v, dtype=self.dtype) for k, v in arrays.items()})
+        self._load({k: checks.cast(v, self.dtype, f"weights[{k!r}]") for k, v in arrays.items()})
 
     # -- checks shared by every framework
     def _check_device(self, device: Any) -> str:
-        if not isinstance(device, str) or device.split(":")[0] not in self.DEVICES:
+        kind, _, index = device.partition(":") if isinstance(device, str) else ("", "", "")
+        if kind not in self.DEVICES or (index and not index.isdigit()):
             raise ValueError(
-                f"device must be one of {', '.join(self.DEVICES)} for {self.framework}; "
-                f"got {device!r}"
+                f"device must be one of {', '.join(self.DEVICES)} (or kind:N) for "
+                f"{self.framework}; got {device!r}"
             )
+        available = getattr(sys.modules[type(self).__module__], "device_available", None)
+        if available is not None and not available(device):  # each adapter says
+            raise ValueError(f"device {device!r} is not available to {self.framework} here")
         return device
 
     def _check_xt(self, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
         I, _, O = self.sizes
         x = checks.check_x(x, I)
-        return x.astype(self.dtype, copy=False), checks.check_labels(t, x.shape[0], O)
+        return checks.cast(x, self.dtype, "x"), checks.check_labels(t, x.shape[0], O)
 
     # -- the public methods (NumPy in, NumPy out)
     def weights(self) -> Weights:
@@ -334,8 +348,7 @@ class NetBase:
 
     def predict(self, x: Any) -> np.ndarray:
         """Scores (batch, O), before the softmax."""
-        x = checks.check_x(x, self.sizes[0]).astype(self.dtype, copy=False)
-        return self._predict(x)
+        return self._predict(checks.cast(checks.check_x(x, self.sizes[0]), self.dtype, "x"))
 
     def loss(self, x: Any, t: Any) -> float:
         """The mean cross-entropy this framework computes (the reference: the book's,
@@ -364,8 +377,9 @@ class NetBase:
         """Train on the rows `schedule[i]` at step i; return the Trajectory.
 
         The net is left at the trained weights, as the book's model is updated in place.
-        A non-finite loss stops the run with `DivergenceError` naming the step; the net
-        then holds the weights from before that step.
+        A non-finite loss or non-finite weights stop the run with `DivergenceError` naming
+        the step and the framework (`divergence` says what counts); the net then holds the
+        last finite weights recorded before that step.
         """
         x, t = self._check_xt(x, t)
         schedule = checks.check_schedule(schedule, x.shape[0])
@@ -377,17 +391,19 @@ class NetBase:
         record_every = checks.check_positive_int(record_every, "record_every")
         if mode is None:
             mode = self.MODES[0]
-        if mode not in self.MODES:
+        if not isinstance(mode, str) or mode not in self.MODES:
             raise ValueError(
                 f"mode must be one of {', '.join(self.MODES)} for {self.framework}; got {mode!r}"
             )
+        steps = schedule.shape[0]
+        record_every = min(record_every, steps)  # the same records; no framework sees 10**30
         inputs = TrainInputs(
             x=x,
             t=t,
             schedule=schedule,
             optimizer=optimizer,
             max_grad=max_grad,
-            record_steps=record_steps(schedule.shape[0], record_every),
+            record_steps=record_steps(steps, record_every),
             record_every=record_every,
             mode=mode,
         )
@@ -413,7 +429,8 @@ class NetBase:
             step, reason = found
             traj.diverged_at = step
             error = DivergenceError(self.framework, step, traj, reason)
-            self._load(error.trajectory.final_weights())  # the last finite record
+            if error.trajectory.record_steps.size:
+                self._load(error.trajectory.final_weights())  # the last finite record
             raise error
         return traj
 
@@ -457,5 +474,6 @@ __all__ = [
     "adapter_module",
     "available",
     "build",
+    "divergence",
     "record_steps",
 ]

@@ -36,11 +36,26 @@ def check_dtype(dtype: Any, supported: tuple[str, ...] = DTYPE_NAMES) -> str:
     """The canonical name of `dtype` ("float64", ...), or ValueError listing `supported`."""
     try:
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
-    except TypeError:
-        name = str(dtype)
+    except (TypeError, ValueError):
+        name = None
     if name not in supported:
         raise ValueError(f"dtype must be one of {', '.join(supported)}; got {dtype!r}")
     return name
+
+
+def cast(a: np.ndarray, dtype: str, name: str) -> np.ndarray:
+    """`a` in `dtype`; ValueError naming `name` when a finite value overflows it (1e300 in
+    float32 would become inf, and NumPy would only warn)."""
+    with np.errstate(over="ignore"):
+        out = a.astype(dtype, copy=False)
+    if not np.all(np.isfinite(out)):
+        with np.errstate(over="ignore"):
+            big = float(np.max(np.abs(a.astype(np.float64))))
+        raise ValueError(
+            f"{name} does not fit in {dtype}: its largest magnitude {big:.3g} exceeds "
+            f"{float(np.finfo(dtype).max):.3g}"
+        )
+    return out
 
 
 def check_weights(weights: Any) -> tuple[Weights, tuple[int, int, int]]:
@@ -138,7 +153,9 @@ def check_positive_int(value: Any, name: str) -> int:
 def check_max_grad(max_grad: Any) -> float | None:
     if max_grad is None:
         return None
-    if isinstance(max_grad, bool) or not isinstance(max_grad, int | float | np.number):
+    if isinstance(max_grad, bool | complex | np.complexfloating) or not isinstance(
+        max_grad, int | float | np.number
+    ):
         raise TypeError(f"max_grad must be a number or None, got {type(max_grad).__name__}")
     if not (np.isfinite(max_grad) and max_grad > 0):
         raise ValueError(f"max_grad must be > 0 and finite, or None; got {max_grad!r}")

@@ -7,8 +7,11 @@ or to a colleague. Loading never unpickles, and refuses a file that is not what 
 from __future__ import annotations
 
 import io
+import lzma
 import os
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +20,38 @@ from adapters import checks
 from adapters.files import atomic_write_bytes
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
+# What a corrupted or hostile archive makes zipfile and np.load raise besides ValueError:
+# a bad zip (BadZipFile, struct.error), an unknown zip version or compression method
+# (NotImplementedError), an encrypted member (RuntimeError), a broken deflate or lzma
+# stream, a short read (EOFError), and a header claiming more than memory holds
+# (MemoryError, OverflowError).
+CORRUPT = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+    MemoryError,
+    OverflowError,
+)
+
+
+def _path(path: object) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"weights file path must be a str or os.PathLike, got {type(path).__name__}"
+        )
+    return Path(path)
+
 
 def save_weights(path: str | os.PathLike, weights: Weights) -> Path:
     """Write `weights` to `path` (.npz, uncompressed), atomically: a failure midway
     leaves any previous file at `path` as it was. Returns the path written."""
     arrays, _ = checks.check_weights(weights)
-    path = Path(path)
+    path = _path(path)
     if path.suffix != ".npz":
         raise ValueError(f"weights file must end in .npz, got {str(path)!r}")
     buf = io.BytesIO()
@@ -33,13 +62,15 @@ def save_weights(path: str | os.PathLike, weights: Weights) -> Path:
 def load_weights(path: str | os.PathLike) -> Weights:
     """Read Weights from an .npz written by `save_weights` (or any .npz holding exactly
     W1, b1, W2, b2 as plain numeric arrays of matching shapes, all finite)."""
-    path = Path(path)
+    path = _path(path)
     if not path.is_file():
         raise ValueError(f"weights file {str(path)!r} does not exist")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"weights file {str(path)!r} is not an .npz archive")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # the file is opened here, not by np.load, which leaks its handle when the zip
+        # inside is corrupt
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             names = set(npz.files)
             if names != set(WEIGHT_NAMES):
                 raise ValueError(
@@ -55,7 +86,7 @@ def load_weights(path: str | os.PathLike) -> Weights:
         if str(path) in str(err):
             raise
         raise ValueError(f"weights file {str(path)!r} is not a valid .npz: {err}") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
+    except CORRUPT as err:
         raise ValueError(f"weights file {str(path)!r} is not a valid .npz: {err}") from None
     try:
         arrays, _ = checks.check_weights(weights)

@@ -46,6 +46,30 @@ def _positive_float(text: str) -> float:
     return value
 
 
+MAX_EPOCHS = 100_000  # 30 million steps of the book's run; the schedule alone is 240 MB
+MAX_HIDDEN = 65_536
+
+
+def _epochs(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_EPOCHS}, got {value}")
+    return value
+
+
+def _hidden(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_HIDDEN:
+        raise argparse.ArgumentTypeError(f"at most {MAX_HIDDEN}, got {value}")
+    return value
+
+
+def _out_dir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory name, got an empty string")
+    return Path(text)
+
+
 def _frameworks(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -99,13 +123,13 @@ def build_parser() -> Parser:
     train.add_argument("--beta1", type=float, default=None)
     train.add_argument("--beta2", type=float, default=None)
     train.add_argument("--flavor", default="book", choices=["book", "stock"])
-    train.add_argument("--epochs", type=_positive_int, default=300)
+    train.add_argument("--epochs", type=_epochs, default=300)
     train.add_argument("--batch-size", type=_positive_int, default=30)
-    train.add_argument("--hidden-size", type=_positive_int, default=10)
+    train.add_argument("--hidden-size", type=_hidden, default=10)
     train.add_argument("--device", default="cpu")
     train.add_argument("--seed", type=int, default=1984)
     train.add_argument("--max-grad", type=_positive_float, default=None)
-    train.add_argument("--out", type=Path, default=Path("comparison-output"))
+    train.add_argument("--out", type=_out_dir, default=Path("comparison-output"))
     train.add_argument("--json", action="store_true", help="machine-readable results on stdout")
 
     check = sub.add_parser("check", help="quick pass/fail parity check; exit 1 on a mismatch")
@@ -156,8 +180,11 @@ def train_config(args: argparse.Namespace):
             raise UsageError(f"--dtype {args.dtype} is not supported by {fw}")
         if not module.device_available(args.device):
             raise UsageError(f"--device {args.device!r} is not available to {fw}")
-    if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {str(args.out)!r} exists and is not a directory")
+    for folder in (args.out, *args.out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(
+                f"--out {str(args.out)!r}: {str(folder)!r} exists and is not a directory"
+            )
     return RunConfig(
         frameworks=tuple(args.frameworks),
         optimizer=spec,
@@ -180,7 +207,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     talk = not args.quiet
     progress = (lambda msg: print(msg, file=sys.stderr)) if talk else None
     book_lines = print if talk and not args.json else None
-    results = run(config, progress=progress, book_lines=book_lines)
+    try:
+        results = run(config, progress=progress, book_lines=book_lines)
+    except adapters.DivergenceError as err:  # nothing is written for a run that blew up
+        print(f"scratch-parity: {err}", file=sys.stderr)
+        return 1
 
     out: Path = args.out
     if talk:
@@ -274,5 +305,5 @@ def main(argv: list[str] | None = None) -> int:
         }[args.command]
         return handler(args)
     except UsageError as err:
-        print(f"scratch-parity: error: {err}", file=sys.stderr)
+        print(f"scratch-parity: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

@@ -24,13 +24,20 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise softmax with the max subtracted first, as in common/functions.py."""
+    """Row-wise softmax with the max subtracted first, as in common/functions.py.
+
+    Scores more than the float's range apart (1e308 and -1e308) overflow the shift to
+    -inf, and exp(-inf) = 0 is the correct limit; as for `sigmoid`, that overflow is not
+    warned about, and the values are the book's.
+    """
     if x.ndim == 2:
-        x = x - x.max(axis=1, keepdims=True)  # (N, C): shift so exp cannot overflow
+        with np.errstate(over="ignore"):
+            x = x - x.max(axis=1, keepdims=True)  # (N, C): shift so exp cannot overflow
         x = np.exp(x)
         x /= x.sum(axis=1, keepdims=True)
     elif x.ndim == 1:
-        x = x - np.max(x)
+        with np.errstate(over="ignore"):
+            x = x - np.max(x)
         x = np.exp(x) / np.sum(np.exp(x))
     else:
         raise ValueError(f"softmax: expected a 1-D or 2-D array, got shape {x.shape}")

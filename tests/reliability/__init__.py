@@ -1,0 +1,1 @@
+"""Reliability: extreme values, divergence, determinism, global state, hostile input, files."""

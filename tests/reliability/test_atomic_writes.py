@@ -1,0 +1,122 @@
+"""Files are written atomically: a failure midway leaves the previous file intact and no
+temporary file behind (adapters.files, used for weights, plots and reports)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+
+import numpy as np
+import pytest
+
+import adapters
+from adapters import files, weights_file
+from comparisons import cli
+from scratch import init_weights
+
+OLD = b"the previous contents"
+W = init_weights(3, 5, 4, rng=np.random.RandomState(0))
+
+
+class Boom(Exception):
+    pass
+
+
+def fail(*_args, **_kwargs):
+    raise Boom("failed midway")
+
+
+class HalfWriter(io.FileIO):
+    """A file whose write puts half the bytes on disk, then fails (a full disk)."""
+
+    def write(self, data):
+        super().write(bytes(data)[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+
+def only(folder) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("previous", [True, False], ids=["replacing", "new"])
+@pytest.mark.parametrize("where", ["rename", "write", "chmod", "interrupt"])
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary(
+    tmp_path, monkeypatch, where, previous
+):
+    target = tmp_path / "report.md"
+    if previous:
+        target.write_bytes(OLD)
+    if where == "rename":
+        monkeypatch.setattr(files.os, "replace", fail)
+    elif where == "write":
+        monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: HalfWriter(fd, "wb"))
+    elif where == "chmod":
+        monkeypatch.setattr(files.os, "chmod", fail)
+    else:  # Ctrl-C between writing and renaming
+
+        def interrupt(*_args):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(files.os, "replace", interrupt)
+    with pytest.raises((Boom, OSError, KeyboardInterrupt)):
+        files.atomic_write_text(target, "# the new report\n" * 1000)
+    assert only(tmp_path) == (["report.md"] if previous else [])
+    if previous:
+        assert target.read_bytes() == OLD
+
+
+def test_a_successful_write_replaces_the_file_whole(tmp_path):
+    target = tmp_path / "plot.png"
+    target.write_bytes(OLD)
+    files.atomic_write_bytes(target, b"\x89PNG new")
+    assert target.read_bytes() == b"\x89PNG new" and only(tmp_path) == ["plot.png"]
+
+
+@pytest.mark.parametrize("where", ["serialise", "rename", "write"])
+def test_save_weights_failing_midway_keeps_the_previous_weights(tmp_path, monkeypatch, where):
+    path = adapters.save_weights(tmp_path / "w.npz", W)
+    before = path.read_bytes()
+    new = {k: v + 1 for k, v in W.items()}
+    if where == "serialise":
+        monkeypatch.setattr(weights_file.np, "savez", fail)
+    elif where == "rename":
+        monkeypatch.setattr(files.os, "replace", fail)
+    else:
+        monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: HalfWriter(fd, "wb"))
+    with pytest.raises((Boom, OSError)):
+        adapters.save_weights(path, new)
+    assert only(tmp_path) == ["w.npz"] and path.read_bytes() == before
+    for k, v in adapters.load_weights(path).items():
+        np.testing.assert_array_equal(v, W[k])
+
+
+def test_the_cli_failing_at_one_output_leaves_it_and_the_later_ones_as_they_were(
+    tmp_path, monkeypatch
+):
+    """Each output file is atomic (the set is not): the files before the failure are new
+    and whole, the one that failed and those after it are the previous run's."""
+    out = tmp_path / "out"
+    order = ["loss_curves.png", "differences.png", "decision_boundaries.png"]
+    order += ["report.md", "report.html"]
+    out.mkdir()
+    for name in order:  # a previous run's outputs
+        (out / name).write_bytes(OLD + name.encode())
+    replace, calls = os.replace, []
+
+    def third_fails(src, dst):
+        calls.append(os.path.basename(dst))
+        if len(calls) == 3:
+            raise Boom("failed midway")
+        replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", third_fails)
+    argv = ["--frameworks", "numpy", "--epochs", "1", "--quiet", "--out", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(Boom):
+        cli.main(argv)
+    assert calls == order[:3] and only(out) == sorted(order)  # no temporary left
+    for name in order[:2]:
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")  # whole
+    for name in order[2:]:
+        assert (out / name).read_bytes() == OLD + name.encode()
