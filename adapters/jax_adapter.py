@@ -267,7 +267,8 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
     "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
     run as one XLA program: an outer `lax.scan` over chunks of `record_every` steps
     (weights recorded after each), then a scan over the remaining steps.
-    "step": (init, step), a jitted step called from a Python loop.
+    "step": (start, step), a jitted step called from a Python loop; `start` makes the
+    carry and the loss and weight buffers the steps write into.
     """
     key = (spec, max_grad, mode, record_every)
     if key in _RUNS:
@@ -299,14 +300,28 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
         _RUNS[key] = run
     else:
 
-        @functools.partial(jax.jit, donate_argnums=(1,))
-        def step(carry, losses, i, x, t, schedule):
-            """Step i: the batch is picked on the device, the loss written in place
-            into the donated `losses` buffer (no per-step slicing or stacking)."""
-            carry, loss = scan_step(carry, schedule[i], x, t)
-            return carry, losses.at[i].set(loss)
+        @functools.partial(jax.jit, static_argnums=(1, 2))
+        def start(params, steps: int, n_records: int):
+            """(carry, losses (steps,), records {name: (n_records, *shape)}), the
+            initial weights in record 0."""
+            records = jax.tree.map(
+                lambda p: jnp.zeros((n_records, *p.shape), p.dtype).at[0].set(p), params
+            )
+            losses = jnp.zeros(steps, jax.tree.leaves(params)[0].dtype)
+            return (params, tx.init(params)), losses, records
 
-        _RUNS[key] = (jax.jit(tx.init), step)
+        @functools.partial(jax.jit, donate_argnums=(1, 2))
+        def step(carry, losses, records, i, x, t, schedule):
+            """Step i: the batch is picked on the device; the loss and the weights are
+            written in place into the donated buffers (no per-step slicing, stacking or
+            copying back). The weights go to record ceil((i + 1) / record_every), so the
+            last write to record r is the one after step r * record_every (or the last)."""
+            carry, loss = scan_step(carry, schedule[i], x, t)
+            r = (i + record_every) // record_every
+            records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
+            return carry, losses.at[i].set(loss), records
+
+        _RUNS[key] = (start, step)
     return _RUNS[key]
 
 
@@ -372,16 +387,11 @@ class Net(NetBase):
                     for k in WEIGHT_NAMES
                 }
             else:
-                init, step = run
-                carry = (params, init(params))
-                losses = jnp.zeros(schedule.shape[0], dtype=x.dtype)
-                kept, rec = [params], 1  # arrays are immutable: keeping one is recording it
+                start, step = run
+                carry, losses, records = start(params, schedule.shape[0], len(marks))
                 for i in range(schedule.shape[0]):
-                    carry, losses = step(carry, losses, i, x, t, schedule)
-                    if i + 1 == marks[rec]:
-                        kept.append(carry[0])
-                        rec += 1
+                    carry, losses, records = step(carry, losses, records, i, x, t, schedule)
                 params = carry[0]
-                weights = {k: np.stack([np.asarray(p[k]) for p in kept]) for k in WEIGHT_NAMES}
+                weights = {k: np.asarray(records[k]) for k in WEIGHT_NAMES}  # (records, *shape)
             self.module = params
             return np.asarray(losses, dtype=np.float64), weights, None

@@ -46,7 +46,12 @@ def pinned_precision():
 
 
 def device_available(device: str) -> bool:
-    return device == "cpu" or (device.startswith("cuda") and torch.cuda.is_available())
+    kind, _, index = device.partition(":")
+    if kind == "cpu":
+        return not index
+    return (
+        kind == "cuda" and torch.cuda.is_available() and int(index or 0) < torch.cuda.device_count()
+    )
 
 
 # --------------------------------------------------------------------------- the model
@@ -209,7 +214,7 @@ def train_step(module, optimizer, params, xb, tb, max_grad: float | None) -> tor
     `clip_grad_norm_` is the book's clip_grads: scale by max_norm / (norm + 1e-6) when
     that is below 1 (torch clamps the factor at 1.0, which is the same thing).
     """
-    optimizer.zero_grad(set_to_none=False)
+    optimizer.zero_grad(set_to_none=True)  # backward then writes fresh grads: no zero_ pass
     loss = F.cross_entropy(module(xb), tb)
     loss.backward()
     if max_grad is not None:
@@ -289,16 +294,28 @@ class Net(NetBase):
                 for buf, p in zip(records, params, strict=True):
                     buf[rec].copy_(book_layout(p))  # (out, in) -> (in, out)
 
-        with pinned_precision():
-            record()
-            rec += 1
-            for step in range(steps):
-                rows = schedule[step]
-                losses[step] = train_step(
-                    module, optimizer, params, x[rows], t[rows], inputs.max_grad
-                )
-                if step + 1 == marks[rec]:
-                    record()
-                    rec += 1
+        # A tiny net (every tensor of a step below one grain of torch's parallel_for, 32768
+        # elements) trains on one intra-op thread: no kernel gains from a second thread
+        # there, and waking it costs more than the op itself (10x a step on 2 busy cores).
+        I, H, O = self.sizes
+        largest = max(schedule.shape[1] * max(I, H, O), I * H, H * O)  # activations, weights
+        threads = torch.get_num_threads()
+        tiny = self.device == "cpu" and largest < 32768
+        try:
+            if tiny:
+                torch.set_num_threads(1)
+            with pinned_precision():
+                record()
+                rec += 1
+                for step in range(steps):
+                    rows = schedule[step]
+                    losses[step] = train_step(
+                        module, optimizer, params, x[rows], t[rows], inputs.max_grad
+                    )
+                    if step + 1 == marks[rec]:
+                        record()
+                        rec += 1
+        finally:
+            torch.set_num_threads(threads)
         weights = {name: buf.cpu().numpy() for name, buf in zip(WEIGHT_NAMES, records, strict=True)}
         return losses.cpu().numpy().astype(np.float64), weights, None

@@ -147,6 +147,29 @@ def build_parser() -> Parser:
     bench = sub.add_parser("bench", help="time every framework and mode")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quiet", action="store_true")
+    bench.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated, from book,medium,large (default: book,medium; large too on cuda)",
+    )
+    bench.add_argument(
+        "--dtypes", default=None, help="comma-separated, from float64,float32 (default: both)"
+    )
+    bench.add_argument(
+        "--frameworks",
+        type=_frameworks,
+        default=None,
+        help="comma-separated, from numpy,torch,jax (default: every installed one)",
+    )
+    bench.add_argument(
+        "--device", default="cpu", help="cpu, or cuda[:N] for torch and JAX (numpy stays on cpu)"
+    )
+    bench.add_argument(
+        "--repeats", type=_positive_int, default=None, help="timed runs per row (default: 5)"
+    )
+    bench.add_argument(
+        "--steps", type=_positive_int, default=None, help="steps at every size (a quick run)"
+    )
     return parser
 
 

@@ -1,0 +1,188 @@
+"""comparisons.bench: every framework and mode trains and gets a row, the hand-written
+loops do the adapters' work, `--json` parses, bad options end in one line and exit 2.
+
+Correctness only: no timing is asserted (the machine is shared, the numbers are noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from adapters.base import adapter_module
+from comparisons import bench, cli
+from comparisons.run import RunConfig, book_data
+from scratch import spiral
+from tests.conftest import need
+
+QUICK = ["--sizes", "book", "--steps", "30", "--repeats", "1"]
+ROWS = {("numpy", "eager"), ("torch", "eager"), ("jax", "scan"), ("jax", "step")}
+# off the record grid (10 steps, a record every 4), small and non-square (2-5-3)
+TINY = bench.Size("tiny", hidden=5, batch=7, points=60, steps=10, record_every=4, lr=0.5)
+
+
+def namespace(**options) -> argparse.Namespace:
+    """What the CLI hands bench.main; options it does not name take their defaults."""
+    return argparse.Namespace(**{"json": False, "quiet": True, **options})
+
+
+def test_spiral_data_with_100_points_per_class_is_the_books_data_set():
+    x, t = bench.spiral_data(100, np.random.RandomState(1984))
+    x_book, t_book = spiral.load_data(1984)
+    np.testing.assert_allclose(x, x_book, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(t, t_book.argmax(axis=1))
+
+
+def test_the_book_size_is_the_books_run():
+    problem = bench.make_problem(bench.SIZES["book"])
+    x, t, weights, schedule = book_data(RunConfig())
+    np.testing.assert_allclose(problem.x, x, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(problem.t, t)
+    np.testing.assert_array_equal(problem.schedule, schedule)
+    for name, w in weights.items():
+        np.testing.assert_array_equal(problem.weights[name], w)
+
+
+def test_bigger_sizes_keep_the_recipe_and_the_step_count():
+    size = bench.SIZES["medium"]
+    problem = bench.make_problem(size, steps=40)
+    assert problem.x.shape == (30_000, 2) and problem.t.shape == (30_000,)
+    assert np.bincount(problem.t).tolist() == [10_000] * 3
+    assert problem.schedule.shape == (40, 1024)
+    assert problem.weights["W1"].shape == (2, 1000) and problem.weights["W2"].shape == (1000, 3)
+
+
+def assert_same_work(framework: str, mode: str, dtype: str) -> None:
+    """The hand-written loop gives the adapter's losses and recorded weights."""
+    problem = bench.make_problem(TINY)
+    losses, weights = bench.adapter_run(problem, framework, mode, dtype, "cpu")
+    hand_losses, hand_weights = bench.HAND_WRITTEN[framework, mode](problem, dtype, "cpu")
+    assert losses.shape == hand_losses.shape == (10,)
+    assert set(hand_weights) == set(weights)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(hand_losses, losses, rtol=tol, atol=tol)
+    for name, w in weights.items():
+        assert w.shape[0] == 4, name  # records after 0, 4, 8 and 10 steps
+        assert hand_weights[name].shape == w.shape and hand_weights[name].dtype == w.dtype
+        np.testing.assert_allclose(hand_weights[name], w, rtol=tol, atol=tol, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_the_fused_numpy_loop_does_the_references_work(dtype):
+    assert_same_work("numpy", "eager", dtype)
+    problem = bench.make_problem(TINY)
+    losses, weights = bench.adapter_run(problem, "numpy", "eager", dtype, "cpu")
+    ref_losses, ref_weights = bench.scratch_reference_loop(problem, dtype, "cpu")
+    np.testing.assert_array_equal(ref_losses, losses)
+    for name, w in weights.items():
+        np.testing.assert_array_equal(ref_weights[name], w)
+
+
+@pytest.mark.crossframework
+@pytest.mark.parametrize("framework, mode", [("torch", "eager"), ("jax", "scan"), ("jax", "step")])
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_the_hand_written_loops_do_the_adapters_work(framework, mode, dtype):
+    need(framework)
+    assert_same_work(framework, mode, dtype)
+
+
+def test_a_numpy_row_times_the_adapter_the_fused_loop_and_the_reference():
+    config = bench.BenchConfig(sizes=("book",), frameworks=("numpy",), repeats=2, steps=30)
+    results = bench.bench_results(config)
+    rows = results["rows"]
+    assert [(r["dtype"], r["framework"], r["mode"]) for r in rows] == [
+        ("float64", "numpy", "eager"),
+        ("float32", "numpy", "eager"),
+    ]
+    for r in rows:
+        runs, hand, reference = r["runs_s"], r["hand_runs_s"], r["reference_runs_s"]
+        assert r["steps"] == 30 and len(runs) == len(hand) == len(reference) == 2
+        assert min(runs + hand + reference) > 0 and r["run_s"] == pytest.approx(np.mean(runs))
+        assert r["overhead"] == pytest.approx(np.mean(np.divide(runs, hand)))  # paired runs
+        assert r["per_step_s"] == pytest.approx(r["run_s"] / 30)
+        assert r["vs_fastest"] == 1.0  # alone at its size and dtype
+        assert r["max_loss_diff"] == 0.0  # the same arithmetic, in the same order
+    # a shortened book run checks the ratios only, not the targets of the 3000-step run
+    assert {t["what"].split(": ", 1)[1] for t in results["targets"]} == {
+        "adapter / hand-written",
+        "scratch reference / fused loop",
+        "adapter / scratch reference",
+    }
+    assert "numpy/eager" in bench.format_table(results)
+
+
+@pytest.mark.crossframework
+def test_every_framework_and_mode_gets_a_row_and_json_parses(capsys):
+    need("torch", "jax")
+    code = cli.main(["bench", "--json", "--quiet", "--dtypes", "float64", *QUICK])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    results = json.loads(out)
+    rows = results["rows"]
+    assert {(r["framework"], r["mode"]) for r in rows} == ROWS and len(rows) == len(ROWS)
+    for r in rows:
+        assert (r["size"], r["dtype"], r["steps"], r["device"]) == ("book", "float64", 30, "cpu")
+        assert r["run_s"] > 0 and r["first_call_s"] > 0 and r["overhead"] > 0
+        assert r["max_loss_diff"] < 1e-12, r  # the hand-written loop did the same work
+    assert min(r["vs_fastest"] for r in rows) == 1.0
+    assert results["machine"]["cpus"] >= 1 and results["config"]["repeats"] == 1
+
+
+def test_the_table_and_the_progress_go_to_stdout_and_stderr(capsys):
+    code = cli.main(["bench", "--frameworks", "numpy", "--dtypes", "float32", *QUICK])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "numpy/eager" in out and "adapter/hand" in out and "targets:" in out
+    assert "book float32 numpy/eager (1/1): repeat 1/1" in err and "100%" in err
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--sizes", "huge"], "unknown size 'huge' (choose from book, medium, large)"),
+        (["--sizes", "book,book"], "listed twice"),
+        (["--sizes", ","], "expected a comma-separated list of sizes"),
+        (["--dtypes", "float16"], "unknown dtype 'float16'"),
+        (["--repeats", "0"], "positive integer"),
+        (["--steps", "-3"], "positive integer"),
+        (["--frameworks", "numpy,numpy"], "listed twice"),
+        (["--device", "tpu"], "--device must be cpu or cuda"),
+    ],
+)
+def test_bad_options_end_in_one_line_and_exit_2(options, message, capsys):
+    assert cli.main(["bench", *options]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("scratch-parity: error: ")
+    assert message in err
+
+
+def test_main_takes_the_defaults_of_options_the_parser_lacks():
+    config = bench.config_from_args(namespace())
+    assert config.sizes == ("book", "medium")  # large is GPU only by default
+    assert config.dtypes == ("float64", "float32") and config.device == "cpu"
+    assert config.repeats == bench.DEFAULT_REPEATS and config.steps is None
+    with pytest.raises(cli.UsageError, match="unknown size 'huge'"):
+        bench.config_from_args(namespace(sizes="huge"))
+
+
+def test_large_runs_on_the_cpu_only_when_asked_for():
+    assert bench.config_from_args(namespace(sizes="large")).sizes == ("large",)
+    numpy_only = bench.BenchConfig(sizes=("large",), frameworks=("numpy",), device="cpu")
+    assert bench.plan(numpy_only)[0] == [
+        ("large", "float64", "numpy", "eager"),
+        ("large", "float32", "numpy", "eager"),
+    ]
+
+
+@pytest.mark.crossframework
+def test_a_missing_gpu_is_refused_with_exit_2(capsys, monkeypatch):
+    need("torch", "jax")
+    for framework in ("torch", "jax"):  # as on a machine without one, wherever this runs
+        module = adapter_module(framework)
+        monkeypatch.setattr(module, "device_available", lambda device: device == "cpu")
+    assert cli.main(["bench", "--device", "cuda", *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--device 'cuda' is not available to torch" in err
