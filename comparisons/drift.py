@@ -19,7 +19,7 @@ DRIFT_LR = {
     "sgd": 1.0,
     "momentum": 0.1,
     "nesterov": 0.1,
-    "adagrad": 0.1,
+    "adagrad": 1.0,
     "rmsprop": 0.01,
     "adam": 0.01,
 }

@@ -24,7 +24,10 @@ def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "comparison-output"
     proc = subprocess.run(
         [sys.executable, "-m", "comparisons", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return proc, out
 
@@ -52,8 +55,18 @@ def test_default_run_writes_the_table_plots_and_both_reports(default_run):
 
 
 def test_json_output_parses(tmp_path, capsys):
-    rc = cli.main(["--frameworks", "numpy", "--epochs", "2", "--json", "--quiet",
-                   "--out", str(tmp_path / "o")])
+    rc = cli.main(
+        [
+            "--frameworks",
+            "numpy",
+            "--epochs",
+            "2",
+            "--json",
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["config"]["epochs"] == 2 and payload["passed"] is True
@@ -64,8 +77,20 @@ def test_json_output_parses(tmp_path, capsys):
 @pytest.mark.crossframework
 def test_json_output_carries_every_verdict(tmp_path, capsys):
     need("torch", "jax")
-    rc = cli.main(["--epochs", "2", "--optimizer", "adam", "--lr", "0.01", "--json", "--quiet",
-                   "--out", str(tmp_path / "o")])
+    rc = cli.main(
+        [
+            "--epochs",
+            "2",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.01",
+            "--json",
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     payload = json.loads(capsys.readouterr().out)
     assert rc == 0 and payload["passed"]
     assert len(payload["verdicts"]) == 3 and all(v["passed"] for v in payload["verdicts"])
@@ -109,8 +134,13 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
 
 
 def test_bad_option_in_a_real_process_exits_2():
-    proc = subprocess.run([sys.executable, "-m", "comparisons", "--epochs", "0"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "comparisons", "--epochs", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.splitlines() == [
         "scratch-parity: error: argument --epochs: expected a positive integer, got '0'"
