@@ -7,6 +7,7 @@ subclass clean NumPy arrays: x (batch, I), index labels t (batch,) int64, a sche
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import math
@@ -182,17 +183,12 @@ class Trajectory:
     def truncated(self, steps: int) -> Trajectory:
         """The trajectory of the first `steps` steps (records up to that step)."""
         keep = self.record_steps <= steps
-        return Trajectory(
+        return dataclasses.replace(
+            self,
             losses=self.losses[:steps],
             record_steps=self.record_steps[keep],
             weights={k: v[keep] for k, v in self.weights.items()},
-            framework=self.framework,
-            mode=self.mode,
-            dtype=self.dtype,
-            seconds=self.seconds,
-            optimizer=self.optimizer,
             loss_gap=None if self.loss_gap is None else self.loss_gap[:steps],
-            diverged_at=self.diverged_at,
         )
 
 
@@ -210,16 +206,10 @@ class DivergenceError(FloatingPointError):
             reason = f"loss became {value}"
         kept = trajectory.truncated(step)
         finite = _finite_records(kept)
-        kept = Trajectory(
-            losses=kept.losses,
+        kept = dataclasses.replace(
+            kept,
             record_steps=kept.record_steps[finite],
             weights={k: v[finite] for k, v in kept.weights.items()},
-            framework=kept.framework,
-            mode=kept.mode,
-            dtype=kept.dtype,
-            seconds=kept.seconds,
-            optimizer=kept.optimizer,
-            loss_gap=kept.loss_gap,
             diverged_at=step,
         )
         held = ""
