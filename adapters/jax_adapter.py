@@ -30,7 +30,6 @@ finally:
 DTYPES = ("float64", "float32")
 DEVICES = ("cpu", "cuda")
 MODES = ("scan", "step")
-_JAX_DTYPES = {"float64": jnp.float64, "float32": jnp.float32}
 
 
 @contextlib.contextmanager
