@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from scratch import functions
 from scratch.functions import BOOK_LOG_EPS
 from scratch.trainer import clip_grads
 from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
@@ -60,7 +61,7 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     """
     p = model.loss_layer.y[np.arange(tb.shape[0]), tb]  # (N,)
     if p.min() > 1e-300:
-        return float(np.mean(np.log1p(BOOK_LOG_EPS / p)))
+        return functions.epsilon_gap(p)
     affine2 = model.layers[-1]
     W2, b2 = affine2.params
     scores = np.dot(affine2.x, W2) + b2  # (N, O), the forward's own scores

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from scratch.functions import BOOK_LOG_EPS
+from scratch.functions import BOOK_LOG_EPS, epsilon_gap
 
 if TYPE_CHECKING:
     from adapters.base import Trajectory
@@ -399,8 +399,7 @@ def book_loss_gap(probs: ArrayLike, labels: ArrayLike) -> float:
     p = probs[arange(N), labels]. The gap is mean(log(p + 1e-7) - log p) =
     mean(log1p(1e-7 / p)) > 0. `labels` are indices (N,) or one-hot rows (N, C).
     """
-    p = _label_probs(probs, labels)
-    return float(np.mean(np.log1p(BOOK_LOSS_EPS / p)))
+    return epsilon_gap(_label_probs(probs, labels))
 
 
 def _label_probs(probs: ArrayLike, labels: ArrayLike) -> np.ndarray:

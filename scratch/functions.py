@@ -58,3 +58,10 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
     return -np.sum(np.log(y[np.arange(batch_size), t] + BOOK_LOG_EPS)) / batch_size
+
+
+def epsilon_gap(p: np.ndarray) -> float:
+    """mean(log(p + 1e-7) - log p) = mean(log1p(1e-7 / p)) over the label probabilities
+    `p` (N,): how far `cross_entropy_error` sits below the epsilon-free cross-entropy
+    that torch and optax compute. Not in the book; it explains the book's 1e-7."""
+    return float(np.mean(np.log1p(BOOK_LOG_EPS / p)))

@@ -42,7 +42,6 @@ def test_pairs_agree_in_float64(pair, shape, labels):
     assert compared == 1 + 4 + 4 + 1  # the comparison really ran over every quantity
     for r in reports:
         assert r.passed, r.table()
-        assert all(e.max_rel <= 1e-12 or e.max_abs <= 1e-15 for e in r.entries), r.table()
 
 
 @pytest.mark.parametrize("framework_name", adapters.FRAMEWORKS)

@@ -44,9 +44,11 @@ def test_books_run_agrees_with_the_reference_in_float64(framework, mode, case):
     report = parity.compare_trajectories(ref, other)
     assert report.passed, report.summary()
     final = max(np.abs(ref.weights[k][-1] - other.weights[k][-1]).max() for k in ref.weights)
-    assert final <= 1e-10, report.summary()
+    assert final <= 1e-10, report.summary()  # issue 4's acceptance figure, absolute
     # the losses differ by the book's 1e-7 inside the log, and by nothing else
-    assert np.all(np.abs(ref.losses + ref.loss_gap - other.losses) <= 1e-12)
+    loss_tol = parity.tolerance("float64", "loss")
+    exact = ref.losses + ref.loss_gap
+    assert np.all(np.abs(exact - other.losses) <= loss_tol.atol + loss_tol.rtol * exact)
     assert np.abs(ref.losses - other.losses).max() > 1e-8
 
 
