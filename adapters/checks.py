@@ -6,13 +6,58 @@ Every adapter calls these through `adapters.base.NetBase`, so bad input gets the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-DTYPE_NAMES = ("float64", "float32")
+DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")
+
+# NumPy has no bfloat16. A bfloat16 array travels as float32 holding exactly the bfloat16
+# values (every bfloat16 is a float32 with the low 16 bits zero), so NumPy in, NumPy out
+# still holds; the framework converts it without rounding.
+BFLOAT16_MAX = float.fromhex("0x1.fep127")  # 3.39e38, just below float32's largest
+
+
+class Finfo(NamedTuple):
+    """What `np.finfo` says of a float, for the four dtype names (bfloat16 included)."""
+
+    eps: float  # 2**-(mantissa bits): the gap above 1.0
+    max: float
+    tiny: float  # the smallest normal number
+
+
+_FINFO = {
+    "float64": Finfo(2.0**-52, float(np.finfo(np.float64).max), 2.0**-1022),
+    "float32": Finfo(2.0**-23, float(np.finfo(np.float32).max), 2.0**-126),
+    "float16": Finfo(2.0**-10, 65504.0, 2.0**-14),
+    "bfloat16": Finfo(2.0**-7, BFLOAT16_MAX, 2.0**-126),
+}
+
+
+def finfo(dtype: str) -> Finfo:
+    """eps, max and tiny of one of DTYPE_NAMES."""
+    return _FINFO[dtype]
+
+
+def numpy_dtype(dtype: str) -> np.dtype:
+    """The NumPy dtype arrays of `dtype` travel in: bfloat16 as float32, others as is."""
+    return np.dtype("float32" if dtype == "bfloat16" else dtype)
+
+
+def round_bfloat16(a: np.ndarray) -> np.ndarray:
+    """float32 `a` rounded to the nearest bfloat16 (ties to even), as float32.
+
+    The low 16 bits of the float32 are dropped after adding 0x7FFF plus the lowest kept
+    bit: the rounding torch's `.to(torch.bfloat16)` and JAX's `astype` do. Values beyond
+    bfloat16's range round to inf (finite input only; callers check).
+    """
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) & np.uint32(
+        0xFFFF0000
+    )
+    return rounded.view(np.float32).reshape(np.shape(a))
 
 
 def _is_real_array(a: np.ndarray) -> bool:
@@ -44,16 +89,19 @@ def check_dtype(dtype: Any, supported: tuple[str, ...] = DTYPE_NAMES) -> str:
 
 
 def cast(a: np.ndarray, dtype: str, name: str) -> np.ndarray:
-    """`a` in `dtype`; ValueError naming `name` when a finite value overflows it (1e300 in
-    float32 would become inf, and NumPy would only warn)."""
+    """`a` in `dtype` (bfloat16: rounded to it, held in float32); ValueError naming `name`
+    when a finite value overflows it (1e300 in float32 would become inf, 1e5 in float16,
+    and NumPy would only warn)."""
     with np.errstate(over="ignore"):
-        out = a.astype(dtype, copy=False)
+        out = a.astype(numpy_dtype(dtype), copy=False)
+        if dtype == "bfloat16":
+            out = round_bfloat16(out)
     if not np.all(np.isfinite(out)):
         with np.errstate(over="ignore"):
             big = float(np.max(np.abs(a.astype(np.float64))))
         raise ValueError(
             f"{name} does not fit in {dtype}: its largest magnitude {big:.3g} exceeds "
-            f"{float(np.finfo(dtype).max):.3g}"
+            f"{finfo(dtype).max:.3g}"
         )
     return out
 

@@ -27,9 +27,22 @@ finally:
     np.random.set_state(_numpy_rng_state)  # noqa: NPY002
     del _numpy_rng_state
 
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda")
 MODES = ("scan", "step")
+_JAX_DTYPES = {
+    "float64": jnp.float64,
+    "float32": jnp.float32,
+    "float16": jnp.float16,
+    "bfloat16": jnp.bfloat16,  # ml_dtypes' bfloat16, which NumPy arrays can hold
+}
+
+
+def to_numpy(a: jax.Array) -> np.ndarray:
+    """A NumPy copy of `a`; bfloat16 comes out as float32 holding exactly the same values,
+    as every adapter returns it."""
+    out = np.array(a)
+    return out.astype(np.float32) if out.dtype == jnp.bfloat16 else out
 
 
 @contextlib.contextmanager
@@ -88,7 +101,8 @@ _activations = jax.jit(activations)
 
 def to_module(weights: Weights, dtype: str, device) -> dict:
     """The parameter pytree on `device`; the book's layout is JAX's, so no transpose."""
-    params = {k: jax.device_put(np.asarray(weights[k], dtype=dtype), device) for k in WEIGHT_NAMES}
+    jdtype = _JAX_DTYPES[dtype]  # bfloat16 arrives as float32 holding bfloat16 values: exact
+    params = {k: jax.device_put(np.asarray(weights[k], dtype=jdtype), device) for k in WEIGHT_NAMES}
     got = {str(v.dtype) for v in params.values()}
     if got != {dtype}:  # e.g. float64 asked for while x64 could not be enabled
         raise ValueError(
@@ -98,7 +112,7 @@ def to_module(weights: Weights, dtype: str, device) -> dict:
 
 
 def from_module(params: dict) -> Weights:
-    return {k: np.array(params[k]) for k in WEIGHT_NAMES}
+    return {k: to_numpy(params[k]) for k in WEIGHT_NAMES}
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -178,13 +192,16 @@ def book_adam(lr: float, beta1: float, beta2: float) -> optax.GradientTransforma
 
     def update(grads, state, params=None):
         k = state.k + 1
-        kf = k.astype(jax.tree.leaves(grads)[0].dtype)
+        dtype = jax.tree.leaves(grads)[0].dtype
+        # the step count and lr_t in at least float32: float16 holds whole numbers only up
+        # to 2048, bfloat16 up to 256 (torch and the reference use a Python float)
+        kf = k.astype(jnp.promote_types(dtype, jnp.float32))
         # beta**k as exp(k log beta), log taken in double precision: in float32,
         # beta2 = 0.999 itself is off by 1.3e-8, and beta2**k then drifts by k times that.
         lr_t = lr * jnp.sqrt(1.0 - jnp.exp(kf * log_b2)) / (1.0 - jnp.exp(kf * log_b1))
         m = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.m, grads)
         v = jax.tree.map(lambda v, g: v + (1 - beta2) * (g * g - v), state.v, grads)
-        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + 1e-7)), m, v)
+        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + 1e-7)).astype(dtype), m, v)
         return step, BookAdamState(k=k, m=m, v=v)
 
     return optax.GradientTransformation(init, update)
@@ -346,11 +363,15 @@ class Net(NetBase):
         return from_module(self.module)
 
     def _array(self, a: np.ndarray) -> jax.Array:
+        """`a` on the net's device; floats in the net's dtype (bfloat16 arrives as float32
+        holding bfloat16 values, so that conversion is exact)."""
+        if a.dtype.kind == "f":
+            a = np.asarray(a, dtype=_JAX_DTYPES[self.dtype])
         return jax.device_put(a, self._device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         with pinned_precision(self.dtype):
-            return np.asarray(_predict(self.module, self._array(x)))
+            return to_numpy(_predict(self.module, self._array(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
         with pinned_precision(self.dtype):
@@ -362,7 +383,7 @@ class Net(NetBase):
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         with pinned_precision(self.dtype):
-            return {k: np.asarray(v) for k, v in _activations(self.module, self._array(x)).items()}
+            return {k: to_numpy(v) for k, v in _activations(self.module, self._array(x)).items()}
 
     def _train(self, inputs: TrainInputs):
         run = compiled_run(inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every)
@@ -378,10 +399,7 @@ class Net(NetBase):
                     records.append(params)
                 weights = {  # (1 + n [+ 1], *shape)
                     k: np.concatenate(
-                        [
-                            np.asarray(r[k])[None] if r is not head else np.asarray(r[k])
-                            for r in records
-                        ]
+                        [to_numpy(r[k])[None] if r is not head else to_numpy(r[k]) for r in records]
                     )
                     for k in WEIGHT_NAMES
                 }
@@ -391,6 +409,6 @@ class Net(NetBase):
                 for i in range(schedule.shape[0]):
                     carry, losses, records = step(carry, losses, records, i, x, t, schedule)
                 params = carry[0]
-                weights = {k: np.asarray(records[k]) for k in WEIGHT_NAMES}  # (records, *shape)
+                weights = {k: to_numpy(records[k]) for k in WEIGHT_NAMES}  # (records, *shape)
             self.module = params
             return np.asarray(losses, dtype=np.float64), weights, None

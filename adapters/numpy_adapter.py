@@ -6,6 +6,8 @@ diff two of them to see what changes between frameworks and nothing else.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 from adapters.base import NetBase, OptimizerSpec, TrainInputs
@@ -13,14 +15,25 @@ from scratch import functions
 from scratch.functions import BOOK_LOG_EPS
 from scratch.trainer import clip_grads
 from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
+from scratch.xp import cupy_available, to_numpy
 
-DTYPES = ("float64", "float32")
-DEVICES = ("cpu",)
+DTYPES = ("float64", "float32", "float16")  # NumPy has no bfloat16
+DEVICES = ("cpu", "cuda")  # cuda: the same scratch code on CuPy arrays, as the book's GPU
 MODES = ("eager",)
 
 
 def device_available(device: str) -> bool:
-    return device == "cpu"
+    kind, _, index = device.partition(":")
+    if kind == "cpu":
+        return not index
+    if kind != "cuda" or not cupy_available():
+        return False
+    return int(index or 0) < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
+
+
+def array_module_for(device: str):
+    """NumPy for "cpu"; CuPy for "cuda[:N]" (imported only then)."""
+    return np if device == "cpu" else importlib.import_module("cupy")
 
 
 # --------------------------------------------------------------------------- the model
@@ -30,15 +43,18 @@ def device_available(device: str) -> bool:
 # --------------------------------------------------------------------------- weights in and out
 
 
-def to_module(weights: Weights, dtype: str) -> TwoLayerNet:
-    """A scratch TwoLayerNet holding copies of `weights` (same layout: no transpose)."""
+def to_module(weights: Weights, dtype: str, device: str = "cpu") -> TwoLayerNet:
+    """A scratch TwoLayerNet holding copies of `weights` (same layout: no transpose); on
+    "cuda" the copies are CuPy arrays, and the same layer code then runs on the GPU."""
     I, H = weights["W1"].shape
     O = weights["W2"].shape[1]
-    return TwoLayerNet(I, H, O, weights=weights, dtype=dtype)
+    xp = array_module_for(device)
+    on_device = {k: xp.asarray(v) for k, v in weights.items()}
+    return TwoLayerNet(I, H, O, weights=on_device, dtype=dtype)
 
 
 def from_module(module: TwoLayerNet) -> Weights:
-    return module.weights()
+    return {k: to_numpy(v) for k, v in module.weights().items()}
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -59,14 +75,16 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     Usually log1p(1e-7 / p). Where a label's probability underflowed to (nearly) 0, log p
     comes from a stable log-softmax of the scores instead, so the gap stays finite.
     """
-    p = model.loss_layer.y[np.arange(tb.shape[0]), tb]  # (N,)
+    y = to_numpy(model.loss_layer.y)
+    p = y[np.arange(tb.shape[0]), to_numpy(tb)].astype(np.float64)  # (N,), exactly
     if p.min() > 1e-300:
         return functions.epsilon_gap(p)
     affine2 = model.layers[-1]
     W2, b2 = affine2.params
-    scores = np.dot(affine2.x, W2) + b2  # (N, O), the forward's own scores
+    scores = to_numpy(affine2.x @ W2 + b2).astype(np.float64)  # (N, O), the forward's scores
     shifted = scores - scores.max(axis=1, keepdims=True)
-    logp = shifted[np.arange(tb.shape[0]), tb] - np.log(np.exp(shifted).sum(axis=1))  # (N,)
+    rows = np.arange(tb.shape[0])
+    logp = shifted[rows, to_numpy(tb)] - np.log(np.exp(shifted).sum(axis=1))  # (N,)
     return float(np.mean(np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp))
 
 
@@ -75,7 +93,7 @@ def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None):
 
     Returns the book's loss and its `epsilon_gap`, taken before the update changes W2.
     """
-    loss = model.forward(xb, tb)
+    loss = float(model.forward(xb, tb))  # a CuPy 0-d array on the GPU: one sync a step
     gap = epsilon_gap(model, tb)
     model.backward()
     if max_grad is not None:
@@ -96,32 +114,41 @@ class Net(NetBase):
     MODES = MODES
 
     def _load(self, weights: Weights) -> None:
-        self.module = to_module(weights, self.dtype)
+        if not device_available(self.device):
+            raise ValueError(f"device {self.device!r} is not available to numpy (CuPy) here")
+        self.module = to_module(weights, self.dtype, self.device)
 
     def _weights(self) -> Weights:
         return from_module(self.module)
 
+    def _array(self, a: np.ndarray):
+        """`a` where the net's arrays live (the same NumPy array on "cpu")."""
+        return array_module_for(self.device).asarray(a)
+
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        return self.module.predict(x)
+        return to_numpy(self.module.predict(self._array(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        return self.module.forward(x, t)
+        return float(self.module.forward(self._array(x), self._array(t)))
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
-        self.module.forward(x, t)
+        self.module.forward(self._array(x), self._array(t))
         self.module.backward()
-        return {k: g.copy() for k, g in zip(WEIGHT_NAMES, self.module.grads, strict=True)}
+        return {k: to_numpy(g).copy() for k, g in zip(WEIGHT_NAMES, self.module.grads, strict=True)}
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         affine1, sigmoid, affine2 = self.module.layers
-        a1 = affine1.forward(x)  # (N, H)
+        a1 = affine1.forward(self._array(x))  # (N, H)
         z = sigmoid.forward(a1)  # (N, H)
         a2 = affine2.forward(z)  # (N, O)
-        self.module.loss_layer.forward(a2, t)
-        return {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
+        self.module.loss_layer.forward(a2, self._array(t))
+        acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
+        return {k: to_numpy(v) for k, v in acts.items()}
 
     def _train(self, inputs: TrainInputs):
-        model, x, t = self.module, inputs.x, inputs.t
+        model = self.module
+        x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
+        schedule = self._array(inputs.schedule)
         optimizer = make_optimizer(inputs.optimizer)
         steps = inputs.schedule.shape[0]
         losses = np.empty(steps, dtype=np.float64)
@@ -132,14 +159,14 @@ class Net(NetBase):
         }
         rec = 0
         for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
-            records[k][rec] = p
+            records[k][rec] = to_numpy(p)
         rec += 1
-        for step, rows in enumerate(inputs.schedule):
+        for step, rows in enumerate(schedule):
             losses[step], gap[step] = train_step(
                 model, optimizer, x[rows], t[rows], inputs.max_grad
             )
             if step + 1 == inputs.record_steps[rec]:
                 for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
-                    records[k][rec] = p
+                    records[k][rec] = to_numpy(p)
                 rec += 1
         return losses, records, gap

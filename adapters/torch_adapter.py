@@ -19,10 +19,24 @@ from torch import nn
 from adapters.base import NetBase, OptimizerSpec, TrainInputs
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda")
 MODES = ("eager",)
-_TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_TORCH_DTYPES = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A NumPy copy of `tensor`; bfloat16 (which NumPy lacks) comes out as float32 holding
+    exactly the same values."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()
+    return tensor.numpy()
 
 
 @contextlib.contextmanager
@@ -99,7 +113,7 @@ def to_module(weights: Weights, dtype: str, device: str) -> TwoLayerNet:
     with torch.no_grad():
         for p, name in zip(book_params(module), WEIGHT_NAMES, strict=True):
             value = torch.from_numpy(np.ascontiguousarray(weights[name]))
-            p.copy_(book_layout(value))  # (in, out) -> (out, in)
+            p.copy_(book_layout(value))  # (in, out) -> (out, in); bfloat16 from float32, exact
     return module
 
 
@@ -107,7 +121,7 @@ def from_module(module: TwoLayerNet) -> Weights:
     """Book-layout copies: Linear's (out, in) weight is transposed back to (in, out)."""
     out = {}
     for p, name in zip(book_params(module), WEIGHT_NAMES, strict=True):
-        out[name] = book_layout(p.detach()).cpu().numpy().copy()  # (out, in) -> (in, out)
+        out[name] = to_numpy(book_layout(p)).copy()  # (out, in) -> (in, out)
     return out
 
 
@@ -243,11 +257,16 @@ class Net(NetBase):
         return from_module(self.module)
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
+        """`a` on the net's device; floats in the net's dtype (bfloat16 arrives as float32
+        holding bfloat16 values, so that conversion is exact)."""
+        tensor = torch.from_numpy(np.ascontiguousarray(a))
+        if tensor.is_floating_point():
+            return tensor.to(self.device, _TORCH_DTYPES[self.dtype])
+        return tensor.to(self.device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         with pinned_precision(), torch.no_grad():
-            return self.module(self._tensor(x)).cpu().numpy()
+            return to_numpy(self.module(self._tensor(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
         with pinned_precision(), torch.no_grad():
@@ -260,7 +279,7 @@ class Net(NetBase):
                 F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)), params
             )
         return {  # Linear's (out, in) gradient -> the book's (in, out)
-            name: book_layout(g).cpu().numpy().copy()
+            name: to_numpy(book_layout(g)).copy()
             for name, g in zip(WEIGHT_NAMES, grads, strict=True)
         }
 
@@ -270,7 +289,7 @@ class Net(NetBase):
             z = torch.sigmoid(a1)  # (N, H)
             a2 = self.module.fc2(z)  # (N, O)
             acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": torch.softmax(a2, 1)}
-            return {k: v.cpu().numpy() for k, v in acts.items()}
+            return {k: to_numpy(v) for k, v in acts.items()}
 
     def _train(self, inputs: TrainInputs):
         module = self.module
@@ -317,5 +336,5 @@ class Net(NetBase):
                         rec += 1
         finally:
             torch.set_num_threads(threads)
-        weights = {name: buf.cpu().numpy() for name, buf in zip(WEIGHT_NAMES, records, strict=True)}
-        return losses.cpu().numpy().astype(np.float64), weights, None
+        weights = {name: to_numpy(buf) for name, buf in zip(WEIGHT_NAMES, records, strict=True)}
+        return to_numpy(losses).astype(np.float64), weights, None

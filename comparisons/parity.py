@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from adapters.checks import round_bfloat16
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class Tolerance(NamedTuple):
     atol: float
 
 
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32", "float16", "bfloat16")  # highest precision first
 QUANTITIES = ("forward", "loss", "gradient", "trajectory")
 
 # Every atol below exists for elements whose exact value is (nearly) zero: a bias
@@ -79,6 +80,34 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     # rtol 1e-4, and ten times it is taken (see CALIBRATION_FACTOR). Passing a calibration
     # pair to `compare_trajectories` replaces this row by a per-record bound.
     ("float32", "trajectory"): Tolerance(rtol=1e-3, atol=1e-5),
+    # float16: calibrated the same way (comparisons.precision.reference_error measures it;
+    # tests/comparisons/test_precision.py checks every row still holds twice that).
+    # The reference's float16 scores differ from its float64 ones by up to 1.2e-2
+    # (trained weights: scores near 30, where a float16 ULP is 0.03; half an ULP is the
+    # best any implementation can do), and by 3.9e-4 relative beyond atol 1e-2.
+    ("float16", "forward"): Tolerance(rtol=2e-3, atol=3e-2),
+    # the reference's float16 loss is 1.5e-4 from its float64 one, torch's 8.3e-4 (0.85 of
+    # a float16 ULP at 1.1); two ULPs relative, as torch.testing's float16 rtol 1e-3 x 2.
+    ("float16", "loss"): Tolerance(rtol=2e-3, atol=1e-4),
+    # the reference's float16 gradients are up to 2.0e-3 off (initial weights): the bias
+    # gradient `np.sum(dout, axis=0)` adds 300 values of 1e-3 one after another in
+    # float16 (a strided sum: no pairwise summation), losing 28% of db2 = 7.3e-3. torch
+    # and XLA accumulate in float32 (1.5e-4, 4.7e-4). The row holds two references.
+    ("float16", "gradient"): Tolerance(rtol=1e-2, atol=5e-3),
+    # over the book's run the reference's float16 weights end 0.49 from its float64
+    # weights (|W| up to 13): a float16 run ends at another point of the same basin. This
+    # row only says two runs stayed together; the calibrated bound is what tests use.
+    ("float16", "trajectory"): Tolerance(rtol=0.4, atol=1.0),
+    # bfloat16: NumPy has none, so the reference cannot measure its own bfloat16 error.
+    # torch and JAX are compared with the float64 reference (and with each other); rtol
+    # is torch.testing's bfloat16 default, 1.6e-2 (two bfloat16 ULPs), and each atol holds
+    # what torch and JAX measure (comparisons.precision.framework_error) twice: scores
+    # 0.13 off (a bfloat16 ULP at 30 is 0.25), loss 1.1e-2, gradients 2.0e-3.
+    ("bfloat16", "forward"): Tolerance(rtol=1.6e-2, atol=0.3),
+    ("bfloat16", "loss"): Tolerance(rtol=1.6e-2, atol=1e-3),
+    ("bfloat16", "gradient"): Tolerance(rtol=1.6e-2, atol=5e-3),
+    # torch's and JAX's bfloat16 weights end about 5 from the float64 ones (|W| up to 13)
+    ("bfloat16", "trajectory"): Tolerance(rtol=1.0, atol=5.0),
 }
 
 # Another framework's float32 rounding is of the same size as the reference's own, so
@@ -117,19 +146,27 @@ def _override(tol: Tolerance, rtol: float | None, atol: float | None) -> Toleran
 def ulp_distance(a: ArrayLike, b: ArrayLike, dtype: Any = "float64") -> np.ndarray:
     """How many representable `dtype` floats lie between a and b (0 when equal), elementwise.
 
-    Both are rounded to `dtype` (float64 or float32) first. Adjacent floats are 1 apart;
+    Both are rounded to `dtype` (float64, float32, float16, or bfloat16, counted on
+    float32's line with the low 16 bits dropped) first. Adjacent floats are 1 apart;
     -0.0 and 0.0 are 0 apart; the count runs across zero (the smallest subnormals either
     side of it are 2 apart). The result is float64 so that a NaN, which has no place on
     the line of floats, can give NaN.
     """
-    dt = np.dtype(dtype)
-    if dt not in (np.float64, np.float32):
-        raise ValueError(f"ulp_distance: dtype must be float64 or float32, got {dtype!r}")
+    bfloat16 = isinstance(dtype, str) and dtype == "bfloat16"
+    dt = np.dtype(np.float32 if bfloat16 else dtype)
+    if dt not in (np.float64, np.float32, np.float16):
+        raise ValueError(
+            f"ulp_distance: dtype must be float64, float32, float16 or bfloat16, got {dtype!r}"
+        )
     with np.errstate(over="ignore"):  # a float64 beyond float32's range rounds to inf
         a = np.asarray(a, dtype=dt)
         b = np.asarray(b, dtype=dt)
+        if bfloat16:
+            a, b = round_bfloat16(a), round_bfloat16(b)
     a, b = np.broadcast_arrays(a, b)
     ia, ib = _ordered_bits(a), _ordered_bits(b)
+    if bfloat16:  # a bfloat16 is a float32 whose low 16 bits are zero
+        ia, ib = ia // 65536, ib // 65536
     hi, lo = np.maximum(ia, ib), np.minimum(ia, ib)
     # hi - lo can exceed int64 (from -max to +max); it is exact modulo 2**64 in uint64
     with np.errstate(over="ignore"):
@@ -139,7 +176,7 @@ def ulp_distance(a: ArrayLike, b: ArrayLike, dtype: Any = "float64") -> np.ndarr
 
 def _ordered_bits(x: np.ndarray) -> np.ndarray:
     """The float's bits as an int64 that increases with the float (-0.0 and 0.0 give 0)."""
-    signed = np.int64 if x.dtype == np.float64 else np.int32
+    signed = {8: np.int64, 4: np.int32, 2: np.int16}[x.dtype.itemsize]
     bits = x.view(signed).astype(np.int64)
     # IEEE floats are sign-magnitude: a set sign bit makes the int negative, but more
     # negative floats have *larger* magnitudes. Mirror them: -0.0 -> 0, -tiny -> -1, ...
@@ -678,14 +715,15 @@ def compare_trajectories(
     tolerance, after each side's `loss_gap` is added (the book's loss sits below the
     epsilon-free cross-entropy by exactly that much; None means no epsilon).
 
-    `calibration=(ref64, ref32)`, the reference's own run in float64 and in float32,
-    replaces the weight tolerance by max(atol, CALIBRATION_FACTOR * max|ref32 - ref64|)
-    at each record, and raises the loss tolerance to CALIBRATION_FACTOR * |loss32 -
-    loss64| at steps where that is larger.
+    `calibration=(ref64, ref_low)`, the reference's own run in float64 and in a lower
+    precision (float32, float16; for bfloat16, which NumPy lacks, the run that stands in
+    for it), replaces the weight tolerance by max(atol, CALIBRATION_FACTOR *
+    max|ref_low - ref64|) at each record, and raises the loss tolerance to
+    CALIBRATION_FACTOR * |loss_low - loss64| at steps where that is larger.
     """
     a_name, b_name = _run_name(a), _run_name(b)
     weight_names = _check_same_run(a, b, f"a ({a_name})", f"b ({b_name})")
-    dtype = "float32" if "float32" in (_run_dtype(a), _run_dtype(b)) else "float64"
+    dtype = lower_precision(_run_dtype(a), _run_dtype(b))
     tol = _override(tolerance(dtype, "trajectory"), rtol, atol)
     record_steps = np.asarray(a.record_steps, dtype=np.int64)  # (records,)
     records = record_steps.shape[0]
@@ -763,6 +801,15 @@ def compare_trajectories(
     )
 
 
+def lower_precision(*dtypes: str) -> str:
+    """The lowest precision among `dtypes` (float64 > float32 > float16 > bfloat16, by
+    mantissa bits): the one whose tolerances apply when they are compared."""
+    for d in dtypes:
+        if d not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {d!r}")
+    return max(dtypes, key=DTYPES.index)
+
+
 def _run_name(traj: Trajectory) -> str:
     return f"{traj.framework}/{traj.mode}"
 
@@ -815,17 +862,21 @@ def _check_same_run(a: Trajectory, b: Trajectory, a_label: str, b_label: str) ->
 def _calibrated_bounds(
     a: Trajectory, calibration: tuple[Trajectory, Trajectory], weight_names: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CALIBRATION_FACTOR times the reference's own float32 drift: per record, per step."""
+    """CALIBRATION_FACTOR times the reference's own low-precision drift: per record, per
+    step."""
     if len(calibration) != 2:
-        raise ValueError("calibration must be a pair (reference float64, reference float32)")
-    ref64, ref32 = calibration
-    if (_run_dtype(ref64), _run_dtype(ref32)) != ("float64", "float32"):
         raise ValueError(
-            "calibration must be (reference in float64, reference in float32) on the same "
-            f"run, got dtypes ({ref64.dtype}, {ref32.dtype})"
+            "calibration must be a pair (reference float64, reference in a lower precision)"
         )
+    ref64, ref32 = calibration
+    if _run_dtype(ref64) != "float64" or _run_dtype(ref32) == "float64":
+        raise ValueError(
+            "calibration must be (reference in float64, reference in a lower precision) on "
+            f"the same run, got dtypes ({ref64.dtype}, {ref32.dtype})"
+        )
+    low = f"the {ref32.dtype} calibration run"
     _check_same_run(a, ref64, f"a ({_run_name(a)})", "the float64 calibration run")
-    _check_same_run(ref64, ref32, "the float64 calibration run", "the float32 calibration run")
+    _check_same_run(ref64, ref32, "the float64 calibration run", low)
     records = np.shape(ref64.record_steps)[0]
     drift = np.max(
         [
@@ -880,14 +931,15 @@ def _fmt_ulps(x: float | None) -> str:
 
 
 def _fmt_value(x: float | None, dtype: str) -> str:
-    """The shortest text that gives back the value (in float32 when it is a float32)."""
+    """The shortest text that gives back the value (in float32 or float16 when it is one;
+    a bfloat16 is printed as the float32 it is)."""
     if x is None:
         return "-"
-    if dtype == "float32":
+    if dtype in ("float32", "float16", "bfloat16"):
         with np.errstate(over="ignore"):
-            x32 = np.float32(x)
-        if float(x32) == x:
-            return str(x32)
+            short = np.float16(x) if dtype == "float16" else np.float32(x)
+        if float(short) == x:
+            return str(short)
     return repr(float(x))
 
 
@@ -934,6 +986,7 @@ __all__ = [
     "compare_all",
     "compare_losses",
     "compare_trajectories",
+    "lower_precision",
     "tolerance",
     "ulp_distance",
 ]

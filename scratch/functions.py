@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.xp import array_module
+
 BOOK_LOG_EPS = 1e-7  # added inside the log of the reported loss, as the book does
 
 
@@ -19,8 +21,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     correct limit. NumPy would warn about that overflow; the warning is silenced here and
     only here, so the value is bit-identical to the book's and nothing leaks out.
     """
+    xp = array_module(x)
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+        return 1 / (1 + xp.exp(-x))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -30,15 +33,16 @@ def softmax(x: np.ndarray) -> np.ndarray:
     -inf, and exp(-inf) = 0 is the correct limit; as for `sigmoid`, that overflow is not
     warned about, and the values are the book's.
     """
+    xp = array_module(x)
     if x.ndim == 2:
         with np.errstate(over="ignore"):
             x = x - x.max(axis=1, keepdims=True)  # (N, C): shift so exp cannot overflow
-        x = np.exp(x)
+        x = xp.exp(x)
         x /= x.sum(axis=1, keepdims=True)
     elif x.ndim == 1:
         with np.errstate(over="ignore"):
-            x = x - np.max(x)
-        x = np.exp(x) / np.sum(np.exp(x))
+            x = x - xp.max(x)
+        x = xp.exp(x) / xp.sum(xp.exp(x))
     else:
         raise ValueError(f"softmax: expected a 1-D or 2-D array, got shape {x.shape}")
     return x
@@ -51,13 +55,14 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
     away; it makes this loss differ from torch's `F.cross_entropy` and optax's
     `softmax_cross_entropy` (which have no epsilon) by about 1e-7 / y[label].
     """
+    xp = array_module(y)
     if y.ndim == 1:
         t = t.reshape(1, t.size)
         y = y.reshape(1, y.size)
     if t.size == y.size:  # one-hot (N, C) -> index labels (N,)
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + BOOK_LOG_EPS)) / batch_size
+    return -xp.sum(xp.log(y[xp.arange(batch_size), t] + BOOK_LOG_EPS)) / batch_size
 
 
 def epsilon_gap(p: np.ndarray) -> float:

@@ -2,7 +2,8 @@
 
 Every layer keeps `params` and `grads` as lists of arrays. Backward writes the gradients
 into the arrays already in `grads` (`grad[...] = ...`), never rebinding them, so a
-network can collect these lists once and see every later update (§1.3.4).
+network can collect these lists once and see every later update (§1.3.4). The arrays'
+own module computes (`array_module`): NumPy arrays, or CuPy arrays on the GPU (§1.5.3).
 
 | here            | PyTorch                          | JAX                              |
 |-----------------|----------------------------------|----------------------------------|
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratch.functions import cross_entropy_error, sigmoid, softmax
+from scratch.xp import array_module
 
 
 class MatMul:
@@ -25,18 +27,19 @@ class MatMul:
 
     def __init__(self, W: np.ndarray) -> None:
         self.params = [W]
-        self.grads = [np.zeros_like(W)]
+        self.grads = [array_module(W).zeros_like(W)]
         self.x = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         (W,) = self.params
         self.x = x
-        return np.dot(x, W)  # (N, I) @ (I, O) -> (N, O)
+        return array_module(W).dot(x, W)  # (N, I) @ (I, O) -> (N, O)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         (W,) = self.params
-        dx = np.dot(dout, W.T)  # (N, O) @ (O, I) -> (N, I)
-        self.grads[0][...] = np.dot(self.x.T, dout)  # (I, N) @ (N, O) -> (I, O)
+        xp = array_module(W)
+        dx = xp.dot(dout, W.T)  # (N, O) @ (O, I) -> (N, I)
+        self.grads[0][...] = xp.dot(self.x.T, dout)  # (I, N) @ (N, O) -> (I, O)
         return dx
 
 
@@ -44,20 +47,22 @@ class Affine:
     """out = x @ W + b, W stored as (in, out) (§1.3.4.5). torch.nn.Linear, transposed."""
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        xp = array_module(W)
         self.params = [W, b]
-        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.grads = [xp.zeros_like(W), xp.zeros_like(b)]
         self.x = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         W, b = self.params
         self.x = x
-        return np.dot(x, W) + b  # (N, I) @ (I, O) + (O,) -> (N, O)
+        return array_module(W).dot(x, W) + b  # (N, I) @ (I, O) + (O,) -> (N, O)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         W, _ = self.params
-        dx = np.dot(dout, W.T)  # (N, O) @ (O, I) -> (N, I)
-        self.grads[0][...] = np.dot(self.x.T, dout)  # (I, O)
-        self.grads[1][...] = np.sum(dout, axis=0)  # the Repeat node's backward: (O,)
+        xp = array_module(W)
+        dx = xp.dot(dout, W.T)  # (N, O) @ (O, I) -> (N, I)
+        self.grads[0][...] = xp.dot(self.x.T, dout)  # (I, O)
+        self.grads[1][...] = xp.sum(dout, axis=0)  # the Repeat node's backward: (O,)
         return dx
 
 
@@ -89,7 +94,7 @@ class Softmax:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dx = self.out * dout
-        sumdx = np.sum(dx, axis=1, keepdims=True)  # (N, 1)
+        sumdx = array_module(dx).sum(dx, axis=1, keepdims=True)  # (N, 1)
         dx -= self.out * sumdx
         return dx
 
@@ -117,6 +122,6 @@ class SoftmaxWithLoss:
     def backward(self, dout: float = 1) -> np.ndarray:
         batch_size = self.t.shape[0]
         dx = self.y.copy()
-        dx[np.arange(batch_size), self.t] -= 1
+        dx[array_module(dx).arange(batch_size), self.t] -= 1
         dx *= dout
         return dx / batch_size

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.xp import array_module
+
 BOOK_EPS = 1e-7
 
 
@@ -39,7 +41,7 @@ class Momentum:
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.v is None:
-            self.v = [np.zeros_like(p) for p in params]
+            self.v = [array_module(p).zeros_like(p) for p in params]
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.v[i] = self.momentum * self.v[i] - self.lr * grad
             param += self.v[i]
@@ -59,7 +61,7 @@ class Nesterov:
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.v is None:
-            self.v = [np.zeros_like(p) for p in params]
+            self.v = [array_module(p).zeros_like(p) for p in params]
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.v[i] *= self.momentum
             self.v[i] -= self.lr * grad
@@ -76,10 +78,10 @@ class AdaGrad:
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.h is None:
-            self.h = [np.zeros_like(p) for p in params]
+            self.h = [array_module(p).zeros_like(p) for p in params]
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.h[i] += grad * grad
-            param -= self.lr * grad / (np.sqrt(self.h[i]) + BOOK_EPS)
+            param -= self.lr * grad / (array_module(param).sqrt(self.h[i]) + BOOK_EPS)
 
 
 class RMSprop:
@@ -92,11 +94,11 @@ class RMSprop:
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.h is None:
-            self.h = [np.zeros_like(p) for p in params]
+            self.h = [array_module(p).zeros_like(p) for p in params]
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.h[i] *= self.decay_rate
             self.h[i] += (1 - self.decay_rate) * grad * grad
-            param -= self.lr * grad / (np.sqrt(self.h[i]) + BOOK_EPS)
+            param -= self.lr * grad / (array_module(param).sqrt(self.h[i]) + BOOK_EPS)
 
 
 class Adam:
@@ -122,14 +124,16 @@ class Adam:
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.m is None:
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
+            self.m = [array_module(p).zeros_like(p) for p in params]
+            self.v = [array_module(p).zeros_like(p) for p in params]
         self.iter += 1
+        # np.sqrt of a Python float is a NumPy float64, as in the book: it makes the update
+        # of a float32 net computed in float64 (NEP 50) and rounded once into the weights
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.m[i] += (1 - self.beta1) * (grad - self.m[i])
             self.v[i] += (1 - self.beta2) * (grad**2 - self.v[i])
-            param -= lr_t * self.m[i] / (np.sqrt(self.v[i]) + BOOK_EPS)
+            param -= lr_t * self.m[i] / (array_module(param).sqrt(self.v[i]) + BOOK_EPS)
 
 
 OPTIMIZERS = {

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from scratch.xp import array_module
+
 CLIP_EPS = 1e-6  # the book's epsilon in clip_grads
 
 
@@ -43,10 +45,11 @@ def shuffled_batches(
 
 def clip_grads(grads: list[np.ndarray], max_norm: float) -> None:
     """Scale all gradients in place by max_norm / (global L2 norm + 1e-6) when that is < 1."""
+    xp = array_module(*grads)
     total_norm = 0
     for grad in grads:
-        total_norm += np.sum(grad**2)
-    total_norm = np.sqrt(total_norm)
+        total_norm += xp.sum(grad**2)
+    total_norm = xp.sqrt(total_norm)
     rate = max_norm / (total_norm + CLIP_EPS)
     if rate < 1:
         for grad in grads:
@@ -104,6 +107,7 @@ class Trainer:
         total_loss, loss_count = 0, 0
 
         start_time = time.time()
+        schedule = array_module(x).asarray(schedule)  # CuPy data is indexed on the GPU
         for step, rows in enumerate(schedule):
             iters = step % max_iters
             loss = model.forward(x[rows], t[rows])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratch.layers import Affine, Sigmoid, SoftmaxWithLoss
+from scratch.xp import array_module
 
 Weights = dict[str, np.ndarray]
 WEIGHT_NAMES = ("W1", "b1", "W2", "b2")  # the order of TwoLayerNet.params
@@ -81,12 +82,15 @@ class TwoLayerNet:
             got = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
             raise ValueError(f"TwoLayerNet: weights must have keys W1, b1, W2, b2, got {got}")
         for name, shape in expected.items():
-            if np.shape(weights[name]) != shape:
+            w = weights[name]
+            got = tuple(w.shape) if hasattr(w, "shape") else np.shape(w)  # NumPy or CuPy
+            if got != shape:
                 raise ValueError(
-                    f"TwoLayerNet: weights[{name!r}] must have shape {shape}, "
-                    f"got {np.shape(weights[name])}"
+                    f"TwoLayerNet: weights[{name!r}] must have shape {shape}, got {got}"
                 )
-        W1, b1, W2, b2 = (np.array(weights[k], dtype=self.dtype) for k in WEIGHT_NAMES)
+        # copies, in the module of the weights given: CuPy weights make a net on the GPU
+        xp = array_module(weights["W1"])
+        W1, b1, W2, b2 = (xp.array(weights[k], dtype=self.dtype) for k in WEIGHT_NAMES)
 
         self.layers = [Affine(W1, b1), Sigmoid(), Affine(W2, b2)]
         self.loss_layer = SoftmaxWithLoss()
@@ -97,7 +101,9 @@ class TwoLayerNet:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores (N, O) before the softmax, as the book's `predict`."""
-        x = np.asarray(x, dtype=self.dtype)  # no copy for the net's own dtype
+        # in the module of the weights (NumPy x goes to the GPU for a CuPy net), and no
+        # copy for the net's own dtype
+        x = array_module(self.params[0]).asarray(x, dtype=self.dtype)
         for layer in self.layers:
             x = layer.forward(x)
         return x

@@ -53,8 +53,8 @@ def test_tolerance_table_has_every_dtype_and_quantity():
 
 
 def test_tolerance_names_the_unknown_dtype_or_quantity():
-    with pytest.raises(ValueError, match="float16"):
-        tolerance("float16", "forward")
+    with pytest.raises(ValueError, match="float8"):
+        tolerance("float8", "forward")
     with pytest.raises(ValueError, match="weights"):
         tolerance("float64", "weights")
 
@@ -62,7 +62,7 @@ def test_tolerance_names_the_unknown_dtype_or_quantity():
 # --------------------------------------------------------------------------- ULPs
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
 def test_ulp_distance_counts_adjacent_floats(dtype):
     one = dtype(1.0)
     up = np.nextafter(one, dtype(2))
@@ -72,13 +72,24 @@ def test_ulp_distance_counts_adjacent_floats(dtype):
     assert ulp_distance(one, np.nextafter(up, dtype(2)), dtype) == 2
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
 def test_ulp_distance_runs_across_zero(dtype):
     tiny = np.nextafter(dtype(0), dtype(1))  # the smallest subnormal
     assert ulp_distance(dtype(-0.0), dtype(0.0), dtype) == 0
     assert ulp_distance(dtype(0.0), tiny, dtype) == 1
     assert ulp_distance(-tiny, tiny, dtype) == 2
     assert ulp_distance(-tiny, dtype(0.0), dtype) == 1
+
+
+def test_ulp_distance_in_bfloat16_counts_bfloat16_steps():
+    # bfloat16 keeps 7 mantissa bits: the floats after 1.0 are 1 + k/128
+    one, next_up = 1.0, 1.0 + 2.0**-7
+    assert ulp_distance(one, next_up, "bfloat16") == 1
+    assert ulp_distance(one, 1.0 + 3 * 2.0**-7, "bfloat16") == 3
+    assert ulp_distance(one, 1.0 + 2.0**-10, "bfloat16") == 0  # rounds back to 1.0
+    assert ulp_distance(-(2.0**-133), 2.0**-133, "bfloat16") == 2  # the smallest subnormals
+    # float32 counts 65536 of its own steps between the same two numbers
+    assert ulp_distance(one, next_up, "float32") == 65536
 
 
 def test_ulp_distance_is_elementwise_and_nan_for_nan():
