@@ -57,9 +57,20 @@ def adapter_module(framework: str):
     return importlib.import_module(f"adapters.{framework}_adapter")
 
 
-def build(framework: str, weights: Weights, *, dtype: str = "float64", device: str = "cpu"):
-    """The TwoLayerNet of `framework` holding `weights` (book layout), as a `Net`."""
-    return adapter_module(framework).Net(weights, dtype=dtype, device=device)
+def build(
+    framework: str,
+    weights: Weights,
+    *,
+    dtype: str = "float64",
+    device: str = "cpu",
+    tf32: bool = False,
+):
+    """The TwoLayerNet of `framework` holding `weights` (book layout), as a `Net`.
+
+    `tf32=True` (float32 only; torch and JAX) lets float32 matmuls use TF32 on GPUs
+    that have it, as JAX does by default there: the trap parity mode otherwise pins shut.
+    """
+    return adapter_module(framework).Net(weights, dtype=dtype, device=device, tf32=tf32)
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -305,11 +316,28 @@ class NetBase:
     DTYPES: tuple[str, ...] = checks.DTYPE_NAMES
     DEVICES: tuple[str, ...] = ("cpu",)
     MODES: tuple[str, ...] = ("eager",)
+    TF32: bool = False  # whether the framework can be asked to use TF32
 
-    def __init__(self, weights: Weights, *, dtype: str = "float64", device: str = "cpu") -> None:
+    def __init__(
+        self,
+        weights: Weights,
+        *,
+        dtype: str = "float64",
+        device: str = "cpu",
+        tf32: bool = False,
+    ) -> None:
         arrays, sizes = checks.check_weights(weights)
         self.dtype = checks.check_dtype(dtype, self.DTYPES)
         self.device = self._check_device(device)
+        if not isinstance(tf32, bool | np.bool_):
+            raise TypeError(f"tf32 must be True or False, got {type(tf32).__name__}")
+        if tf32 and not self.TF32:
+            raise ValueError(
+                f"tf32: {self.framework} has no TF32 mode (the reference never uses it)"
+            )
+        if tf32 and self.dtype != "float32":
+            raise ValueError(f"tf32 applies to float32 matmuls only; this net is {self.dtype}")
+        self.tf32 = bool(tf32)
         self.sizes = sizes  # (I, H, O)
         self._load({k: checks.cast(v, self.dtype, f"weights[{k!r}]") for k, v in arrays.items()})
 
@@ -448,7 +476,8 @@ class NetBase:
 
     def __repr__(self) -> str:
         I, H, O = self.sizes
-        return f"<{self.framework} TwoLayerNet {I}-{H}-{O} {self.dtype} on {self.device}>"
+        tf32 = ", TF32 allowed" if self.tf32 else ""
+        return f"<{self.framework} TwoLayerNet {I}-{H}-{O} {self.dtype}{tf32} on {self.device}>"
 
 
 __all__ = [

@@ -46,11 +46,24 @@ def to_numpy(a: jax.Array) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def pinned_precision(dtype: str):
+def pinned_precision(dtype: str, tf32: bool = False):
     """x64 on exactly when computing in float64, matmul precision "highest" (no TF32
-    or bf16 passes on GPUs); both are restored on exit (they are process-wide)."""
-    with jax.enable_x64(dtype == "float64"), jax.default_matmul_precision("highest"):
+    or bf16 passes on GPUs; with `tf32`, "tensorfloat32", which is what JAX's default
+    precision gives float32 matmuls on Ampere and newer GPUs); both are restored on exit
+    (they are process-wide)."""
+    precision = "tensorfloat32" if tf32 else "highest"
+    with jax.enable_x64(dtype == "float64"), jax.default_matmul_precision(precision):
         yield
+
+
+def tf32_capable(device: str) -> bool:
+    """True when `device` is a CUDA GPU of compute capability 8.0 or newer (TF32 units)."""
+    found = jax_device(device) if device.startswith("cuda") else None
+    capability = getattr(found, "compute_capability", None)  # "9.0" on an H200
+    try:
+        return capability is not None and float(capability) >= 8.0
+    except ValueError:
+        return False
 
 
 def device_available(device: str) -> bool:
@@ -351,12 +364,13 @@ class Net(NetBase):
     DTYPES = DTYPES
     DEVICES = DEVICES
     MODES = MODES
+    TF32 = True
 
     def _load(self, weights: Weights) -> None:
         self._device = jax_device(self.device)
         if self._device is None:
             raise ValueError(f"device {self.device!r} is not available to jax on this machine")
-        with pinned_precision(self.dtype):
+        with pinned_precision(self.dtype, self.tf32):
             self.module = to_module(weights, self.dtype, self._device)
 
     def _weights(self) -> Weights:
@@ -370,25 +384,25 @@ class Net(NetBase):
         return jax.device_put(a, self._device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        with pinned_precision(self.dtype):
+        with pinned_precision(self.dtype, self.tf32):
             return to_numpy(_predict(self.module, self._array(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        with pinned_precision(self.dtype):
+        with pinned_precision(self.dtype, self.tf32):
             return float(_loss(self.module, self._array(x), self._array(t)))
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
-        with pinned_precision(self.dtype):
+        with pinned_precision(self.dtype, self.tf32):
             return from_module(_grad(self.module, self._array(x), self._array(t)))
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        with pinned_precision(self.dtype):
+        with pinned_precision(self.dtype, self.tf32):
             return {k: to_numpy(v) for k, v in _activations(self.module, self._array(x)).items()}
 
     def _train(self, inputs: TrainInputs):
         run = compiled_run(inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every)
         marks = inputs.record_steps
-        with pinned_precision(self.dtype):
+        with pinned_precision(self.dtype, self.tf32):
             x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
             schedule = self._array(inputs.schedule)
             params = self.module

@@ -40,23 +40,32 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def pinned_precision():
-    """TF32 off for matmuls and convolutions, float32 matmul precision "highest";
-    the previous settings are restored on exit (they are process-wide)."""
+def pinned_precision(tf32: bool = False):
+    """TF32 off for matmuls and convolutions, float32 matmul precision "highest" (parity
+    mode); with `tf32`, TF32 on and precision "high" instead. The previous settings are
+    restored on exit (they are process-wide)."""
     saved = (
         torch.backends.cuda.matmul.allow_tf32,
         torch.backends.cudnn.allow_tf32,
         torch.get_float32_matmul_precision(),
     )
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
     try:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32 = saved[0]
         torch.backends.cudnn.allow_tf32 = saved[1]
         torch.set_float32_matmul_precision(saved[2])
+
+
+def tf32_capable(device: str) -> bool:
+    """True when `device` has TF32 units: a CUDA GPU of compute capability 8.0 (Ampere)
+    or newer. On the CPU TF32 does not exist, and asking for it changes nothing."""
+    if not device.startswith("cuda") or not device_available(device):
+        return False
+    return torch.cuda.get_device_capability(torch.device(device)) >= (8, 0)
 
 
 def device_available(device: str) -> bool:
@@ -247,6 +256,7 @@ class Net(NetBase):
     DTYPES = DTYPES
     DEVICES = DEVICES
     MODES = MODES
+    TF32 = True
 
     def _load(self, weights: Weights) -> None:
         if not device_available(self.device):
@@ -265,16 +275,16 @@ class Net(NetBase):
         return tensor.to(self.device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        with pinned_precision(), torch.no_grad():
+        with pinned_precision(self.tf32), torch.no_grad():
             return to_numpy(self.module(self._tensor(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        with pinned_precision(), torch.no_grad():
+        with pinned_precision(self.tf32), torch.no_grad():
             return F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)).item()
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
         params = book_params(self.module)
-        with pinned_precision():
+        with pinned_precision(self.tf32):
             grads = torch.autograd.grad(
                 F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)), params
             )
@@ -284,7 +294,7 @@ class Net(NetBase):
         }
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        with pinned_precision(), torch.no_grad():
+        with pinned_precision(self.tf32), torch.no_grad():
             a1 = self.module.fc1(self._tensor(x))  # (N, H)
             z = torch.sigmoid(a1)  # (N, H)
             a2 = self.module.fc2(z)  # (N, O)
@@ -323,7 +333,7 @@ class Net(NetBase):
         try:
             if tiny:
                 torch.set_num_threads(1)
-            with pinned_precision():
+            with pinned_precision(self.tf32):
                 record()
                 rec += 1
                 for step in range(steps):

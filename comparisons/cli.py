@@ -89,6 +89,23 @@ def _frameworks(text: str) -> list[str]:
     return sorted(names, key=adapters.FRAMEWORKS.index)  # the reference (numpy) first
 
 
+PRECISIONS = ("float64", "float32", "float16", "bfloat16")
+
+
+def _precisions(text: str) -> tuple[str, ...]:
+    if text.strip() == "none":
+        return ()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of precisions, or none")
+    for name in names:
+        if name not in PRECISIONS:
+            raise argparse.ArgumentTypeError(
+                f"unknown precision {name!r} (choose from {', '.join(PRECISIONS)}, or none)"
+            )
+    return tuple(sorted(set(names), key=PRECISIONS.index))
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--frameworks",
@@ -96,7 +113,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated, from numpy,torch,jax (default: every installed one)",
     )
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument(
+        "--dtype",
+        default="float64",
+        choices=list(adapters.checks.DTYPE_NAMES),
+        help="float64 (default), float32, float16, or bfloat16 (torch and jax only)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -129,6 +151,19 @@ def build_parser() -> Parser:
     train.add_argument("--device", default="cpu")
     train.add_argument("--seed", type=int, default=1984)
     train.add_argument("--max-grad", type=_positive_float, default=None)
+    train.add_argument(
+        "--tf32",
+        action="store_true",
+        help="let torch and jax use TF32 for float32 matmuls on GPUs that have it (needs "
+        "--dtype float32); the report then names TF32 as the cause of the drift",
+    )
+    train.add_argument(
+        "--precisions",
+        type=_precisions,
+        default=PRECISIONS,
+        help="the precision matrix of the report: comma-separated from "
+        f"{','.join(PRECISIONS)} (default: all), or none",
+    )
     train.add_argument("--out", type=_out_dir, default=Path("comparison-output"))
     train.add_argument("--json", action="store_true", help="machine-readable results on stdout")
 
@@ -179,6 +214,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     if getattr(args, "frameworks", "unset") is None:
         args.frameworks = adapters.available()
+        dtype = getattr(args, "dtype", None)
+        if dtype is not None:  # bfloat16: those that have it (NumPy has not)
+            args.frameworks = [
+                fw for fw in args.frameworks if dtype in adapters.base.adapter_module(fw).DTYPES
+            ]
+            if not args.frameworks:
+                raise UsageError(f"--dtype {dtype}: no installed framework supports it")
     return args
 
 
@@ -197,10 +239,15 @@ def train_config(args: argparse.Namespace):
         raise UsageError(f"--batch-size {args.batch_size} exceeds the 300 spiral points")
     if not 0 <= args.seed < 2**32:
         raise UsageError(f"--seed must lie in [0, 2**32), got {args.seed}")
+    if args.tf32 and args.dtype != "float32":
+        raise UsageError(
+            f"--tf32 applies to float32 matmuls: add --dtype float32 (got {args.dtype})"
+        )
     for fw in args.frameworks:
         module = adapters.base.adapter_module(fw)
         if args.dtype not in module.DTYPES:
-            raise UsageError(f"--dtype {args.dtype} is not supported by {fw}")
+            hint = " (NumPy has no bfloat16: --frameworks torch,jax)" if fw == "numpy" else ""
+            raise UsageError(f"--dtype {args.dtype} is not supported by {fw}{hint}")
         if not module.device_available(args.device):
             raise UsageError(f"--device {args.device!r} is not available to {fw}")
     for folder in (args.out, *args.out.parents):
@@ -218,6 +265,7 @@ def train_config(args: argparse.Namespace):
         device=args.device,
         seed=args.seed,
         max_grad=args.max_grad,
+        tf32=args.tf32,
     )
 
 
@@ -235,6 +283,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except adapters.DivergenceError as err:  # nothing is written for a run that blew up
         print(f"scratch-parity: {err}", file=sys.stderr)
         return 1
+    if args.precisions:
+        from comparisons.precision import precision_matrix
+
+        results.matrix = precision_matrix(config, precisions=args.precisions, progress=progress)
 
     out: Path = args.out
     if talk:
@@ -260,10 +312,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "device": config.device,
                 "seed": config.seed,
                 "max_grad": config.max_grad,
+                "tf32": config.tf32,
             },
             "results": rows,
             "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
-            "passed": results.passed,
+            "tf32_note": results.tf32_note,
+            "precision_matrix": None if results.matrix is None else results.matrix.to_dict(),
+            "passed": results.passed and (results.matrix is None or results.matrix.passed),
             "settings": {k: str(v) for k, v in results.settings.items()},
             "out": str(out),
         }
@@ -274,8 +329,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         print()
         for r in results.results[1:]:
             print(r.report.summary())
+        if results.tf32_note:
+            print(results.tf32_note)
+        if results.matrix is not None:
+            print("\nprecision matrix (the same run in every precision, against float64):\n")
+            print(results.matrix.table())
         print(f"\nplots and report: {out}/report.html")
-    return 0 if results.passed else 1
+    return 0 if results.passed and (results.matrix is None or results.matrix.passed) else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:

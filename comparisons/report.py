@@ -40,7 +40,33 @@ def _config_lines(results: RunResults) -> list[tuple[str, str]]:
 
 
 def _verdicts(results: RunResults) -> list[str]:
-    return [r.report.summary() for r in results.results if r.report is not None]
+    lines = [r.report.summary() for r in results.results if r.report is not None]
+    if results.tf32_note:
+        lines.append(results.tf32_note)
+    return lines
+
+
+MATRIX_NOTE = (
+    "The book's run again in every precision, from the same weights on the same batches. "
+    "Accuracy is the net's own, in its precision; the loss is the epsilon-free loss of the "
+    "trained weights evaluated in float64; max |W - W64| is the distance of the trained "
+    "weights from the float64 reference's. Parity compares each run with the reference in "
+    "the same precision, within ten times that reference's own drift from float64 (NumPy "
+    "has no bfloat16: torch's run stands in). A float16 run ends at another point of the "
+    "same basin, so its parity says only that the frameworks drifted alike. The last row "
+    "is the book's save_params: the float32 weights stored in float16 and computed with "
+    "in float32 (§1.5.2)."
+)
+
+
+def _matrix_lines(results: RunResults) -> list[str]:
+    if results.matrix is None:
+        return []
+    m = results.matrix
+    out = ["## Precision matrix", "", f"> {MATRIX_NOTE}", "", "```", m.table(), "```", ""]
+    out += [f"- {r.precision}, {r.framework}: {r.report.summary()}" for r in m.rows if r.report]
+    out += [f"- {r.precision}, {r.framework}: {r.note}" for r in m.rows if r.note]
+    return [*out, ""]
 
 
 def markdown(results: RunResults) -> str:
@@ -54,6 +80,7 @@ def markdown(results: RunResults) -> str:
     out += ["", f"> {LOSS_NOTE}", ""]
     for name, caption in PLOTS.items():
         out += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    out += _matrix_lines(results)
     out += ["## Precision settings", "", "| setting | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in results.settings.items()]
     out += ["", rosetta.render_markdown()]
@@ -124,6 +151,34 @@ def html_report(results: RunResults, out_dir: Path) -> str:
         parts += [
             f"<h3>{e(caption)}</h3>",
             f'<img alt="{e(caption)}" src="data:image/png;base64,{data}">',
+        ]
+    if results.matrix is not None:
+        m = results.matrix.to_dict()
+        mhead = ["precision", "framework", "accuracy", "vs float64", "loss", "max |W − W64|"]
+        mbody = []
+        for r in m["rows"]:
+            cls = {"PASS": "pass", "FAIL": "fail"}.get(r["verdict"], "")
+            acc, change, dw = r["accuracy"], r["accuracy_change"], r["max_abs_dweights_vs_float64"]
+            mbody.append(
+                [
+                    e(r["precision"]),
+                    e(
+                        r["framework"]
+                        if r["precision"] == "float16 storage"
+                        else f"{r['framework']}/{r['mode']}"
+                    ),
+                    "–" if acc is None else f"{100 * acc:.1f}%",
+                    "–" if change is None else f"{100 * change:+.1f} pt",
+                    "–" if r["loss"] is None else f"{r['loss']:.4f}",
+                    "–" if dw is None else f"{dw:.2e}",
+                    f'<span class="{cls}">{e(r["verdict"])}</span>',
+                    e(r["note"]),
+                ]
+            )
+        parts += [
+            "<h2>Precision matrix</h2>",
+            f"<blockquote>{e(MATRIX_NOTE)}</blockquote>",
+            _html_table([*mhead, "parity", "note"], mbody),
         ]
     parts += [
         "<h2>Precision settings</h2>",

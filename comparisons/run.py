@@ -38,6 +38,7 @@ class RunConfig:
     seed: int = 1984
     max_grad: float | None = None
     record_every: int = 10  # every epoch of the book's run
+    tf32: bool = False  # let torch and JAX use TF32 for float32 matmuls (the trap)
 
 
 @dataclass
@@ -62,6 +63,13 @@ class RunResults:
     t: np.ndarray  # index labels
     results: list[FrameworkResult]
     settings: dict
+    calibration: Trajectory | None = None  # the reference in float64, for a lower precision
+    matrix: object = None  # comparisons.precision.PrecisionMatrix, when one was made
+
+    @property
+    def tf32_note(self) -> str | None:
+        """Why the run drifted, when TF32 was allowed; None when it was not."""
+        return tf32_note(self)
 
     @property
     def reference(self) -> FrameworkResult:
@@ -88,6 +96,7 @@ def precision_settings(config: RunConfig) -> dict:
     out = {
         "dtype": config.dtype,
         "device": config.device,
+        "TF32": "allowed for torch and jax (--tf32)" if config.tf32 else "off (parity mode)",
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
         "numpy": np.__version__,
@@ -95,7 +104,11 @@ def precision_settings(config: RunConfig) -> dict:
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         out["torch"] = torch.__version__
-        out["torch TF32 (inside calls)"] = "off (pinned: allow_tf32=False, precision 'highest')"
+        out["torch TF32 (inside calls)"] = (
+            "ON (allow_tf32=True, precision 'high')"
+            if config.tf32
+            else "off (pinned: allow_tf32=False, precision 'highest')"
+        )
         out["torch TF32 (process)"] = (
             f"matmul {torch.backends.cuda.matmul.allow_tf32}, "
             f"cudnn {torch.backends.cudnn.allow_tf32}, "
@@ -106,7 +119,9 @@ def precision_settings(config: RunConfig) -> dict:
         jax = sys.modules["jax"]
         out["jax"] = jax.__version__
         out["optax"] = sys.modules["optax"].__version__
-        out["jax matmul precision (inside calls)"] = "highest (pinned)"
+        out["jax matmul precision (inside calls)"] = (
+            "tensorfloat32 (--tf32)" if config.tf32 else "highest (pinned)"
+        )
         out["jax x64 (inside calls)"] = "on" if config.dtype == "float64" else "off"
         out["jax x64 (process)"] = str(jax.config.jax_enable_x64)
         out["jax backend"] = jax.default_backend()
@@ -129,11 +144,21 @@ def run(
     max_iters = len(x) // config.batch_size
     results: list[FrameworkResult] = []
     ref_traj = None
+    ref64 = None
+    if config.dtype != "float64":  # the reference's own drift calibrates the comparison
+        say(f"training numpy/eager in float64 ({schedule.shape[0]} steps), to calibrate ...")
+        ref64 = adapters.build("numpy", weights, device="cpu").train(
+            x, t, schedule, config.optimizer, max_grad=config.max_grad,
+            record_every=config.record_every,
+        )  # fmt: skip
     for framework in config.frameworks:
         module = adapters.base.adapter_module(framework)
+        tf32 = config.tf32 and module.Net.TF32  # the reference never uses TF32
         for mode in module.MODES:
             say(f"training {framework}/{mode} ({schedule.shape[0]} steps) ...")
-            net = adapters.build(framework, weights, dtype=config.dtype, device=config.device)
+            net = adapters.build(
+                framework, weights, dtype=config.dtype, device=config.device, tf32=tf32
+            )
             traj = net.train(
                 x,
                 t,
@@ -150,7 +175,8 @@ def run(
                     for line in book_progress(traj.losses, max_iters):
                         book_lines(line)
             else:
-                report = parity.compare_trajectories(ref_traj, traj)
+                calibration = None if ref64 is None else (ref64, ref_traj)
+                report = parity.compare_trajectories(ref_traj, traj, calibration=calibration)
             results.append(
                 FrameworkResult(
                     trajectory=traj,
@@ -161,7 +187,37 @@ def run(
                 )
             )
             say(f"  {framework}/{mode}: {traj.seconds:.2f} s")
-    return RunResults(config, x, t, results, precision_settings(config))
+    return RunResults(config, x, t, results, precision_settings(config), calibration=ref64)
+
+
+TF32_UNIT_ROUNDOFF = 2.0**-11  # TF32 keeps float16's 10 mantissa bits (float32: 23)
+
+
+def tf32_note(results: RunResults) -> str | None:
+    """When TF32 was allowed: whether it could act on this device, and if so, that it is
+    the cause of the drift (with the size measured)."""
+    config = results.config
+    if not config.tf32:
+        return None
+    users = [fw for fw in config.frameworks if adapters.base.adapter_module(fw).Net.TF32]
+    capable = [fw for fw in users if adapters.base.adapter_module(fw).tf32_capable(config.device)]
+    if not capable:
+        return (
+            f"TF32 was allowed (--tf32) for {' and '.join(users)}, but {config.device} has no "
+            "TF32 units (only CUDA GPUs of compute capability 8.0 or newer do), so it changed "
+            "nothing here: the comparison is of full float32."
+        )
+    worst = max(
+        (r.report.max_weight_error for r in results.results if r.report is not None),
+        default=0.0,
+    )
+    return (
+        f"TF32 was ON for {' and '.join(capable)} (--tf32): their float32 matmuls rounded "
+        f"the inputs to TF32's 10-bit mantissa (unit roundoff {TF32_UNIT_ROUNDOFF:.1e}, "
+        f"float32's is 6.0e-08). That, not the implementation, is the cause of the drift "
+        f"from the reference here (max |dW| {worst:.2g}). Run without --tf32: parity mode "
+        "pins full float32 (torch allow_tf32=False, JAX matmul precision 'highest')."
+    )
 
 
 def book_progress(losses: np.ndarray, max_iters: int, every: int = 10) -> list[str]:
