@@ -76,12 +76,15 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     comes from a stable log-softmax of the scores instead, so the gap stays finite.
     """
     y = to_numpy(model.loss_layer.y)
-    p = y[np.arange(tb.shape[0]), to_numpy(tb)].astype(np.float64)  # (N,), exactly
+    # in the net's precision, as torch and optax compute their loss, but float16 in float32
+    # (as they do): 1e-7 / p would overflow float16 for any p below 1.5e-12
+    work = np.promote_types(y.dtype, np.float32)
+    p = y[np.arange(tb.shape[0]), to_numpy(tb)].astype(work, copy=False)  # (N,)
     if p.min() > 1e-300:
         return functions.epsilon_gap(p)
     affine2 = model.layers[-1]
     W2, b2 = affine2.params
-    scores = to_numpy(affine2.x @ W2 + b2).astype(np.float64)  # (N, O), the forward's scores
+    scores = to_numpy(affine2.x @ W2 + b2).astype(work, copy=False)  # (N, O), the forward's
     shifted = scores - scores.max(axis=1, keepdims=True)
     rows = np.arange(tb.shape[0])
     logp = shifted[rows, to_numpy(tb)] - np.log(np.exp(shifted).sum(axis=1))  # (N,)

@@ -100,11 +100,11 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float16", "trajectory"): Tolerance(rtol=0.4, atol=1.0),
     # bfloat16: NumPy has none, so the reference cannot measure its own bfloat16 error.
     # torch and JAX are compared with the float64 reference (and with each other); rtol
-    # is torch.testing's bfloat16 default, 1.6e-2 (two bfloat16 ULPs), and each atol holds
-    # what torch and JAX measure (comparisons.precision.framework_error) twice: scores
-    # 0.13 off (a bfloat16 ULP at 30 is 0.25), loss 1.1e-2, gradients 2.0e-3.
+    # is torch.testing's bfloat16 default, 1.6e-2 (two bfloat16 ULPs), and each row holds
+    # twice what torch and JAX measure (comparisons.precision.reference_error): scores
+    # 0.13 off (a bfloat16 ULP at 30 is 0.25), loss 1.1e-2 at 1.1, gradients 2.0e-3.
     ("bfloat16", "forward"): Tolerance(rtol=1.6e-2, atol=0.3),
-    ("bfloat16", "loss"): Tolerance(rtol=1.6e-2, atol=1e-3),
+    ("bfloat16", "loss"): Tolerance(rtol=1.6e-2, atol=5e-3),
     ("bfloat16", "gradient"): Tolerance(rtol=1.6e-2, atol=5e-3),
     # torch's and JAX's bfloat16 weights end about 5 from the float64 ones (|W| up to 13)
     ("bfloat16", "trajectory"): Tolerance(rtol=1.0, atol=5.0),

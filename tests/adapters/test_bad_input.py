@@ -38,11 +38,36 @@ def test_bad_weights_are_refused_identically(framework, weights, error, words):
 
 @pytest.mark.parametrize(
     "kwargs, words",
-    [({"dtype": "float16"}, "dtype"), ({"dtype": "int32"}, "dtype"), ({"device": "tpu"}, "device")],
+    [({"dtype": "float8"}, "dtype"), ({"dtype": "int32"}, "dtype"), ({"device": "tpu"}, "device")],
 )
 def test_bad_dtype_or_device_is_refused(framework, kwargs, words):
     with pytest.raises(ValueError, match=words):
         adapters.build(framework, W, **kwargs)
+
+
+def test_numpy_has_no_bfloat16_and_says_which_dtypes_it_has():
+    with pytest.raises(ValueError, match="dtype must be one of float64, float32, float16;"):
+        adapters.build("numpy", W, dtype="bfloat16")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"dtype": "float64", "tf32": True}, ValueError, "float32 matmuls only"),
+        ({"dtype": "float32", "tf32": "yes"}, TypeError, "tf32 must be True or False"),
+    ],
+)
+def test_tf32_is_for_float32_only(framework, kwargs, error, words):
+    if framework == "numpy":
+        kwargs, error, words = {"dtype": "float32", "tf32": True}, ValueError, "no TF32 mode"
+    with pytest.raises(error, match=words):
+        adapters.build(framework, W, **kwargs)
+
+
+def test_weights_beyond_float16_range_are_refused_naming_the_dtype(framework):
+    big = {**W, "W2": W["W2"] + 7e4}
+    with pytest.raises(ValueError, match="does not fit in float16"):
+        adapters.build(framework, big, dtype="float16")
 
 
 def test_unknown_framework_names_what_is_installed():

@@ -453,7 +453,7 @@ def test_compare_trajectories_with_calibration():
     far.weights["W1"][2, 1, 0] += 1e-2  # far above 10x the drift
     report = compare_trajectories(a, far, calibration=(ref64, ref32))
     assert not report.passed and report.first_weight == "W1" and report.first_index == (1, 0)
-    assert report.first_tol == pytest.approx(1e-3, rel=1e-3)
+    assert report.first_tol == pytest.approx(1e-3, rel=1e-2)  # 10 x the float32 drift
 
     with pytest.raises(ValueError, match="float64"):
         compare_trajectories(a, b, calibration=(ref32, ref64))

@@ -146,7 +146,7 @@ def bad_command_line(draw, out: str) -> list[str]:
             *draw(
                 st.sampled_from(
                     [
-                        ["--dtype", "float16"],
+                        ["--dtype", "float8"],
                         ["--frameworks", "keras"],
                         ["--epochs", "1"],
                         ["--out", out],
