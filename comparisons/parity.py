@@ -65,9 +65,9 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     # design target is 1e-12; rounding differences grow along the run)
     ("float64", "trajectory"): Tolerance(rtol=1e-10, atol=1e-12),
     # calibrated: the reference's float32 activations differ from its float64 ones by at
-    # most 2.2e-6 (affine2, trained weights, where x @ W cancels); beyond atol 1e-6 that
-    # needs rtol 3.1e-6, two implementations twice that; 1e-5 covers both.
-    ("float32", "forward"): Tolerance(rtol=1e-5, atol=1e-6),
+    # most 2.2e-6 (a score of 8.8, trained weights) and by 1.1e-6 at a score of -0.025
+    # where x @ W cancels; atol 3e-6 and rtol 1e-5 hold both twice over.
+    ("float32", "forward"): Tolerance(rtol=1e-5, atol=3e-6),
     # calibrated: the reference's float32 loss differs from its float64 loss by 2.5e-8
     # (trained) and 1.7e-9 (initial); 1e-6 + 1e-5 * |loss| is 40x that or more.
     ("float32", "loss"): Tolerance(rtol=1e-5, atol=1e-6),
