@@ -341,6 +341,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from comparisons.check import run_check
 
+    if args.dtype not in ("float64", "float32"):
+        raise UsageError(
+            f"check runs in float64 or float32, not {args.dtype}: lower precisions are "
+            "compared in train's precision matrix (--precisions)"
+        )
+
     say = (lambda _m: None) if args.quiet else print
     return 0 if run_check(list(args.frameworks), args.dtype, say) else 1
 

@@ -52,6 +52,14 @@ def test_default_run_writes_the_table_plots_and_both_reports(default_run):
     assert '<section id="rosetta">' in html and "allow_tf32=False" in html
     md = (out / "report.md").read_text()
     assert "torch/eager: agree over 3000 steps" in md and "## Precision settings" in md
+    # the precision matrix, on by default: every precision, the storage case, no FAIL
+    matrix = proc.stdout.split("precision matrix")[1].splitlines()
+    cells = {tuple(ln.split()[:2]) for ln in matrix if ln.split()[:1]}
+    for cell in [("float16", "numpy/eager"), ("bfloat16", "torch/eager"), ("float16", "storage")]:
+        assert cell in cells, cell
+    assert "FAIL" not in proc.stdout
+    assert "## Precision matrix" in md and "save_params" in md
+    assert "<h2>Precision matrix</h2>" in html
 
 
 def test_json_output_parses(tmp_path, capsys):
