@@ -47,10 +47,21 @@ def _path(path: object) -> Path:
     return Path(path)
 
 
-def save_weights(path: str | os.PathLike, weights: Weights) -> Path:
+STORAGE_DTYPES = ("float64", "float32", "float16")  # what an .npz can hold (no bfloat16)
+
+
+def save_weights(path: str | os.PathLike, weights: Weights, *, dtype: str | None = None) -> Path:
     """Write `weights` to `path` (.npz, uncompressed), atomically: a failure midway
-    leaves any previous file at `path` as it was. Returns the path written."""
+    leaves any previous file at `path` as it was. Returns the path written.
+
+    `dtype="float16"` stores them in half the bytes, as the book's `save_params` does
+    (§1.5.2); `load_weights` gives float16 arrays back, and a float32 net built from them
+    computes in float32. A value beyond the dtype's range is refused, nothing written.
+    """
     arrays, _ = checks.check_weights(weights)
+    if dtype is not None:
+        dtype = checks.check_dtype(dtype, STORAGE_DTYPES)
+        arrays = {k: checks.cast(v, dtype, f"weights[{k!r}]") for k, v in arrays.items()}
     path = _path(path)
     if path.suffix != ".npz":
         raise ValueError(f"weights file must end in .npz, got {str(path)!r}")

@@ -66,3 +66,31 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path):
         adapters.save_weights(path, {**W, "b1": np.zeros(2)})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]  # no temp file left
+
+
+def test_float16_storage_as_the_book_saves_params(tmp_path, framework):
+    """Stored in float16 (half the bytes), read back as float16, computed with in float32
+    by every framework: only the storage rounded."""
+    path = adapters.save_weights(tmp_path / "w16.npz", W, dtype="float16")
+    back = adapters.load_weights(path)
+    assert all(v.dtype == np.float16 for v in back.values())
+    full = adapters.save_weights(tmp_path / "w64.npz", W).stat().st_size
+    assert path.stat().st_size < full  # the arrays take a quarter of the bytes
+    net = adapters.build(framework, back, dtype="float32")
+    for k, v in net.weights().items():
+        assert v.dtype == np.float32
+        np.testing.assert_array_equal(v, back[k].astype(np.float32))
+        np.testing.assert_allclose(v, W[k], rtol=2.0**-11, atol=2.0**-25)
+
+
+@pytest.mark.parametrize(
+    "dtype, weights, words",
+    [
+        ("bfloat16", W, "dtype must be one of float64, float32, float16"),
+        ("float16", {**W, "W1": W["W1"] + 1e5}, "does not fit in float16"),
+    ],
+)
+def test_a_storage_dtype_that_cannot_hold_them_is_refused(tmp_path, dtype, weights, words):
+    with pytest.raises(ValueError, match=words):
+        adapters.save_weights(tmp_path / "w.npz", weights, dtype=dtype)
+    assert not (tmp_path / "w.npz").exists()
