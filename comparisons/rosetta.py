@@ -273,6 +273,47 @@ CONCEPTS: tuple[Concept, ...] = (
             "test_float32_matches_the_reference_within_the_calibrated_table",
         ),
     ),
+    Concept(
+        name="Bit precision (§1.5.2)",
+        summary=(
+            "The book computes in float32 and stores weights in float16. Every Net takes "
+            "dtype float64/32/16 (bfloat16 in torch and JAX, carried in NumPy as the float32 "
+            "it is); parity mode pins full-precision matmuls, and --tf32 opens the trap."
+        ),
+        sources={
+            "numpy": ("scratch.two_layer_net.TwoLayerNet.__init__",),
+            "torch": ("adapters.torch_adapter.pinned_precision", "adapters.torch_adapter.to_numpy"),
+            "jax": ("adapters.jax_adapter.pinned_precision", "adapters.jax_adapter.to_numpy"),
+        },
+        tests=(
+            "tests/comparisons/test_precision.py::test_the_table_holds_twice_the_measured_error",
+            "tests/comparisons/test_precision.py::test_round_bfloat16_is_the_rounding_torch_and_jax_do",
+            "tests/adapters/test_weights_file.py::test_float16_storage_as_the_book_saves_params",
+            "tests/comparisons/test_tf32.py::test_tf32_is_set_inside_the_call_and_restored_after",
+        ),
+    ),
+    Concept(
+        name="The GPU (§1.5.3)",
+        summary=(
+            "The book swaps NumPy for CuPy globally; here the arrays decide (CuPy arrays "
+            "compute with CuPy), and device='cuda' puts the torch module or the JAX pytree "
+            "on the GPU."
+        ),
+        sources={
+            "numpy": ("scratch.xp.array_module", "adapters.numpy_adapter.to_module"),
+            "torch": (
+                "adapters.torch_adapter.device_available",
+                "adapters.torch_adapter.tf32_capable",
+            ),
+            "jax": ("adapters.jax_adapter.jax_device", "adapters.jax_adapter.tf32_capable"),
+        },
+        tests=(
+            "tests/scratch/test_array_module.py::test_the_network_trains_unchanged_on_cupy_arrays",
+            "tests/scratch/test_array_module.py::"
+            "test_the_numpy_adapter_runs_the_reference_on_cuda_through_cupy",
+            "tests/gpu/test_gpu.py::test_float64_on_the_gpu_matches_the_cpu_reference",
+        ),
+    ),
 )
 
 

@@ -24,6 +24,8 @@ REQUIRED = (  # the learner's order: data, weights, layers, loss, gradients, upd
     "Gradient clipping",
     "Training step",
     "Prediction",
+    "Bit precision (§1.5.2)",  # the book's speed-ups, last, as in the chapter
+    "The GPU (§1.5.3)",
 )
 KEYWORDS = {"torch": ("torch", "nn.", "F."), "jax": ("jax", "optax", "jnp")}
 OWN_MODULES = {
