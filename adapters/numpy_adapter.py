@@ -75,11 +75,13 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     Usually log1p(1e-7 / p). Where a label's probability underflowed to (nearly) 0, log p
     comes from a stable log-softmax of the scores instead, so the gap stays finite.
     """
-    y = to_numpy(model.loss_layer.y)
+    y, tb = to_numpy(model.loss_layer.y), to_numpy(tb)  # from the GPU, for a CuPy net
+    p = y[np.arange(tb.shape[0]), tb]  # (N,)
     # in the net's precision, as torch and optax compute their loss, but float16 in float32
     # (as they do): 1e-7 / p would overflow float16 for any p below 1.5e-12
-    work = np.promote_types(y.dtype, np.float32)
-    p = y[np.arange(tb.shape[0]), to_numpy(tb)].astype(work, copy=False)  # (N,)
+    work = np.float32 if y.dtype == np.float16 else y.dtype
+    if work is np.float32:
+        p = p.astype(work)
     if p.min() > 1e-300:
         return functions.epsilon_gap(p)
     affine2 = model.layers[-1]
@@ -87,7 +89,7 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     scores = to_numpy(affine2.x @ W2 + b2).astype(work, copy=False)  # (N, O), the forward's
     shifted = scores - scores.max(axis=1, keepdims=True)
     rows = np.arange(tb.shape[0])
-    logp = shifted[rows, to_numpy(tb)] - np.log(np.exp(shifted).sum(axis=1))  # (N,)
+    logp = shifted[rows, tb] - np.log(np.exp(shifted).sum(axis=1))  # (N,)
     return float(np.mean(np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp))
 
 
@@ -96,7 +98,9 @@ def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None):
 
     Returns the book's loss and its `epsilon_gap`, taken before the update changes W2.
     """
-    loss = float(model.forward(xb, tb))  # a CuPy 0-d array on the GPU: one sync a step
+    loss = model.forward(xb, tb)
+    if not isinstance(loss, np.floating):  # a CuPy 0-d array on the GPU: one sync a step
+        loss = float(loss)
     gap = epsilon_gap(model, tb)
     model.backward()
     if max_grad is not None:

@@ -2,7 +2,9 @@
 
 `sigmoid`, `softmax` and `cross_entropy_error` compute what the book computes, in the
 same order of operations, so the reference reproduces the book's numbers bit for bit.
-The array's own module does the work (`xp`), so NumPy arrays stay NumPy arrays.
+NumPy's ufuncs (np.exp, np.log) and the arrays' own methods run on CuPy arrays as
+they are; the one new array made here (`arange`) comes from the array's own module, so
+the same code runs on the GPU (scratch/xp.py) and NumPy arrays stay NumPy arrays.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     correct limit. NumPy would warn about that overflow; the warning is silenced here and
     only here, so the value is bit-identical to the book's and nothing leaks out.
     """
-    xp = array_module(x)
     with np.errstate(over="ignore"):
-        return 1 / (1 + xp.exp(-x))
+        return 1 / (1 + np.exp(-x))  # a ufunc: on a CuPy array, CuPy's exp runs it
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -33,16 +34,15 @@ def softmax(x: np.ndarray) -> np.ndarray:
     -inf, and exp(-inf) = 0 is the correct limit; as for `sigmoid`, that overflow is not
     warned about, and the values are the book's.
     """
-    xp = array_module(x)
     if x.ndim == 2:
         with np.errstate(over="ignore"):
             x = x - x.max(axis=1, keepdims=True)  # (N, C): shift so exp cannot overflow
-        x = xp.exp(x)
+        x = np.exp(x)
         x /= x.sum(axis=1, keepdims=True)
     elif x.ndim == 1:
         with np.errstate(over="ignore"):
-            x = x - xp.max(x)
-        x = xp.exp(x) / xp.sum(xp.exp(x))
+            x = x - x.max()
+        x = np.exp(x) / np.exp(x).sum()
     else:
         raise ValueError(f"softmax: expected a 1-D or 2-D array, got shape {x.shape}")
     return x
@@ -55,14 +55,14 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
     away; it makes this loss differ from torch's `F.cross_entropy` and optax's
     `softmax_cross_entropy` (which have no epsilon) by about 1e-7 / y[label].
     """
-    xp = array_module(y)
     if y.ndim == 1:
         t = t.reshape(1, t.size)
         y = y.reshape(1, y.size)
     if t.size == y.size:  # one-hot (N, C) -> index labels (N,)
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
-    return -xp.sum(xp.log(y[xp.arange(batch_size), t] + BOOK_LOG_EPS)) / batch_size
+    rows = array_module(y).arange(batch_size)  # made where y lives (NumPy or CuPy)
+    return -np.log(y[rows, t] + BOOK_LOG_EPS).sum() / batch_size
 
 
 def epsilon_gap(p: np.ndarray) -> float:

@@ -26,18 +26,19 @@ class MatMul:
     """out = x @ W (§1.3.4.5). Backward: dx = dout @ W.T, dW = x.T @ dout."""
 
     def __init__(self, W: np.ndarray) -> None:
+        self.xp = array_module(W)  # NumPy, or CuPy for weights on the GPU
         self.params = [W]
-        self.grads = [array_module(W).zeros_like(W)]
+        self.grads = [self.xp.zeros_like(W)]
         self.x = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         (W,) = self.params
         self.x = x
-        return array_module(W).dot(x, W)  # (N, I) @ (I, O) -> (N, O)
+        return self.xp.dot(x, W)  # (N, I) @ (I, O) -> (N, O)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         (W,) = self.params
-        xp = array_module(W)
+        xp = self.xp
         dx = xp.dot(dout, W.T)  # (N, O) @ (O, I) -> (N, I)
         self.grads[0][...] = xp.dot(self.x.T, dout)  # (I, N) @ (N, O) -> (I, O)
         return dx
@@ -47,7 +48,7 @@ class Affine:
     """out = x @ W + b, W stored as (in, out) (§1.3.4.5). torch.nn.Linear, transposed."""
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
-        xp = array_module(W)
+        self.xp = xp = array_module(W)  # NumPy, or CuPy for weights on the GPU
         self.params = [W, b]
         self.grads = [xp.zeros_like(W), xp.zeros_like(b)]
         self.x = None
@@ -55,11 +56,11 @@ class Affine:
     def forward(self, x: np.ndarray) -> np.ndarray:
         W, b = self.params
         self.x = x
-        return array_module(W).dot(x, W) + b  # (N, I) @ (I, O) + (O,) -> (N, O)
+        return self.xp.dot(x, W) + b  # (N, I) @ (I, O) + (O,) -> (N, O)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         W, _ = self.params
-        xp = array_module(W)
+        xp = self.xp
         dx = xp.dot(dout, W.T)  # (N, O) @ (O, I) -> (N, I)
         self.grads[0][...] = xp.dot(self.x.T, dout)  # (I, O)
         self.grads[1][...] = xp.sum(dout, axis=0)  # the Repeat node's backward: (O,)

@@ -79,9 +79,10 @@ class AdaGrad:
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.h is None:
             self.h = [array_module(p).zeros_like(p) for p in params]
+        xp = array_module(*params)
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.h[i] += grad * grad
-            param -= self.lr * grad / (array_module(param).sqrt(self.h[i]) + BOOK_EPS)
+            param -= self.lr * grad / (xp.sqrt(self.h[i]) + BOOK_EPS)
 
 
 class RMSprop:
@@ -95,10 +96,11 @@ class RMSprop:
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.h is None:
             self.h = [array_module(p).zeros_like(p) for p in params]
+        xp = array_module(*params)
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.h[i] *= self.decay_rate
             self.h[i] += (1 - self.decay_rate) * grad * grad
-            param -= self.lr * grad / (array_module(param).sqrt(self.h[i]) + BOOK_EPS)
+            param -= self.lr * grad / (xp.sqrt(self.h[i]) + BOOK_EPS)
 
 
 class Adam:
@@ -130,10 +132,11 @@ class Adam:
         # np.sqrt of a Python float is a NumPy float64, as in the book: it makes the update
         # of a float32 net computed in float64 (NEP 50) and rounded once into the weights
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        xp = array_module(*params)
         for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self.m[i] += (1 - self.beta1) * (grad - self.m[i])
             self.v[i] += (1 - self.beta2) * (grad**2 - self.v[i])
-            param -= lr_t * self.m[i] / (array_module(param).sqrt(self.v[i]) + BOOK_EPS)
+            param -= lr_t * self.m[i] / (xp.sqrt(self.v[i]) + BOOK_EPS)
 
 
 OPTIMIZERS = {

@@ -89,7 +89,7 @@ class TwoLayerNet:
                     f"TwoLayerNet: weights[{name!r}] must have shape {shape}, got {got}"
                 )
         # copies, in the module of the weights given: CuPy weights make a net on the GPU
-        xp = array_module(weights["W1"])
+        self.xp = xp = array_module(weights["W1"])
         W1, b1, W2, b2 = (xp.array(weights[k], dtype=self.dtype) for k in WEIGHT_NAMES)
 
         self.layers = [Affine(W1, b1), Sigmoid(), Affine(W2, b2)]
@@ -103,7 +103,7 @@ class TwoLayerNet:
         """Scores (N, O) before the softmax, as the book's `predict`."""
         # in the module of the weights (NumPy x goes to the GPU for a CuPy net), and no
         # copy for the net's own dtype
-        x = array_module(self.params[0]).asarray(x, dtype=self.dtype)
+        x = self.xp.asarray(x, dtype=self.dtype)
         for layer in self.layers:
             x = layer.forward(x)
         return x

@@ -23,15 +23,16 @@ def _is_cupy(a: object) -> bool:
 
 def array_module(*arrays: object) -> ModuleType:
     """`cupy` when any of `arrays` lives on the GPU (a CuPy array), else `numpy`."""
-    if any(_is_cupy(a) for a in arrays):
-        cupy = importlib.import_module("cupy")
-        return cupy.get_array_module(*arrays)
+    for a in arrays:
+        if type(a) is not np.ndarray and _is_cupy(a):  # the NumPy case costs one `is`
+            cupy = importlib.import_module("cupy")
+            return cupy.get_array_module(*arrays)
     return np
 
 
 def to_numpy(a):
     """`a` as a NumPy array (a CuPy array is copied to the host; NumPy is returned as is)."""
-    return a.get() if _is_cupy(a) else a
+    return a if type(a) is np.ndarray or not _is_cupy(a) else a.get()
 
 
 def cupy_available() -> bool:

@@ -2,7 +2,9 @@
 
 `GPUArray` is a NumPy array that says it comes from `cupy` (its type's module), and
 that refuses every NumPy *function* called on it (`np.dot(gpu, ...)`, `np.zeros_like`):
-code that means to run unchanged on CuPy must take the array's own module instead. The
+code that means to run unchanged on CuPy must take the array's own module instead.
+NumPy's ufuncs (`np.exp(gpu)`) and array methods are allowed, as CuPy runs them
+itself (it implements `__array_ufunc__`), and keep the result a GPUArray. The
 module `cupy` here serves NumPy's functions on GPUArrays, like CuPy does, and counts
 each call, so a test can also see that the work went through it.
 
