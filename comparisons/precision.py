@@ -27,7 +27,7 @@ import numpy as np
 import adapters
 from adapters import checks
 from comparisons import parity
-from comparisons.run import RunConfig, book_data
+from comparisons.run import RunConfig, book_data, reference_device
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 PRECISIONS = parity.DTYPES  # float64, float32, float16, bfloat16
@@ -139,11 +139,12 @@ def precision_matrix(
         ref_d: adapters.Trajectory | None = None
         for fw in frameworks:
             module = adapters.base.adapter_module(fw)
-            if precision not in module.DTYPES or not module.device_available(config.device):
+            device = reference_device(fw, config.device)
+            if precision not in module.DTYPES or not module.device_available(device):
                 continue
             mode = module.MODES[0]
             say(f"precision matrix: {fw}/{mode} in {precision} ...")
-            net = adapters.build(fw, weights, dtype=precision, device=config.device)
+            net = adapters.build(fw, weights, dtype=precision, device=device)
             try:
                 traj = net.train(
                     x,
@@ -211,7 +212,9 @@ def storage_row(
     stored = {
         k: checks.cast(np.asarray(v), "float16", f"weights[{k!r}]") for k, v in trained32.items()
     }
-    net = adapters.build(framework, stored, dtype="float32", device=config.device)
+    net = adapters.build(
+        framework, stored, dtype="float32", device=reference_device(framework, config.device)
+    )
     loaded = net.weights()
     rounding = _drift(loaded, {k: np.asarray(v, np.float64) for k, v in trained32.items()})
     return PrecisionRow(

@@ -101,6 +101,9 @@ def precision_settings(config: RunConfig) -> dict:
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
         "numpy": np.__version__,
     }
+    if "numpy" in config.frameworks and config.device != "cpu":
+        where = reference_device("numpy", config.device)
+        out["numpy device"] = where + ("" if where != "cpu" else " (CuPy not installed or no GPU)")
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         out["torch"] = torch.__version__
@@ -126,6 +129,15 @@ def precision_settings(config: RunConfig) -> dict:
         out["jax x64 (process)"] = str(jax.config.jax_enable_x64)
         out["jax backend"] = jax.default_backend()
     return out
+
+
+def reference_device(framework: str, device: str) -> str:
+    """Where `framework` runs for a run on `device`: the reference (numpy) stays on the
+    CPU when it cannot follow onto the GPU (no CuPy), so torch and JAX on cuda are
+    compared with the CPU reference; everything else runs where it was asked to."""
+    if framework != "numpy" or device == "cpu":
+        return device
+    return device if adapters.base.adapter_module("numpy").device_available(device) else "cpu"
 
 
 def accuracy(net, x: np.ndarray, t: np.ndarray) -> float:
@@ -154,11 +166,10 @@ def run(
     for framework in config.frameworks:
         module = adapters.base.adapter_module(framework)
         tf32 = config.tf32 and module.Net.TF32  # the reference never uses TF32
+        device = reference_device(framework, config.device)
         for mode in module.MODES:
-            say(f"training {framework}/{mode} ({schedule.shape[0]} steps) ...")
-            net = adapters.build(
-                framework, weights, dtype=config.dtype, device=config.device, tf32=tf32
-            )
+            say(f"training {framework}/{mode} on {device} ({schedule.shape[0]} steps) ...")
+            net = adapters.build(framework, weights, dtype=config.dtype, device=device, tf32=tf32)
             traj = net.train(
                 x,
                 t,

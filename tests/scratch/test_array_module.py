@@ -112,3 +112,17 @@ def test_cuda_without_cupy_is_refused_before_any_work():
     weights, _, _ = problem()
     with pytest.raises(ValueError, match="cuda.*not available"):
         adapters.build("numpy", weights, device="cuda")
+
+
+def test_a_cuda_run_keeps_the_reference_on_the_cpu_without_cupy():
+    """`--device cuda` compares torch and JAX on the GPU with the float64 reference on the
+    CPU when the reference cannot follow (no CuPy); with CuPy it goes to the GPU too."""
+    from comparisons.run import RunConfig, precision_settings, reference_device
+
+    assert reference_device("torch", "cuda") == "cuda"  # only numpy falls back
+    if not cupy_available():
+        assert reference_device("numpy", "cuda:0") == "cpu"
+        settings = precision_settings(RunConfig(device="cuda"))
+        assert settings["numpy device"].startswith("cpu (CuPy not installed")
+    with fake_cupy.installed():
+        assert reference_device("numpy", "cuda") == "cuda"
