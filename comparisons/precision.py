@@ -102,7 +102,8 @@ class PrecisionMatrix:
 def _exact_loss(weights: Weights, x: np.ndarray, t: np.ndarray) -> float:
     """The epsilon-free mean cross-entropy of `weights` on (x, t), in float64."""
     w = {k: np.asarray(v, np.float64) for k, v in weights.items()}
-    z = 1 / (1 + np.exp(-(x @ w["W1"] + w["b1"])))
+    with np.errstate(over="ignore"):  # exp(-a) = inf for a < -709: z = 0, the limit
+        z = 1 / (1 + np.exp(-(x @ w["W1"] + w["b1"])))
     s = z @ w["W2"] + w["b2"]
     s = s - s.max(axis=1, keepdims=True)
     logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
@@ -163,14 +164,21 @@ def precision_matrix(
                     )
                 )  # fmt: skip
                 continue
+            except ValueError as err:  # a setting this precision cannot hold (lr 1e6 in float16)
+                rows.append(
+                    PrecisionRow(
+                        precision, fw, mode, None, None, None, "refused", 0.0, note=str(err)
+                    )
+                )
+                continue
             trained = net.weights()
             report, verdict = None, "reference"
-            if ref64 is None:
+            if precision == "float64" and ref64 is None:
                 ref64, ref64_weights = traj, {k: np.asarray(v) for k, v in trained.items()}
             elif ref_d is None:
                 verdict = "reference" if fw == frameworks[0] else "stand-in"
-            else:
-                calibration = None if precision == "float64" else (ref64, ref_d)
+            else:  # without a float64 reference (it diverged) the static row judges
+                calibration = None if precision == "float64" or ref64 is None else (ref64, ref_d)
                 report = parity.compare_trajectories(ref_d, traj, calibration=calibration)
                 verdict = "PASS" if report.passed else "FAIL"
             if ref_d is None:
@@ -184,7 +192,7 @@ def precision_matrix(
                     mode=mode,
                     accuracy=float((net.predict(x).argmax(axis=1) == t).mean()),
                     loss=_exact_loss(trained, x, t),
-                    drift=_drift(trained, ref64_weights),
+                    drift=None if ref64_weights is None else _drift(trained, ref64_weights),
                     verdict=verdict,
                     seconds=traj.seconds,
                     report=report,

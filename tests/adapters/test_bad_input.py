@@ -167,3 +167,17 @@ def test_missing_framework_error_names_the_extra(monkeypatch):
     monkeypatch.setattr(adapters.base, "available", lambda: ["numpy"])
     with pytest.raises(ValueError, match=r"not installed.*scratch-parity\[torch,jax\]"):
         adapters.build("torch", W)
+
+
+def test_an_lr_float16_cannot_hold_is_refused_before_training(framework):
+    """torch would fail midway (an lr beyond 65504 cannot become a float16); every
+    framework refuses it up front, and the net is untouched."""
+    net = adapters.build(framework, W, dtype="float16")
+    before = net.weights()
+    schedule = np.zeros((3, 2), dtype=np.int64)
+    with pytest.raises(ValueError, match="sgd lr 1e\\+06 does not fit in float16"):
+        net.train(X, T, schedule, adapters.OptimizerSpec("sgd", 1e6))
+    with pytest.raises(ValueError, match="max_grad 1e\\+05 does not fit in float16"):
+        net.train(X, T, schedule, adapters.OptimizerSpec("sgd", 0.1), max_grad=1e5)
+    for k, v in net.weights().items():
+        np.testing.assert_array_equal(v, before[k])

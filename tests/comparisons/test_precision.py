@@ -243,3 +243,12 @@ def test_the_matrix_without_other_frameworks_is_the_reference_alone():
         ("float16", "reference"),
     ]
     assert "parity" in m.table() and "float16" in m.table()
+
+
+def test_a_setting_a_precision_cannot_hold_is_a_refused_row_not_a_crash():
+    config = RunConfig(epochs=1, frameworks=("numpy",), optimizer=OptimizerSpec("sgd", 1e5))
+    m = precision_matrix(config, precisions=["float64", "float16"])
+    refused = m.row("float16", "numpy")
+    assert refused.verdict == "refused" and "does not fit in float16" in refused.note
+    assert m.row("float64", "numpy").verdict == "reference" and m.passed
+    assert "refused" in m.table()
