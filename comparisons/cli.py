@@ -248,7 +248,11 @@ def train_config(args: argparse.Namespace):
         if args.dtype not in module.DTYPES:
             hint = " (NumPy has no bfloat16: --frameworks torch,jax)" if fw == "numpy" else ""
             raise UsageError(f"--dtype {args.dtype} is not supported by {fw}{hint}")
-        if fw != "numpy" and not module.device_available(args.device):  # numpy: CPU if need be
+        if not module.device_available(args.device):
+            # the reference without CuPy stays on the CPU, beside torch/jax on the GPU
+            beside = [f for f in args.frameworks if f != "numpy"]
+            if fw == "numpy" and beside and args.device.partition(":")[0] == "cuda":
+                continue
             raise UsageError(f"--device {args.device!r} is not available to {fw}")
     for folder in (args.out, *args.out.parents):
         if folder.exists() and not folder.is_dir():

@@ -135,7 +135,7 @@ def reference_device(framework: str, device: str) -> str:
     """Where `framework` runs for a run on `device`: the reference (numpy) stays on the
     CPU when it cannot follow onto the GPU (no CuPy), so torch and JAX on cuda are
     compared with the CPU reference; everything else runs where it was asked to."""
-    if framework != "numpy" or device == "cpu":
+    if framework != "numpy" or not device.startswith("cuda"):
         return device
     return device if adapters.base.adapter_module("numpy").device_available(device) else "cpu"
 
