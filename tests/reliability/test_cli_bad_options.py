@@ -162,10 +162,22 @@ def bad_command_line(draw, out: str) -> list[str]:
     return ["bench", draw(st.sampled_from(["--foo", "--out", "--epochs=1"]))]
 
 
+WRITTEN_IN_CWD: list[str] = []  # what the last run_cli left in its working directory
+
+
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """cli.main(argv) from an empty working directory (so that the default
+    comparison-output/ of an earlier `make demo` neither hides nor fakes a write)."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = cli.main(argv)
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as here:
+        os.chdir(here)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                rc = cli.main(argv)
+        finally:
+            os.chdir(cwd)
+        WRITTEN_IN_CWD[:] = sorted(p.name for p in Path(here).iterdir())
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -175,7 +187,7 @@ def assert_refused_cleanly(argv, rc, stdout, stderr, folder: Path, before: set[s
     assert stderr.startswith("scratch-parity: error: "), (argv, stderr)
     assert stderr.endswith("\n") and len(stderr.splitlines()) == 1, (argv, stderr)
     assert {p.name for p in folder.iterdir()} == before, argv  # nothing written
-    assert not Path("comparison-output").exists() or "comparison-output" in before
+    assert WRITTEN_IN_CWD == [], argv  # not even the default comparison-output/
 
 
 @settings(max_examples=80, deadline=None)
