@@ -406,7 +406,7 @@ class NetBase:
                 f"optimizer must be an adapters.OptimizerSpec, got {type(optimizer).__name__}"
             )
         max_grad = checks.check_max_grad(max_grad)
-        largest = checks.finfo(self.dtype).max  # torch cannot even hold a bigger lr in float16
+        largest = checks.largest(self.dtype)  # torch cannot even hold a bigger lr in float16
         settings = {f"{optimizer.name} {k}": v for k, v in optimizer.hyper.items()}
         for key, value in {**settings, "max_grad": max_grad or 0.0}.items():
             if abs(value) > largest:

@@ -6,7 +6,7 @@ Every adapter calls these through `adapters.base.NetBase`, so bad input gets the
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -20,25 +20,9 @@ DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")
 BFLOAT16_MAX = float.fromhex("0x1.fep127")  # 3.39e38, just below float32's largest
 
 
-class Finfo(NamedTuple):
-    """What `np.finfo` says of a float, for the four dtype names (bfloat16 included)."""
-
-    eps: float  # 2**-(mantissa bits): the gap above 1.0
-    max: float
-    tiny: float  # the smallest normal number
-
-
-_FINFO = {
-    "float64": Finfo(2.0**-52, float(np.finfo(np.float64).max), 2.0**-1022),
-    "float32": Finfo(2.0**-23, float(np.finfo(np.float32).max), 2.0**-126),
-    "float16": Finfo(2.0**-10, 65504.0, 2.0**-14),
-    "bfloat16": Finfo(2.0**-7, BFLOAT16_MAX, 2.0**-126),
-}
-
-
-def finfo(dtype: str) -> Finfo:
-    """eps, max and tiny of one of DTYPE_NAMES."""
-    return _FINFO[dtype]
+def largest(dtype: str) -> float:
+    """The largest finite value of one of DTYPE_NAMES (bfloat16 included)."""
+    return BFLOAT16_MAX if dtype == "bfloat16" else float(np.finfo(dtype).max)
 
 
 def numpy_dtype(dtype: str) -> np.dtype:
@@ -101,7 +85,7 @@ def cast(a: np.ndarray, dtype: str, name: str) -> np.ndarray:
             big = float(np.max(np.abs(a.astype(np.float64))))
         raise ValueError(
             f"{name} does not fit in {dtype}: its largest magnitude {big:.3g} exceeds "
-            f"{finfo(dtype).max:.3g}"
+            f"{largest(dtype):.3g}"
         )
     return out
 

@@ -31,6 +31,11 @@ def device_available(device: str) -> bool:
     return int(index or 0) < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
 
 
+def tf32_capable(device: str) -> bool:
+    """Always False: the reference never computes in TF32 (torch and JAX can be asked to)."""
+    return False
+
+
 def array_module_for(device: str):
     """NumPy for "cpu"; CuPy for "cuda[:N]" (imported only then)."""
     return np if device == "cpu" else importlib.import_module("cupy")
@@ -80,8 +85,7 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     # in the net's precision, as torch and optax compute their loss, but float16 in float32
     # (as they do): 1e-7 / p would overflow float16 for any p below 1.5e-12
     work = np.float32 if y.dtype == np.float16 else y.dtype
-    if work is np.float32:
-        p = p.astype(work)
+    p = p.astype(work, copy=False)  # no copy but for float16
     if p.min() > 1e-300:
         return functions.epsilon_gap(p)
     affine2 = model.layers[-1]

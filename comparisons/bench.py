@@ -41,6 +41,7 @@ import numpy as np
 import adapters
 from adapters import OptimizerSpec
 from adapters.base import adapter_module, record_steps
+from comparisons.run import text_table
 from scratch import init_weights
 from scratch.optimizers import SGD
 from scratch.trainer import shuffled_batches
@@ -632,8 +633,6 @@ def format_table(results: dict) -> str:
         )
         for r in results["rows"]
     ]
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     m = results["machine"]
     lines = [
         f"machine: {m['cpu']}, {m['cpus']} CPUs, load average {m['load_average_1min'][0]} "
@@ -643,9 +642,7 @@ def format_table(results: dict) -> str:
         f"median of {results['config']['repeats']} runs after a first call; a run is build + "
         "train until NumPy arrays are back",
         "",
-        line(head),
-        line(["-" * w for w in widths]),
-        *(line(b) for b in body),
+        text_table(head, body),
     ]
     for s in results["skipped"]:
         lines.append(f"skipped: {s['size']} {s['framework']}: {s['reason']}")

@@ -89,7 +89,7 @@ def _frameworks(text: str) -> list[str]:
     return sorted(names, key=adapters.FRAMEWORKS.index)  # the reference (numpy) first
 
 
-PRECISIONS = ("float64", "float32", "float16", "bfloat16")
+PRECISIONS = adapters.checks.DTYPE_NAMES  # the precision matrix's, highest first
 
 
 def _precisions(text: str) -> tuple[str, ...]:
@@ -226,7 +226,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def train_config(args: argparse.Namespace):
     """The RunConfig the options describe; UsageError for a bad combination."""
-    from comparisons.run import BOOK_LR, RunConfig
+    from comparisons.run import BOOK_LR, RunConfig, reference_device
 
     hyper = {k: getattr(args, k) for k in ("momentum", "decay_rate", "beta1", "beta2")}
     hyper = {k: v for k, v in hyper.items() if v is not None}
@@ -251,7 +251,7 @@ def train_config(args: argparse.Namespace):
         if not module.device_available(args.device):
             # the reference without CuPy stays on the CPU, beside torch/jax on the GPU
             beside = [f for f in args.frameworks if f != "numpy"]
-            if fw == "numpy" and beside and args.device.partition(":")[0] == "cuda":
+            if fw == "numpy" and beside and reference_device(fw, args.device) == "cpu":
                 continue
             raise UsageError(f"--device {args.device!r} is not available to {fw}")
     for folder in (args.out, *args.out.parents):

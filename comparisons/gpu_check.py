@@ -22,7 +22,7 @@ from pathlib import Path
 import adapters
 from adapters import OptimizerSpec
 from comparisons import parity
-from comparisons.run import RunConfig, book_data
+from comparisons.run import RunConfig, book_data, text_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SGD = OptimizerSpec("sgd", 1.0)
@@ -36,9 +36,7 @@ def devices() -> dict:
         cuda = module.device_available("cuda")
         entry: dict[str, object] = {"cuda": cuda}
         if cuda:
-            entry["tf32 units"] = (
-                module.tf32_capable("cuda") if hasattr(module, "tf32_capable") else False
-            )
+            entry["tf32 units"] = module.tf32_capable("cuda")
         if fw == "torch" and cuda:
             import torch
 
@@ -154,9 +152,7 @@ def summary(report: dict) -> str:
                 r["parity"] + (" (TF32 on: the cause of the drift)" if r["tf32_capable"] else ""),
             )
         )
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)] if body else []
-    for row in [head, *body] if body else []:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    lines.append(text_table(head, body) if body else "(no frameworks)")
     if report["bench"] is None:
         lines += ["", "== bench: skipped (no cuda device for torch or jax)"]
     else:

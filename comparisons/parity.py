@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from adapters.checks import round_bfloat16
+from adapters.checks import DTYPE_NAMES, round_bfloat16
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Tolerance(NamedTuple):
     atol: float
 
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")  # highest precision first
+DTYPES = DTYPE_NAMES  # float64, float32, float16, bfloat16: highest precision first
 QUANTITIES = ("forward", "loss", "gradient", "trajectory")
 
 # Every atol below exists for elements whose exact value is (nearly) zero: a bias

@@ -27,7 +27,7 @@ import numpy as np
 import adapters
 from adapters import checks
 from comparisons import parity
-from comparisons.run import RunConfig, book_data, reference_device
+from comparisons.run import RunConfig, book_data, reference_device, text_table, train
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 PRECISIONS = parity.DTYPES  # float64, float32, float16, bfloat16
@@ -64,7 +64,7 @@ class PrecisionMatrix:
 
     @property
     def passed(self) -> bool:
-        return all(r.verdict not in ("FAIL",) for r in self.rows)
+        return all(r.verdict != "FAIL" for r in self.rows)
 
     def row(self, precision: str, framework: str) -> PrecisionRow:
         for r in self.rows:
@@ -147,15 +147,7 @@ def precision_matrix(
             say(f"precision matrix: {fw}/{mode} in {precision} ...")
             net = adapters.build(fw, weights, dtype=precision, device=device)
             try:
-                traj = net.train(
-                    x,
-                    t,
-                    schedule,
-                    config.optimizer,
-                    max_grad=config.max_grad,
-                    record_every=config.record_every,
-                    mode=mode,
-                )
+                traj = train(net, config, x, t, schedule, mode)
             except adapters.DivergenceError as err:
                 rows.append(
                     PrecisionRow(
@@ -257,9 +249,7 @@ def format_matrix(rows: list[dict]) -> str:
                 r["verdict"],
             )
         )  # fmt: skip
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])
+    return text_table(head, body)
 
 
 # --------------------------------------------------------------------------- calibration

@@ -140,6 +140,14 @@ def reference_device(framework: str, device: str) -> str:
     return device if adapters.base.adapter_module("numpy").device_available(device) else "cpu"
 
 
+def train(net, config: RunConfig, x, t, schedule, mode: str | None = None) -> Trajectory:
+    """`net.train` with the run's optimizer, clipping and recording."""
+    return net.train(
+        x, t, schedule, config.optimizer, max_grad=config.max_grad,
+        record_every=config.record_every, mode=mode,
+    )  # fmt: skip
+
+
 def accuracy(net, x: np.ndarray, t: np.ndarray) -> float:
     return float((net.predict(x).argmax(axis=1) == t).mean())
 
@@ -159,10 +167,7 @@ def run(
     ref64 = None
     if config.dtype != "float64":  # the reference's own drift calibrates the comparison
         say(f"training numpy/eager in float64 ({schedule.shape[0]} steps), to calibrate ...")
-        ref64 = adapters.build("numpy", weights, device="cpu").train(
-            x, t, schedule, config.optimizer, max_grad=config.max_grad,
-            record_every=config.record_every,
-        )  # fmt: skip
+        ref64 = train(adapters.build("numpy", weights), config, x, t, schedule)
     for framework in config.frameworks:
         module = adapters.base.adapter_module(framework)
         tf32 = config.tf32 and module.Net.TF32  # the reference never uses TF32
@@ -170,15 +175,7 @@ def run(
         for mode in module.MODES:
             say(f"training {framework}/{mode} on {device} ({schedule.shape[0]} steps) ...")
             net = adapters.build(framework, weights, dtype=config.dtype, device=device, tf32=tf32)
-            traj = net.train(
-                x,
-                t,
-                schedule,
-                config.optimizer,
-                max_grad=config.max_grad,
-                record_every=config.record_every,
-                mode=mode,
-            )
+            traj = train(net, config, x, t, schedule, mode)
             report = None
             if ref_traj is None:
                 ref_traj = traj
@@ -300,6 +297,11 @@ def format_table(rows: list[dict]) -> str:
         )
         for r in rows
     ]
+    return text_table(head, body)
+
+
+def text_table(head, body) -> str:
+    """Columns padded to their widest cell, two spaces apart, a dashed rule under `head`."""
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])
