@@ -13,6 +13,7 @@ from adapters.base import (
     Trajectory,
     available,
     build,
+    net_class,
 )
 from adapters.weights_file import load_weights, save_weights
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
@@ -31,5 +32,6 @@ __all__ = [
     "available",
     "build",
     "load_weights",
+    "net_class",
     "save_weights",
 ]

@@ -57,6 +57,13 @@ def adapter_module(framework: str):
     return importlib.import_module(f"adapters.{framework}_adapter")
 
 
+def net_class(framework: str) -> type[NetBase]:
+    """The `Net` class of `framework`: what it can do, as class attributes and static
+    methods (`DTYPES`, `DEVICES`, `MODES` (the first is the default), `TF32`,
+    `device_available(device)`, `tf32_capable(device)`). The one public way to ask."""
+    return adapter_module(framework).Net
+
+
 def build(
     framework: str,
     weights: Weights,
@@ -498,6 +505,7 @@ __all__ = [
     "WEIGHT_NAMES",
     "Weights",
     "adapter_module",
+    "net_class",
     "available",
     "build",
     "divergence",

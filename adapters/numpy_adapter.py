@@ -123,6 +123,8 @@ class Net(NetBase):
     DTYPES = DTYPES
     DEVICES = DEVICES
     MODES = MODES
+    device_available = staticmethod(device_available)
+    tf32_capable = staticmethod(tf32_capable)
 
     def _load(self, weights: Weights) -> None:
         if not device_available(self.device):

@@ -256,6 +256,8 @@ class Net(NetBase):
     DTYPES = DTYPES
     DEVICES = DEVICES
     MODES = MODES
+    device_available = staticmethod(device_available)
+    tf32_capable = staticmethod(tf32_capable)
     TF32 = True
 
     def _load(self, weights: Weights) -> None:
