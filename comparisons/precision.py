@@ -30,7 +30,7 @@ from comparisons import parity
 from comparisons.run import RunConfig, book_data, reference_device, text_table, train
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-PRECISIONS = parity.DTYPES  # float64, float32, float16, bfloat16
+PRECISIONS = checks.DTYPE_NAMES  # float64, float32, float16, bfloat16
 STORAGE = "float16 storage"  # float32 compute on weights stored in float16
 
 

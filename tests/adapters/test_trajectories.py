@@ -133,7 +133,7 @@ def test_a_wrong_epsilon_is_caught_at_the_first_step(monkeypatch):
     bad = adapters.build("torch", w).train(x, t, schedule, spec)
     report = parity.compare_trajectories(ref, bad)
     assert not report.passed
-    assert report.first_step == 1 and report.first_weight in adapters.WEIGHT_NAMES
+    assert report.first_step == 1 and report.first.weight in adapters.WEIGHT_NAMES
     assert "first diverge" in report.summary()
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from adapters.base import Trajectory, record_steps
+from adapters.checks import DTYPE_NAMES
 from comparisons import parity
 from comparisons.parity import (
     TOLERANCES,
@@ -24,7 +25,7 @@ from comparisons.parity import (
     tolerance,
     ulp_distance,
 )
-from scratch.functions import BOOK_LOG_EPS, cross_entropy_error, softmax
+from scratch.functions import cross_entropy_error, softmax
 
 SHAPES = {"W1": (2, 3), "b1": (3,), "W2": (3, 4), "b2": (4,)}  # non-square: I=2, H=3, O=4
 
@@ -42,14 +43,13 @@ def copy(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def test_tolerance_table_has_every_dtype_and_quantity():
-    for dtype in parity.DTYPES:
+    for dtype in DTYPE_NAMES:
         for quantity in parity.QUANTITIES:
             tol = tolerance(dtype, quantity)
             assert tol is TOLERANCES[(dtype, quantity)]
             assert tol.rtol > 0 and tol.atol > 0
     assert tolerance("float64", "trajectory") == (1e-10, 1e-12)
     assert tolerance("float32", "trajectory").atol == 1e-5
-    assert parity.BOOK_LOSS_EPS == BOOK_LOG_EPS == 1e-7
 
 
 def test_tolerance_names_the_unknown_dtype_or_quantity():
@@ -364,17 +364,19 @@ def test_compare_trajectories_finds_the_first_diverging_step_weight_and_element(
     b.weights["W1"][4:, 0, 2] += 1e-3  # worse, but later
     report = compare_trajectories(a, b)
     assert not report.passed
-    assert report.first_step == 6 and report.first_weight_step == 6
-    assert report.first_weight == "W2" and report.first_index == (2, 1)
-    assert report.first_values == (a.weights["W2"][3, 2, 1], b.weights["W2"][3, 2, 1])
-    assert report.first_error == pytest.approx(1e-6, rel=1e-6)
-    assert report.first_loss_step is None
+    assert report.first_step == 6 and report.first.step == 6
+    assert report.first.weight == "W2" and report.first.index == (2, 1)
+    assert report.first.values == (a.weights["W2"][3, 2, 1], b.weights["W2"][3, 2, 1])
+    assert report.first.error == pytest.approx(1e-6, rel=1e-6)
+    assert report.first_loss is None
     assert report.error_curve[:3].tolist() == [0, 0, 0] and report.error_curve[3] > 0
     assert report.max_weight_error == pytest.approx(1e-3, rel=1e-6)
     summary = report.summary()
     assert "first diverge after 6 updates at W2[2, 1]: " in summary
     assert "(|d| 1e-06 > tol " in summary
-    assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["first_index"] == [2, 1]
+    payload = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert payload["first"]["index"] == [2, 1] and payload["first_step"] == 6
+    assert payload["first_loss"] is None and payload["summary"] == summary
 
 
 def test_compare_trajectories_counts_a_loss_at_the_step_it_was_computed():
@@ -383,9 +385,10 @@ def test_compare_trajectories_counts_a_loss_at_the_step_it_was_computed():
     b.losses[3] += 1e-6  # the loss of step 3, from the weights after 3 updates
     b.weights["b1"][4, 0] += 1e-6  # a weight record after 8 updates
     report = compare_trajectories(a, b)
-    assert report.first_loss_step == 3 and report.first_step == 3
-    assert report.first_weight_step == 8 and report.first_weight == "b1"
-    assert report.first_index == (0,)
+    assert report.first_loss.step == 3 and report.first_step == 3
+    assert report.first_loss.error == pytest.approx(1e-6, rel=1e-6)
+    assert report.first.step == 8 and report.first.weight == "b1"
+    assert report.first.index == (0,)
     summary = report.summary()
     assert "first diverge after 3 updates in the loss of step 3" in summary
     assert "weights from 8 updates at b1[0]" in summary
@@ -399,7 +402,7 @@ def test_compare_trajectories_removes_the_books_epsilon_from_the_loss():
     assert compare_trajectories(a, b).passed
     b.losses = a.losses + 5e-7 + 1e-10  # anything the epsilon does not explain is caught
     report = compare_trajectories(a, b)
-    assert not report.passed and report.first_loss_step == 0
+    assert not report.passed and report.first_loss.step == 0
     b.losses = a.losses  # raw equality is now a difference of 5e-7
     assert not compare_trajectories(a, b).passed
     exact = compare_trajectories(trajectory("numpy"), trajectory("torch", gap=None))
@@ -447,13 +450,13 @@ def test_compare_trajectories_with_calibration():
     calibrated = compare_trajectories(a, b, calibration=(ref64, ref32))
     assert calibrated.calibrated and calibrated.passed, calibrated.summary()
     uncalibrated = compare_trajectories(a, b)  # the float32 loss row alone is far tighter
-    assert not uncalibrated.passed and uncalibrated.first_loss_step == 0
+    assert not uncalibrated.passed and uncalibrated.first_loss.step == 0
 
     far = trajectory("torch", dtype="float32")
     far.weights["W1"][2, 1, 0] += 1e-2  # far above 10x the drift
     report = compare_trajectories(a, far, calibration=(ref64, ref32))
-    assert not report.passed and report.first_weight == "W1" and report.first_index == (1, 0)
-    assert report.first_tol == pytest.approx(1e-3, rel=1e-2)  # 10 x the float32 drift
+    assert not report.passed and report.first.weight == "W1" and report.first.index == (1, 0)
+    assert report.first.tol == pytest.approx(1e-3, rel=1e-2)  # 10 x the float32 drift
 
     with pytest.raises(ValueError, match="float64"):
         compare_trajectories(a, b, calibration=(ref32, ref64))

@@ -193,7 +193,7 @@ def test_the_matrix_has_every_supported_precision_and_the_storage_case(matrix):
     cells = {(r.precision, r.framework) for r in matrix.rows}
     expected = {
         (dtype, fw)
-        for dtype in parity.DTYPES
+        for dtype in checks.DTYPE_NAMES
         for fw in ("numpy", "torch", "jax")
         if supports(fw, dtype)
     }

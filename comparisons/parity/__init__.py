@@ -1,0 +1,56 @@
+"""Parity checks: do two implementations agree, and if not, where do they part?
+
+The library to import in your own tests. Every comparison reports, for each named array,
+the largest absolute and relative error, the distance in ULPs, the worst element and
+both values there, against one tolerance table. NumPy only at import: torch and jax are
+imported by the helpers that need them, when called.
+
+- `tolerances`: `TOLERANCES`, `tolerance(dtype, quantity)`, `lower_precision`;
+- `ulps`: `ulp_distance`;
+- `compare`: `compare`, `assert_close`, `Report`, `Entry` (`Report.first_failure()` is
+  the first diverging layer when the arrays are a model's activations in order);
+- `losses`: the book's loss against an epsilon-free one (`book_loss_gap`, `compare_losses`);
+- `threeway`: every pair among the frameworks (`compare_all`, `ThreeWayReport`);
+- `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`).
+"""
+
+from comparisons.parity.compare import Entry, Report, assert_close, compare
+from comparisons.parity.losses import book_loss_gap, compare_losses
+from comparisons.parity.threeway import ThreeWayReport, compare_all
+from comparisons.parity.tolerances import (
+    CALIBRATION_FACTOR,
+    QUANTITIES,
+    TOLERANCES,
+    Tolerance,
+    lower_precision,
+    tolerance,
+)
+from comparisons.parity.trajectories import (
+    Divergence,
+    LossDivergence,
+    TrajectoryReport,
+    compare_trajectories,
+)
+from comparisons.parity.ulps import ulp_distance
+
+__all__ = [
+    "CALIBRATION_FACTOR",
+    "QUANTITIES",
+    "TOLERANCES",
+    "Divergence",
+    "Entry",
+    "LossDivergence",
+    "Report",
+    "ThreeWayReport",
+    "Tolerance",
+    "TrajectoryReport",
+    "assert_close",
+    "book_loss_gap",
+    "compare",
+    "compare_all",
+    "compare_losses",
+    "compare_trajectories",
+    "lower_precision",
+    "tolerance",
+    "ulp_distance",
+]
