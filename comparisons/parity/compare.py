@@ -6,7 +6,11 @@ values there, with one verdict per name against the tolerance table. The entries
 the reference's order, so for activations recorded layer by layer
 `Report.first_failure()` is the first diverging layer of the model.
 
-NaN never passes; equal infinities do (as in `np.isclose`).
+NaN never passes; equal infinities do (as in `np.isclose`). The arrays may be NumPy
+arrays, torch tensors or JAX arrays. A side held in another dtype than the one compared
+at is noted, not failed (a float32 run against the float64 reference at float32's
+tolerance is a fair question), and a failure line says which side was float32 and the
+likely cause ("JAX computes in float32 unless x64 is on: use pinned_precision").
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from comparisons.parity.arrays import dtype_name, dtype_note, framework_of, to_numpy
 from comparisons.parity.formatting import (
     columns,
     fmt_err,
@@ -69,8 +74,8 @@ class Entry:
         with np.errstate(invalid="ignore", over="ignore"):
             d = abs(other - ref)
         if np.isfinite(d):
-            return text + f", |d| {d:.2g} > tol {self.allowance():.2g}"
-        return text + (f", {self.note}" if self.note else "")
+            text += f", |d| {d:.2g} > tol {self.allowance():.2g}"
+        return text + (f"; {self.note}" if self.note else "")
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready values (tuples as lists, NaN and inf as None)."""
@@ -174,7 +179,8 @@ def compare(
 
     The tolerance is `tolerance(dtype, quantity)`; `rtol`/`atol` override it (a caller
     that loosens it says why). ULPs are counted in `dtype`. A key missing from `other`,
-    a shape mismatch or a NaN makes a failed entry; keys only in `other` are noted.
+    a shape mismatch or a NaN makes a failed entry; keys only in `other` are noted, and
+    so is a side whose dtype is not `dtype` (with the likely cause when it is lower).
     Nothing to compare (no keys, a zero-size array) is a ValueError.
     """
     for label, mapping in (("ref", ref), ("other", other)):
@@ -203,7 +209,15 @@ def compare(
             note = f"shape mismatch: {ref_name} {r.shape}, {other_name} {o.shape}"
             entries.append(_unmatched(str(key), r, tol, note))
             continue
-        entries.append(_compare_arrays(str(key), r, o, tol, dtype, names))
+        entry = _compare_arrays(str(key), r, o, tol, dtype, names)
+        sides = tuple(
+            (label, dtype_name(v), framework_of(v))
+            for label, v in ((ref_name, value), (other_name, other[key]))
+        )
+        held = dtype_note(str(key), sides, dtype)
+        if held is not None:
+            entry.note = "; ".join(n for n in (entry.note, held) if n)
+        entries.append(entry)
     all_notes = list(notes)
     extra = [str(k) for k in other if k not in ref]
     if extra:
@@ -240,7 +254,7 @@ def badness(err: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 
 
 def _as_array(value: Any, what: str) -> np.ndarray:
-    a = np.asarray(value)
+    a = to_numpy(value)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"compare: {what} must hold real numbers, got dtype {a.dtype}")
     return a

@@ -5,17 +5,20 @@
 the weights or the loss disagree, with the weight and element that differ most there.
 A lower precision is judged either by the table's "trajectory" row or, given the
 reference's own float64 and low-precision runs, by a multiple of the reference's own
-drift (`calibration`).
+drift (`calibration`). A side whose weights are held in another dtype than it declares
+or than the other side's is named in `notes`, and in the summary when they diverge.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from adapters.checks import DTYPE_NAMES
+from comparisons.parity.arrays import dtype_note
 from comparisons.parity.compare import badness, errors
 from comparisons.parity.formatting import fmt_index, fmt_value, jsonable, list_text
 from comparisons.parity.tolerances import (
@@ -76,7 +79,8 @@ class TrajectoryReport:
     the first failing weight record (None when all agree), `first_loss` the first failing
     loss. `first_step` is the number of updates after which they first disagree: a weight
     record at step s counts as s, and the loss of step i, computed from the weights after
-    i updates, as i.
+    i updates, as i. `notes` name a side whose weights are held in another dtype than the
+    comparison's, with the likely cause ("JAX computes in float32 unless x64 is on").
     """
 
     a_name: str
@@ -92,6 +96,7 @@ class TrajectoryReport:
     calibrated: bool
     first: Divergence | None
     first_loss: LossDivergence | None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -130,7 +135,7 @@ class TrajectoryReport:
         if len(parts) == 2:
             step, which, what = parts[1]
             text += f"; {which} from {step} updates {what}"
-        return text
+        return "; note: ".join([text, *self.notes])
 
     def __str__(self) -> str:
         return self.summary()
@@ -239,6 +244,7 @@ def compare_trajectories(
         calibrated=calibration is not None,
         first=first,
         first_loss=first_loss,
+        notes=_dtype_notes((a, f"a ({a_name})"), (b, f"b ({b_name})"), dtype),
     )
 
 
@@ -252,6 +258,26 @@ def _run_dtype(traj: Trajectory) -> str:
             f"{_run_name(traj)}: dtype must be one of {', '.join(DTYPE_NAMES)}, got {traj.dtype!r}"
         )
     return traj.dtype
+
+
+def _held_dtype(traj: Trajectory, name: str) -> str:
+    """The dtype `traj` holds weight `name` in (a bfloat16 run's float32 arrays are bfloat16)."""
+    held = np.asarray(traj.weights[name]).dtype.name
+    return "bfloat16" if traj.dtype == "bfloat16" and held == "float32" else held
+
+
+def _dtype_notes(a: tuple[Trajectory, str], b: tuple[Trajectory, str], dtype: str) -> list[str]:
+    """One note per way the two runs' weights are held, naming the weights it applies to."""
+    held = defaultdict(list)  # (a's dtype, b's dtype) -> weight names
+    for k in a[0].weights:
+        held[(_held_dtype(a[0], k), _held_dtype(b[0], k))].append(k)
+    notes = []
+    for (a_dtype, b_dtype), names in held.items():
+        sides = ((a[1], a_dtype, a[0].framework), (b[1], b_dtype, b[0].framework))
+        note = dtype_note(", ".join(names), sides, dtype)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 def _loss_gap(traj: Trajectory) -> np.ndarray | float:
