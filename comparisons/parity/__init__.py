@@ -11,9 +11,13 @@ imported by the helpers that need them, when called.
   the first diverging layer when the arrays are a model's activations in order);
 - `losses`: the book's loss against an epsilon-free one (`book_loss_gap`, `compare_losses`);
 - `threeway`: every pair among the frameworks (`compare_all`, `ThreeWayReport`);
-- `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`).
+- `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`);
+- `activations`: a model's named intermediate values (`torch_activations` by forward
+  hooks, `tap`/`activations` for a NumPy or JAX function), to find its first diverging
+  layer.
 """
 
+from comparisons.parity.activations import activations, tap, torch_activations
 from comparisons.parity.compare import Entry, Report, assert_close, compare
 from comparisons.parity.losses import book_loss_gap, compare_losses
 from comparisons.parity.threeway import ThreeWayReport, compare_all
@@ -44,6 +48,7 @@ __all__ = [
     "ThreeWayReport",
     "Tolerance",
     "TrajectoryReport",
+    "activations",
     "assert_close",
     "book_loss_gap",
     "compare",
@@ -51,6 +56,8 @@ __all__ = [
     "compare_losses",
     "compare_trajectories",
     "lower_precision",
+    "tap",
     "tolerance",
+    "torch_activations",
     "ulp_distance",
 ]
