@@ -14,11 +14,14 @@ imported by the helpers that need them, when called.
 - `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`);
 - `activations`: a model's named intermediate values (`torch_activations` by forward
   hooks, `tap`/`activations` for a NumPy or JAX function), to find its first diverging
-  layer.
+  layer;
+- `layout`: the same weights in every framework, in your layout (`to_torch`/`from_torch`,
+  nn.Linear transposed; `to_jax`/`from_jax`, a pytree by key paths).
 """
 
 from comparisons.parity.activations import activations, tap, torch_activations
 from comparisons.parity.compare import Entry, Report, assert_close, compare
+from comparisons.parity.layout import from_jax, from_torch, to_jax, to_torch
 from comparisons.parity.losses import book_loss_gap, compare_losses
 from comparisons.parity.threeway import ThreeWayReport, compare_all
 from comparisons.parity.tolerances import (
@@ -55,8 +58,12 @@ __all__ = [
     "compare_all",
     "compare_losses",
     "compare_trajectories",
+    "from_jax",
+    "from_torch",
     "lower_precision",
     "tap",
+    "to_jax",
+    "to_torch",
     "tolerance",
     "torch_activations",
     "ulp_distance",

@@ -12,32 +12,10 @@ import pytest
 
 import adapters
 from comparisons.parity import activations, compare, tap, torch_activations
+from tests.comparisons.parity_helpers import SIZES, forward, inputs, params
 from tests.conftest import need
 
-SIZES = (4, 6, 5, 3)
 LAYERS = ["affine1", "relu", "affine2", "sigmoid", "affine3"]
-
-
-def params(seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    w = {}
-    for i, (n_in, n_out) in enumerate(zip(SIZES, SIZES[1:], strict=False), start=1):
-        w[f"W{i}"] = rng.standard_normal((n_in, n_out))  # (in, out), the book's layout
-        w[f"b{i}"] = rng.standard_normal(n_out)
-    return w
-
-
-def forward(w: dict, x, xp=np):
-    """The reference's forward, with every layer's output tapped."""
-    h = tap("affine1", x @ w["W1"] + w["b1"])
-    h = tap("relu", xp.maximum(h, 0))
-    h = tap("affine2", h @ w["W2"] + w["b2"])
-    h = tap("sigmoid", 1 / (1 + xp.exp(-h)))
-    return tap("affine3", h @ w["W3"] + w["b3"])
-
-
-def inputs() -> np.ndarray:
-    return np.random.default_rng(1).standard_normal((7, SIZES[0]))  # (N, I)
 
 
 def test_tap_records_in_order_and_is_the_identity_outside_activations():
