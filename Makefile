@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 # Every framework is installed here, so a skipped cross-framework test is a failure.
 test: $(STAMP)
-	SCRATCH_PARITY_REQUIRE_ALL=1 $(BIN)/python -m pytest
+	$(BIN)/python -m pytest --require-all-frameworks
 
 check: $(STAMP)
 	$(BIN)/python -m comparisons check

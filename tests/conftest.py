@@ -1,7 +1,11 @@
-"""Shared test set-up: framework fixtures, the no-skips rule, and the global-state guard.
+"""Shared test set-up: the parity plugin, framework fixtures and the global-state guard.
 
-- `SCRATCH_PARITY_REQUIRE_ALL=1` (set by `make test`, hence by CI) turns every skipped
-  `crossframework` test into a failure and fails the session if a framework is missing.
+- The `framework` fixture, the `crossframework` marker and `--require-all-frameworks`
+  (passed by `make test`, hence by CI: every skipped `crossframework` test fails, and so
+  does the session when a framework is missing) come from the package's pytest plugin,
+  comparisons/parity/pytest_plugin.py. It is registered by the package's `pytest11`
+  entry point; until the environment's install has that entry point (an editable
+  install made before it existed), it is loaded from here instead.
 - Every test is checked for side effects on global numerics state: NumPy's global
   generator, torch's generator, default dtype, TF32 flags and matmul precision, and
   JAX's x64 and matmul-precision flags must be as they were before the test.
@@ -10,54 +14,29 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sys
+from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
 
 import adapters
 
-REQUIRE_ALL = os.environ.get("SCRATCH_PARITY_REQUIRE_ALL") == "1"
+PLUGIN = "comparisons.parity.pytest_plugin"
+if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
+    pytest_plugins = [PLUGIN]
+
 INSTALLED = adapters.available()
 
 
-def pytest_sessionstart(session):
-    missing = [fw for fw in adapters.FRAMEWORKS if fw not in INSTALLED]
-    if REQUIRE_ALL and missing:
-        raise pytest.UsageError(
-            f"SCRATCH_PARITY_REQUIRE_ALL=1 but {', '.join(missing)} not installed: "
-            "pip install -e '.[all,dev]'"
-        )
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    skipped = report.skipped and not hasattr(report, "wasxfail")  # an xfail is no skip
-    if skipped and REQUIRE_ALL and item.get_closest_marker("crossframework"):
-        report.outcome = "failed"
-        report.longrepr = (
-            f"cross-framework test skipped, all frameworks required: {report.longrepr}"
-        )
-
-
 def need(*frameworks: str) -> None:
-    """Skip (a failure under SCRATCH_PARITY_REQUIRE_ALL) unless all are installed."""
+    """Skip (a failure under --require-all-frameworks) unless all are installed."""
     missing = [fw for fw in frameworks if fw not in INSTALLED]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed")
 
 
 PAIRS = list(itertools.combinations(adapters.FRAMEWORKS, 2))
-
-
-@pytest.fixture(params=adapters.FRAMEWORKS)
-def framework(request) -> str:
-    """Each framework in turn (numpy, torch, jax)."""
-    need(request.param)
-    return request.param
 
 
 @pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
