@@ -56,7 +56,8 @@ class Divergence:
 
 @dataclass(frozen=True)
 class LossDivergence:
-    """The first step whose losses disagree (after each side's `loss_gap` is added)."""
+    """The first step whose losses disagree: `values` are the two losses compared, made
+    epsilon-free by adding each side's `loss_gap` (the values `error` is taken of)."""
 
     step: int
     values: tuple[float, float]
@@ -65,7 +66,7 @@ class LossDivergence:
 
     def describe(self, dtype: str) -> str:
         a, b = self.values
-        what = f"in the loss of step {self.step}: {fmt_value(a, dtype)} vs "
+        what = f"in the loss of step {self.step} (epsilon-free): {fmt_value(a, dtype)} vs "
         return what + f"{fmt_value(b, dtype)} (|d| {self.error:.2g} > tol {self.tol:.2g})"
 
 
@@ -226,7 +227,7 @@ def compare_trajectories(
         i = int(bad_losses[0])
         first_loss = LossDivergence(
             step=i,
-            values=(float(a.losses[i]), float(b.losses[i])),
+            values=(float(loss_a[i]), float(loss_b[i])),
             error=float(loss_error[i]),
             tol=float(loss_allowed[i]),
         )

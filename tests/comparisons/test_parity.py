@@ -363,6 +363,10 @@ def test_compare_trajectories_removes_the_books_epsilon_from_the_loss():
     b.losses = a.losses + 5e-7 + 1e-10  # anything the epsilon does not explain is caught
     report = compare_trajectories(a, b)
     assert not report.passed and report.first_loss.step == 0
+    shown = report.first_loss.values  # the epsilon-free losses whose |d| is reported
+    assert shown == (a.losses[0] + 5e-7, b.losses[0])
+    assert abs(shown[1] - shown[0]) == report.first_loss.error
+    assert "in the loss of step 0 (epsilon-free): " in report.summary()
     b.losses = a.losses  # raw equality is now a difference of 5e-7
     assert not compare_trajectories(a, b).passed
     exact = compare_trajectories(trajectory("numpy"), trajectory("torch", gap=None))
