@@ -7,7 +7,7 @@ let each framework take them in one line:
     w = init_weights()                                       # {"W1": (in, out), ...}
     to_torch(model, w, names=TORCH_NAMES)                    # in place, transposing
     params = to_jax(params, w)                               # a new pytree
-    from_torch(model, names=TORCH_NAMES), from_jax(params)   # and back, for comparing
+    from_torch(model, names=TORCH_NAMES), from_jax(params)   # and back: record, compare
 
 `names` maps your names to the framework's: a torch parameter's name in
 `module.named_parameters()` ("affine1.weight"), a JAX leaf's path with "." between the
@@ -30,15 +30,16 @@ from comparisons.parity.arrays import to_numpy
 from comparisons.parity.frameworks import jax, torch
 
 
-def from_torch(module: Any, names: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
-    """The module's parameters as NumPy copies, by your names, in your (in, out) layout."""
+def from_torch(module: Any, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The module's parameters by your names, in your (in, out) layout, as detached torch
+    tensors: views, not copies, so they follow the module as it trains (what
+    `record`'s `weights()` wants); `np.array(t)` keeps a copy."""
     params = _torch_params(module)
     chosen = _resolve(names, list(params), "parameter", type(module).__name__)
     out = {}
     for mine, theirs in chosen.items():
         p, linear = params[theirs]
-        value = to_numpy(p)
-        out[mine] = np.array(value.T if linear else value, copy=True)  # (out, in) -> (in, out)
+        out[mine] = p.detach().T if linear else p.detach()  # Linear's (out, in) -> (in, out)
     return out
 
 
@@ -63,11 +64,11 @@ def to_torch(
     return module
 
 
-def from_jax(tree: Any, names: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
-    """The pytree's leaves as NumPy arrays, by your names (default: their key paths)."""
+def from_jax(tree: Any, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The pytree's leaves by your names (default: their key paths), as they are."""
     leaves, _ = _jax_leaves(tree)
     chosen = _resolve(names, list(leaves), "leaf", "the pytree")
-    return {mine: np.array(to_numpy(leaves[theirs]), copy=True) for mine, theirs in chosen.items()}
+    return {mine: leaves[theirs] for mine, theirs in chosen.items()}
 
 
 def to_jax(tree: Any, weights: Mapping[str, Any], names: Mapping[str, str] | None = None) -> Any:

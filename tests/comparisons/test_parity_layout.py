@@ -40,7 +40,7 @@ def test_torch_round_trip_is_bit_for_bit_and_computes_the_same_forward():
     back = from_torch(net, names=TORCH_NAMES)
     assert list(back) == list(TORCH_NAMES)
     for k in w:
-        np.testing.assert_array_equal(back[k], w[k])  # same shape, same bits
+        np.testing.assert_array_equal(np.asarray(back[k]), w[k])  # same shape, same bits
     np.testing.assert_array_equal(net["affine1"].weight.detach().numpy(), w["W1"].T)
     with torch.no_grad():
         h = torch.relu(net["affine1"](torch.from_numpy(x)))
@@ -49,8 +49,9 @@ def test_torch_round_trip_is_bit_for_bit_and_computes_the_same_forward():
     np.testing.assert_allclose(out, forward(w, x), rtol=1e-12)
     own = from_torch(net)  # torch's names, your layout
     assert own["affine1.weight"].shape == (4, 6) and own["affine1.bias"].shape == (6,)
-    back["W1"][0, 0] = 99.0  # a copy: the module is untouched
-    assert net["affine1"].weight[0, 0].item() == w["W1"][0, 0]
+    with torch.no_grad():
+        net["affine1"].weight[2, 1] = 99.0  # a view: it follows the module
+    assert back["W1"][1, 2].item() == 99.0 and not back["W1"].requires_grad
 
 
 @pytest.mark.crossframework
@@ -91,7 +92,8 @@ def test_jax_round_trip_by_key_paths():
         got = to_jax(tree, w, names=names)
         assert got["affine2"]["W"].dtype == jnp.float64
         back = from_jax(got, names=names)
-        assert set(back) == set(w) and all(np.array_equal(back[k], w[k]) for k in w)
+        assert set(back) == set(w) and all(np.array_equal(np.asarray(back[k]), w[k]) for k in w)
+        assert back["W2"] is got["affine2"]["W"]  # the leaves as they are
         assert list(from_jax(got)) == [f"affine{i}.{p}" for i in (1, 2, 3) for p in ("W", "b")]
         as_list = [(w["W1"], w["b1"]), (w["W2"], w["b2"])]
         assert list(from_jax(as_list)) == ["0.0", "0.1", "1.0", "1.1"]
