@@ -62,7 +62,10 @@ def as_array(value: Any, name: str) -> np.ndarray:
 
 
 def check_dtype(dtype: Any, supported: tuple[str, ...] = DTYPE_NAMES) -> str:
-    """The canonical name of `dtype` ("float64", ...), or ValueError listing `supported`."""
+    """The canonical name of `dtype` ("float64", ...), or ValueError listing `supported`.
+    None is refused (NumPy would read it as float64)."""
+    if dtype is None:
+        raise ValueError(f"dtype must be one of {', '.join(supported)}; got None")
     try:
         name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     except (TypeError, ValueError):

@@ -8,7 +8,6 @@ so nothing is transposed here.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from typing import NamedTuple
@@ -16,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from adapters.precision import pinned_precision
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 _numpy_rng_state = np.random.get_state()  # noqa: NPY002
@@ -43,17 +43,6 @@ def to_numpy(a: jax.Array) -> np.ndarray:
     as every adapter returns it."""
     out = np.array(a)
     return out.astype(np.float32) if out.dtype == jnp.bfloat16 else out
-
-
-@contextlib.contextmanager
-def pinned_precision(dtype: str, tf32: bool = False):
-    """x64 on exactly when computing in float64, matmul precision "highest" (no TF32
-    or bf16 passes on GPUs; with `tf32`, "tensorfloat32", which is what JAX's default
-    precision gives float32 matmuls on Ampere and newer GPUs); both are restored on exit
-    (they are process-wide)."""
-    precision = "tensorfloat32" if tf32 else "highest"
-    with jax.enable_x64(dtype == "float64"), jax.default_matmul_precision(precision):
-        yield
 
 
 def tf32_capable(device: str) -> bool:
@@ -372,7 +361,7 @@ class Net(NetBase):
         self._device = jax_device(self.device)
         if self._device is None:
             raise ValueError(f"device {self.device!r} is not available to jax on this machine")
-        with pinned_precision(self.dtype, self.tf32):
+        with pinned_precision("jax", self.dtype, tf32=self.tf32):
             self.module = to_module(weights, self.dtype, self._device)
 
     def _weights(self) -> Weights:
@@ -386,25 +375,25 @@ class Net(NetBase):
         return jax.device_put(a, self._device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        with pinned_precision(self.dtype, self.tf32):
+        with pinned_precision("jax", self.dtype, tf32=self.tf32):
             return to_numpy(_predict(self.module, self._array(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        with pinned_precision(self.dtype, self.tf32):
+        with pinned_precision("jax", self.dtype, tf32=self.tf32):
             return float(_loss(self.module, self._array(x), self._array(t)))
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
-        with pinned_precision(self.dtype, self.tf32):
+        with pinned_precision("jax", self.dtype, tf32=self.tf32):
             return from_module(_grad(self.module, self._array(x), self._array(t)))
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        with pinned_precision(self.dtype, self.tf32):
+        with pinned_precision("jax", self.dtype, tf32=self.tf32):
             return {k: to_numpy(v) for k, v in _activations(self.module, self._array(x)).items()}
 
     def _train(self, inputs: TrainInputs):
         run = compiled_run(inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every)
         marks = inputs.record_steps
-        with pinned_precision(self.dtype, self.tf32):
+        with pinned_precision("jax", self.dtype, tf32=self.tf32):
             x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
             schedule = self._array(inputs.schedule)
             params = self.module

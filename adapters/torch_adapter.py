@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from adapters.precision import TORCH_LOCK, pinned_precision
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -37,27 +38,6 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     if tensor.dtype == torch.bfloat16:
         tensor = tensor.float()
     return tensor.numpy()
-
-
-@contextlib.contextmanager
-def pinned_precision(tf32: bool = False):
-    """TF32 off for matmuls and convolutions, float32 matmul precision "highest" (parity
-    mode); with `tf32`, TF32 on and precision "high" instead. The previous settings are
-    restored on exit (they are process-wide)."""
-    saved = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.get_float32_matmul_precision(),
-    )
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.set_float32_matmul_precision("high" if tf32 else "highest")
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved[0]
-        torch.backends.cudnn.allow_tf32 = saved[1]
-        torch.set_float32_matmul_precision(saved[2])
 
 
 def tf32_capable(device: str) -> bool:
@@ -246,6 +226,34 @@ def train_step(module, optimizer, params, xb, tb, max_grad: float | None) -> tor
     return loss.detach()
 
 
+# --------------------------------------------------------------------------- threads
+
+TINY_ELEMENTS = 32768  # one grain of torch's parallel_for (at::internal::GRAIN_SIZE)
+
+
+@contextlib.contextmanager
+def tiny_net_threads(sizes: tuple[int, int, int], batch: int, device: str):
+    """One intra-op thread while a tiny net trains on the CPU, then the count as it was.
+
+    When every tensor of a step (activations (batch, max(I, H, O)), weights (I, H) and
+    (H, O)) is below one grain of torch's parallel_for, no kernel gains from a second
+    thread, and waking it costs more than the op itself (10x a step on 2 busy cores).
+    The thread count is process-wide: it is changed under `TORCH_LOCK`, as TF32 is.
+    """
+    I, H, O = sizes
+    largest = max(batch * max(I, H, O), I * H, H * O)
+    if device != "cpu" or largest >= TINY_ELEMENTS:
+        yield
+        return
+    with TORCH_LOCK:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------- the Net
 
 
@@ -277,16 +285,16 @@ class Net(NetBase):
         return tensor.to(self.device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        with pinned_precision(self.tf32), torch.no_grad():
+        with pinned_precision("torch", self.dtype, tf32=self.tf32), torch.no_grad():
             return to_numpy(self.module(self._tensor(x)))
 
     def _loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        with pinned_precision(self.tf32), torch.no_grad():
+        with pinned_precision("torch", self.dtype, tf32=self.tf32), torch.no_grad():
             return F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)).item()
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
         params = book_params(self.module)
-        with pinned_precision(self.tf32):
+        with pinned_precision("torch", self.dtype, tf32=self.tf32):
             grads = torch.autograd.grad(
                 F.cross_entropy(self.module(self._tensor(x)), self._tensor(t)), params
             )
@@ -296,7 +304,7 @@ class Net(NetBase):
         }
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        with pinned_precision(self.tf32), torch.no_grad():
+        with pinned_precision("torch", self.dtype, tf32=self.tf32), torch.no_grad():
             a1 = self.module.fc1(self._tensor(x))  # (N, H)
             z = torch.sigmoid(a1)  # (N, H)
             a2 = self.module.fc2(z)  # (N, O)
@@ -325,28 +333,19 @@ class Net(NetBase):
                 for buf, p in zip(records, params, strict=True):
                     buf[rec].copy_(book_layout(p))  # (out, in) -> (in, out)
 
-        # A tiny net (every tensor of a step below one grain of torch's parallel_for, 32768
-        # elements) trains on one intra-op thread: no kernel gains from a second thread
-        # there, and waking it costs more than the op itself (10x a step on 2 busy cores).
-        I, H, O = self.sizes
-        largest = max(schedule.shape[1] * max(I, H, O), I * H, H * O)  # activations, weights
-        threads = torch.get_num_threads()
-        tiny = self.device == "cpu" and largest < 32768
-        try:
-            if tiny:
-                torch.set_num_threads(1)
-            with pinned_precision(self.tf32):
-                record()
-                rec += 1
-                for step in range(steps):
-                    rows = schedule[step]
-                    losses[step] = train_step(
-                        module, optimizer, params, x[rows], t[rows], inputs.max_grad
-                    )
-                    if step + 1 == marks[rec]:
-                        record()
-                        rec += 1
-        finally:
-            torch.set_num_threads(threads)
+        with (
+            pinned_precision("torch", self.dtype, tf32=self.tf32),
+            tiny_net_threads(self.sizes, schedule.shape[1], self.device),
+        ):
+            record()
+            rec += 1
+            for step in range(steps):
+                rows = schedule[step]
+                losses[step] = train_step(
+                    module, optimizer, params, x[rows], t[rows], inputs.max_grad
+                )
+                if step + 1 == marks[rec]:
+                    record()
+                    rec += 1
         weights = {name: to_numpy(buf) for name, buf in zip(WEIGHT_NAMES, records, strict=True)}
         return to_numpy(losses).astype(np.float64), weights, None

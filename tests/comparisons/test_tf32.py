@@ -14,6 +14,7 @@ import pytest
 
 import adapters
 from adapters import OptimizerSpec
+from adapters.precision import pinned_precision
 from comparisons import cli, run
 from comparisons.run import RunConfig, book_data
 from tests.conftest import need
@@ -23,21 +24,20 @@ from tests.conftest import need
 @pytest.mark.parametrize("framework", ["torch", "jax"])
 def test_tf32_is_set_inside_the_call_and_restored_after(framework):
     need(framework)
-    module = adapters.base.adapter_module(framework)
     if framework == "torch":
         import torch
 
-        with module.pinned_precision(True):
+        with pinned_precision("torch", "float32", tf32=True):
             inside = (torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision())
-        with module.pinned_precision(False):
+        with pinned_precision("torch", "float32"):
             pinned = (torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision())
         assert inside == (True, "high") and pinned == (False, "highest")
     else:
         import jax
 
-        with module.pinned_precision("float32", True):
+        with pinned_precision("jax", "float32", tf32=True):
             inside = jax.config.jax_default_matmul_precision
-        with module.pinned_precision("float32", False):
+        with pinned_precision("jax", "float32"):
             pinned = jax.config.jax_default_matmul_precision
         assert inside == "tensorfloat32" and pinned == "highest"
     # the autouse guard in conftest checks every flag is back as it was
