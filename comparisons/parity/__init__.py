@@ -5,6 +5,9 @@ the largest absolute and relative error, the distance in ULPs, the worst element
 both values there, against one tolerance table. NumPy only at import: torch and jax are
 imported by the helpers that need them, when called.
 
+    traj = record(step, weights, schedule, framework="torch")  # your model's run
+    compare_trajectories(reference_traj, traj).summary()        # where they first part
+
 - `tolerances`: `TOLERANCES`, `tolerance(dtype, quantity)`, `lower_precision`;
 - `ulps`: `ulp_distance`;
 - `compare`: `compare`, `assert_close`, `Report`, `Entry` (`Report.first_failure()` is
@@ -12,6 +15,8 @@ imported by the helpers that need them, when called.
 - `losses`: the book's loss against an epsilon-free one (`book_loss_gap`, `compare_losses`);
 - `threeway`: every pair among the frameworks (`compare_all`, `ThreeWayReport`);
 - `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`);
+- `record`: any model's training run as the adapters record theirs (`record`), to be run
+  under `pinned_precision(framework, dtype)` (adapters/precision.py, re-exported here);
 - `activations`: a model's named intermediate values (`torch_activations` by forward
   hooks, `tap`/`activations` for a NumPy or JAX function), to find its first diverging
   layer;
@@ -19,10 +24,12 @@ imported by the helpers that need them, when called.
   nn.Linear transposed; `to_jax`/`from_jax`, a pytree by key paths).
 """
 
+from adapters.precision import pinned_precision
 from comparisons.parity.activations import activations, tap, torch_activations
 from comparisons.parity.compare import Entry, Report, assert_close, compare
 from comparisons.parity.layout import from_jax, from_torch, to_jax, to_torch
 from comparisons.parity.losses import book_loss_gap, compare_losses
+from comparisons.parity.record import record
 from comparisons.parity.threeway import ThreeWayReport, compare_all
 from comparisons.parity.tolerances import (
     CALIBRATION_FACTOR,
@@ -61,6 +68,8 @@ __all__ = [
     "from_jax",
     "from_torch",
     "lower_precision",
+    "pinned_precision",
+    "record",
     "tap",
     "to_jax",
     "to_torch",

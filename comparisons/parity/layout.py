@@ -21,13 +21,14 @@ parameter, and every JAX leaf, keeps its shape.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from adapters.precision import import_jax
 from comparisons.parity.arrays import to_numpy
-from comparisons.parity.frameworks import jax, torch
 
 
 def from_torch(module: Any, names: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -48,8 +49,8 @@ def to_torch(
 ) -> Any:
     """Copy `weights` (your names, your layout) into the module's parameters, in place;
     each keeps its dtype and device. Returns the module."""
-    t = torch()
     params = _torch_params(module)
+    t = sys.modules["torch"]
     chosen = _resolve(names, list(params), "parameter", type(module).__name__)
     _check_keys(weights, chosen)
     with t.no_grad():
@@ -78,8 +79,8 @@ def to_jax(tree: Any, weights: Mapping[str, Any], names: Mapping[str, str] | Non
     `.shape`, e.g. `jax.ShapeDtypeStruct`). A float64 array becomes float32 unless x64 is
     on: build under `pinned_precision("jax")` for float64.
     """
-    j = jax()
     leaves, treedef = _jax_leaves(tree)
+    j = sys.modules["jax"]
     chosen = _resolve(names, list(leaves), "leaf", "the pytree")
     _check_keys(weights, chosen)
     by_path = {theirs: mine for mine, theirs in chosen.items()}
@@ -94,8 +95,8 @@ def to_jax(tree: Any, weights: Mapping[str, Any], names: Mapping[str, str] | Non
 
 def _torch_params(module: Any) -> dict[str, tuple[Any, bool]]:
     """name -> (parameter, whether it is an nn.Linear weight stored (out, in))."""
-    t = torch()
-    if not isinstance(module, t.nn.Module):
+    t = sys.modules.get("torch")  # a torch module exists only once torch is imported
+    if t is None or not isinstance(module, t.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     params = {}
     for prefix, sub in module.named_modules():
@@ -109,7 +110,7 @@ def _torch_params(module: Any) -> dict[str, tuple[Any, bool]]:
 
 def _jax_leaves(tree: Any) -> tuple[dict[str, Any], Any]:
     """path -> leaf (paths like "affine1.W" or "0.1"), and the tree's structure."""
-    j = jax()
+    j = import_jax()  # a pytree of NumPy arrays needs no jax yet
     flat, treedef = j.tree_util.tree_flatten_with_path(tree)
     if not flat:
         raise ValueError("tree has no leaves")

@@ -29,7 +29,7 @@ from comparisons.parity.tolerances import (
 )
 
 if TYPE_CHECKING:
-    from adapters.base import Trajectory
+    from adapters.trajectory import Trajectory
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adapters.base import Trajectory, record_steps
+from adapters.trajectory import Trajectory, record_steps
 from comparisons.parity import tap
 
 SHAPES = {"W1": (2, 3), "b1": (3,), "W2": (3, 4), "b2": (4,)}  # non-square: I=2, H=3, O=4

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from adapters.base import Trajectory
 from adapters.checks import DTYPE_NAMES
+from adapters.trajectory import Trajectory
 from comparisons import parity
 from comparisons.parity import (
     TOLERANCES,
