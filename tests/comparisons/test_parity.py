@@ -4,6 +4,10 @@ the three-way view and trajectory comparison. NumPy only, on small non-square ar
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -468,3 +472,32 @@ def test_the_worst_index_points_at_the_injected_perturbation(data, shape):
     assert not entry.passed
     assert entry.worst_index == index
     assert (entry.ref_value, entry.other_value) == (x[index], other[index])
+
+
+# --------------------------------------------------------------------------- the package
+
+
+def test_every_design_name_is_importable_and_no_framework_is_imported(tmp_path):
+    """`comparisons.parity` (and its pytest plugin) import NumPy only: torch and jax are
+    imported by the helpers that need them, when called."""
+    names = [
+        *("compare", "assert_close", "compare_trajectories", "TOLERANCES", "tolerance"),
+        *("Report", "Entry", "TrajectoryReport", "ThreeWayReport", "compare_all"),
+        *("compare_losses", "book_loss_gap", "ulp_distance", "lower_precision"),
+        *("CALIBRATION_FACTOR", "QUANTITIES", "Tolerance", "record", "pinned_precision"),
+        *("activations", "tap", "torch_activations", "from_torch", "to_torch"),
+        *("from_jax", "to_jax", "Divergence", "LossDivergence"),
+    ]
+    assert sorted(names) == sorted(parity.__all__)
+    code = (
+        "import sys, comparisons.parity, comparisons.parity.pytest_plugin\n"
+        f"from comparisons.parity import {', '.join(names)}\n"
+        "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items()}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
