@@ -27,11 +27,11 @@ import numpy as np
 import adapters
 from adapters import checks
 from comparisons import parity
-from comparisons.run import RunConfig, book_data, reference_device, text_table, train
+from comparisons.run import RunConfig, accuracy, book_data, reference_device, train
+from comparisons.text import MATRIX_HEAD, STORAGE, matrix_cells, text_table
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-PRECISIONS = parity.DTYPES  # float64, float32, float16, bfloat16
-STORAGE = "float16 storage"  # float32 compute on weights stored in float16
+PRECISIONS = checks.DTYPE_NAMES  # float64, float32, float16, bfloat16
 
 
 @dataclass
@@ -139,11 +139,11 @@ def precision_matrix(
     for precision in precisions:
         ref_d: adapters.Trajectory | None = None
         for fw in frameworks:
-            module = adapters.base.adapter_module(fw)
+            net_class = adapters.net_class(fw)
             device = reference_device(fw, config.device)
-            if precision not in module.DTYPES or not module.device_available(device):
+            if precision not in net_class.DTYPES or not net_class.device_available(device):
                 continue
-            mode = module.MODES[0]
+            mode = net_class.MODES[0]
             say(f"precision matrix: {fw}/{mode} in {precision} ...")
             net = adapters.build(fw, weights, dtype=precision, device=device)
             try:
@@ -182,7 +182,7 @@ def precision_matrix(
                     precision=precision,
                     framework=fw,
                     mode=mode,
-                    accuracy=float((net.predict(x).argmax(axis=1) == t).mean()),
+                    accuracy=accuracy(net, x, t),
                     loss=_exact_loss(trained, x, t),
                     drift=None if ref64_weights is None else _drift(trained, ref64_weights),
                     verdict=verdict,
@@ -221,7 +221,7 @@ def storage_row(
         precision=STORAGE,
         framework=framework,
         mode="float32",
-        accuracy=float((net.predict(x).argmax(axis=1) == t).mean()),
+        accuracy=accuracy(net, x, t),
         loss=_exact_loss(loaded, x, t),
         drift=_drift(loaded, ref64),
         verdict="-",
@@ -233,23 +233,7 @@ def storage_row(
 
 
 def format_matrix(rows: list[dict]) -> str:
-    head = ("precision", "framework", "accuracy", "vs float64", "loss", "max |W - W64|", "parity")
-    body = []
-    for r in rows:
-        acc, change = r["accuracy"], r["accuracy_change"]
-        body.append(
-            (
-                r["precision"],
-                f"{r['framework']}/{r['mode']}" if r["precision"] != STORAGE else r["framework"],
-                "-" if acc is None else f"{100 * acc:.1f}%",
-                "-" if change is None else f"{100 * change:+.1f} pt",
-                "-" if r["loss"] is None else f"{r['loss']:.4f}",
-                "-" if r["max_abs_dweights_vs_float64"] is None
-                else f"{r['max_abs_dweights_vs_float64']:.2e}",
-                r["verdict"],
-            )
-        )  # fmt: skip
-    return text_table(head, body)
+    return text_table(MATRIX_HEAD, [matrix_cells(r) for r in rows])
 
 
 # --------------------------------------------------------------------------- calibration

@@ -11,6 +11,7 @@ import pytest
 
 import adapters
 from comparisons import cli
+from comparisons import run as run_module
 from comparisons.drift import drift_rows
 from comparisons.run import RunConfig
 from tests.conftest import need
@@ -193,3 +194,97 @@ def test_drift_rows_come_from_real_runs():
         for name in ("nesterov", "adagrad", "rmsprop", "adam"):  # the rest part at once
             assert by[(name, fw)]["first_diverging_step"] == 1
             assert by[(name, fw)]["max_abs_dweights"] > 1e-6
+
+
+# --------------------------------------------------------------------------- boundaries
+
+PACKAGES = ("scratch", "adapters", "comparisons")
+
+
+def _project_modules() -> dict[str, Path]:
+    """Every module of the three packages: dotted name -> file."""
+    out = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[name] = path
+    return out
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules `path` imports, at the top or inside a function."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            if name in modules and name not in PACKAGES:  # a package's __init__ is no edge
+                found.add(name)
+    return found
+
+
+def test_nothing_but_main_imports_the_cli():
+    modules = _project_modules()
+    importers = sorted(
+        name
+        for name, path in modules.items()
+        if "comparisons.cli" in _imports(path, modules) and name != "comparisons.__main__"
+    )
+    assert importers == []
+    assert "comparisons.cli" in _imports(modules["comparisons.__main__"], modules)
+
+
+def test_the_project_s_import_graph_has_no_cycle():
+    """Imports flow one way (scratch <- adapters <- comparisons, and within each package),
+    lazy imports inside functions included: bench once imported the CLI that imports it."""
+    modules = _project_modules()
+    graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
+    assert graph["comparisons.cli"] >= {"comparisons.bench", "comparisons.run"}  # edges found
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for dep in sorted(graph[name]):
+            assert state.get(dep) != "open", " -> ".join([*trail, name, dep])
+            if dep not in state:
+                visit(dep, [*trail, name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+
+
+@pytest.mark.crossframework
+def test_train_and_bench_agree_where_the_reference_runs_on_a_gpu(monkeypatch, capsys, tmp_path):
+    """With a CUDA device (faked for torch) and no CuPy, both commands accept numpy beside
+    torch and keep the reference on the CPU; numpy alone on cuda is refused by both, with
+    the same words."""
+    need("torch")
+    monkeypatch.setattr(
+        adapters.net_class("torch"), "device_available", staticmethod(lambda d: True)
+    )
+    assert not adapters.net_class("numpy").device_available("cuda")  # no CuPy here
+    config = cli.train_config(cli.parse(["--device", "cuda", "--frameworks", "numpy,torch"]))
+    bench_config = cli.bench_config(
+        cli.parse(["bench", "--device", "cuda", "--frameworks", "numpy,torch"])
+    )
+    assert config.device == bench_config.device == "cuda"
+    assert config.frameworks == bench_config.frameworks == ("numpy", "torch")
+    assert run_module.reference_device("numpy", "cuda") == "cpu"
+    assert "numpy device" in run_module.precision_settings(config)
+    errors = []
+    for argv in (
+        ["train", "--device", "cuda", "--frameworks", "numpy", "--out", str(tmp_path / "o")],
+        ["bench", "--device", "cuda", "--frameworks", "numpy"],
+    ):
+        assert cli.main(argv) == 2
+        errors.append(capsys.readouterr().err.split(": error: ")[1])
+    assert errors[0] == errors[1] and "not available to numpy" in errors[0]
