@@ -605,7 +605,8 @@ class TrajectoryReport:
     `first_weight_step` is the step of the first failing weight record; `first_weight`,
     `first_index`, `first_values`, `first_error` and `first_tol` describe its worst element (error
     relative to allowance); `first_loss_step` and `first_loss_values` the first failing
-    loss. `max_weight_error` is `error_curve[-1]`, the error of the final weights.
+    loss, epsilon-free as compared (the values |d| is taken of). `max_weight_error` is
+    `error_curve[-1]`, the error of the final weights.
     """
 
     a_name: str
@@ -655,7 +656,7 @@ class TrajectoryReport:
         if self.first_loss_step is not None:
             i = self.first_loss_step
             a, b = self.first_loss_values
-            what = f"in the loss of step {i}: {_fmt_value(a, self.dtype)} vs "
+            what = f"in the loss of step {i} (epsilon-free): {_fmt_value(a, self.dtype)} vs "
             what += _fmt_value(b, self.dtype)
             bound = f"(|d| {self.loss_error[i]:.2g} > tol {self.loss_allowed[i]:.2g})"
             parts.append((i, "loss", f"{what} {bound}"))
@@ -733,11 +734,9 @@ def compare_trajectories(
     for k in weight_names:
         errors[k], allowed[k] = _errors(np.asarray(a.weights[k]), np.asarray(b.weights[k]), tol)
     # the epsilon-free losses: the reference records how far the book's 1e-7 moved its own
-    loss_error, loss_allowed = _errors(
-        np.asarray(a.losses) + _loss_gap(a),
-        np.asarray(b.losses) + _loss_gap(b),
-        tolerance(dtype, "loss"),
-    )  # (steps,) each
+    exact_a = np.asarray(a.losses) + _loss_gap(a)  # (steps,)
+    exact_b = np.asarray(b.losses) + _loss_gap(b)  # (steps,)
+    loss_error, loss_allowed = _errors(exact_a, exact_b, tolerance(dtype, "loss"))
     if calibration is not None:
         weight_bound, loss_bound = _calibrated_bounds(a, calibration, weight_names)
         for k in weight_names:  # (records,) -> (records, 1, ...) against (records, *shape)
@@ -794,9 +793,7 @@ def compare_trajectories(
         first_tol=first["tol"],
         first_loss_step=first_loss,
         first_loss_values=(
-            None
-            if first_loss is None
-            else (float(a.losses[first_loss]), float(b.losses[first_loss]))
+            None if first_loss is None else (float(exact_a[first_loss]), float(exact_b[first_loss]))
         ),
         max_weight_error=float(error_curve[-1]),
     )

@@ -83,13 +83,21 @@ def step_count(step: int | None) -> str:
     return "none" if step is None else str(step)
 
 
+def fixed(value: float, digits: int) -> str:
+    """`value` with `digits` decimals, or in e-notation when that would not fit a column
+    (a run that blew up to 1e300 keeps its table readable)."""
+    if abs(value) < 1e6:
+        return f"{value:.{digits}f}"
+    return f"{value:.{min(digits, 4)}e}"
+
+
 def result_cells(row: dict) -> tuple[str, ...]:
     """One row of comparisons.run.table_rows as the cells of RESULT_HEAD."""
     is_ref = row["vs"] is None
     return (
         row["framework"],
         row["mode"],
-        f"{row['final_loss']:.6f}",
+        fixed(row["final_loss"], 6),
         percent(row["accuracy"]),
         NONE if is_ref else sci(row["max_abs_dweights"]),
         NONE if is_ref else step_count(row["first_diverging_step"]),
@@ -106,7 +114,7 @@ def matrix_cells(row: dict) -> tuple[str, ...]:
         row["framework"] if storage else f"{row['framework']}/{row['mode']}",
         percent(row["accuracy"]),
         points(row["accuracy_change"]),
-        NONE if row["loss"] is None else f"{row['loss']:.4f}",
+        NONE if row["loss"] is None else fixed(row["loss"], 4),
         sci(row["max_abs_dweights_vs_float64"]),
         row["verdict"],
     )

@@ -288,3 +288,198 @@ def test_train_and_bench_agree_where_the_reference_runs_on_a_gpu(monkeypatch, ca
         assert cli.main(argv) == 2
         errors.append(capsys.readouterr().err.split(": error: ")[1])
     assert errors[0] == errors[1] and "not available to numpy" in errors[0]
+
+
+# --------------------------------------------------------------------------- refused before work
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any training makes the test fail: what is refused must be refused before it."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(run_module, "run", refuse)
+
+
+def refused(argv: list[str], capsys, out: Path | None = None) -> str:
+    """The one line a refused command line prints (exit status 2, nothing on stdout)."""
+    extra = [] if out is None else ["--out", str(out)]
+    assert cli.main([*argv, *extra]) == 2
+    stdout, err = capsys.readouterr()
+    assert stdout == "" and err.count("\n") == 1 and err.startswith("scratch-parity: error: ")
+    assert out is None or not out.exists()
+    return err
+
+
+def test_a_run_beyond_memory_is_refused_before_anything_is_allocated(
+    tmp_path, capsys, monkeypatch, no_training
+):
+    """The issue's --hidden-size 65536 --epochs 100000 (inside the option limits) asked for
+    97.7 GiB; the estimate is compared with the memory available before any work."""
+    err = refused(["--hidden-size", "65536", "--epochs", "100000"], capsys, tmp_path / "o")
+    assert "--hidden-size 65536 for --epochs 100000 needs about" in err and "GiB" in err
+    monkeypatch.setattr(cli, "memory_available", lambda: 2**30)  # a 1 GiB machine
+    err = refused(["--hidden-size", "4096", "--epochs", "1000"], capsys, tmp_path / "o")
+    assert "more than the 1.0 GiB available here" in err
+    small = run_module.memory_needed(RunConfig(), cli.PRECISIONS)
+    assert small < 2**26  # the book's run with its whole matrix: well under 64 MiB
+    assert run_module.memory_needed(RunConfig(hidden_size=4096, epochs=1000)) > 2**30
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--dtype", "float16", "--optimizer", "adam", "--lr", "1e5"], "--lr 100000 does not"),
+        (["--dtype", "float16", "--max-grad", "1e6"], "--max-grad 1e+06 does not fit in float16"),
+        (["--dtype", "float16", "--lr", "70000"], "(largest 6.55e+04)"),
+    ],
+)
+def test_a_value_the_precision_cannot_hold_is_refused_before_training(
+    tmp_path, capsys, no_training, argv, words
+):
+    """They used to fail with a traceback after the float64 calibration run."""
+    err = refused([*argv, "--frameworks", "numpy"], capsys, tmp_path / "o")
+    assert words in err and "float16" in err
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["chek"], "unknown command 'chek': did you mean 'check'?"),
+        (["bech", "--steps", "3"], "did you mean 'bench'?"),
+        (["--device", "gpu"], "got 'gpu' (did you mean 'cuda'?)"),
+        (["bench", "--device", "GPU"], "did you mean 'cuda'?"),
+        (["--device", "cuda:²"], "expected cpu, cuda or cuda:N"),
+        (["check", "--frameworks", "numpy"], "check compares frameworks with each other"),
+        (["drift", "--frameworks", "numpy"], "drift compares torch.optim / optax"),
+    ],
+)
+def test_a_near_miss_gets_a_suggestion_and_a_missing_need_is_named(tmp_path, capsys, argv, words):
+    assert words in refused(argv, capsys)
+
+
+def test_with_numpy_alone_check_and_drift_say_what_they_need(capsys, monkeypatch):
+    monkeypatch.setattr(adapters, "available", lambda: ["numpy"])  # a NumPy-only install
+    assert "it needs two of numpy, torch, jax" in refused(["check"], capsys)
+    assert "scratch-parity[torch]" in refused(["drift"], capsys)
+
+
+@pytest.mark.parametrize(
+    "missing, argv, extra",
+    [
+        ("matplotlib", ["--frameworks", "numpy"], "plot"),
+        ("torch", ["--frameworks", "numpy,torch"], "torch"),
+        ("optax", ["--frameworks", "numpy,jax"], "jax"),
+        ("torch", ["bench", "--frameworks", "torch"], "torch"),
+    ],
+)
+def test_a_missing_optional_dependency_is_one_line_naming_the_extra(
+    tmp_path, capsys, monkeypatch, no_training, missing, argv, extra
+):
+    monkeypatch.setitem(sys.modules, missing, None)  # as if not installed
+    out = None if argv[0] == "bench" else tmp_path / "o"
+    err = refused(argv, capsys, out)
+    assert f"pip install 'scratch-parity[{extra}]'" in err
+
+
+def test_help_lists_every_command_and_says_train_options_work_alone(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for command in cli.COMMANDS:
+        assert f"\n  {command} " in out, command
+    assert "train is the default: its options work without the word `train`" in out
+
+
+def test_every_train_option_has_help_that_shows_its_default():
+    train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    options = [a for a in train._actions if a.option_strings and a.dest != "help"]
+    assert len(options) == 20  # every option of train
+    for action in options:
+        assert action.help, action.dest
+        if action.default not in (None, False):
+            assert "default" in action.help, action.dest
+
+
+def test_check_help_offers_only_the_precisions_it_runs(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["check", "--help"])
+    out = capsys.readouterr().out
+    assert "{float64,float32}" in out and "float16" not in out and "bfloat16" not in out
+
+
+@pytest.mark.crossframework
+def test_the_divergence_line_shows_the_values_it_compares(tmp_path, capsys):
+    """With lr 100 the reference (book loss, with its 1e-7) and torch (no epsilon) part at
+    step 46; the line used to show the raw losses 8.59 vs 16.87 beside the |d| 3.1e-10 of
+    the epsilon-free ones."""
+    need("torch")
+    argv = ["--lr", "100", "--epochs", "5", "--frameworks", "numpy,torch", "--precisions"]
+    rc = cli.main([*argv, "none", "--quiet", "--json", "--out", str(tmp_path / "o")])
+    verdict = json.loads(capsys.readouterr().out)["verdicts"][0]
+    assert rc == 1 and verdict["first_loss_step"] == 46
+    a, b = verdict["first_loss_values"]
+    d = verdict["loss_error"][46]
+    assert abs(a - b) == pytest.approx(d, rel=1e-6) and d > verdict["loss_allowed"][46]
+    assert (
+        f"in the loss of step 46 (epsilon-free): {a!r} vs {b!r} (|d| {d:.2g}"
+        in (verdict["summary"])
+    )
+
+
+@pytest.mark.crossframework
+def test_a_run_to_1e300_draws_every_plot_and_says_what_it_clipped(tmp_path, capsys):
+    """Finite weights near 1e300 used to crash matplotlib after loss_curves.png."""
+    need("torch")
+    argv = ["--lr", "1e300", "--epochs", "1", "--frameworks", "numpy,torch", "--precisions"]
+    rc = cli.main([*argv, "none", "--quiet", "--json", "--out", str(tmp_path / "o")])
+    payload = json.loads(capsys.readouterr().out)
+    assert rc in (0, 1)
+    for name in ("loss_curves.png", "differences.png", "decision_boundaries.png"):
+        assert (tmp_path / "o" / name).read_bytes()[:4] == b"\x89PNG"
+    assert any("drawn at that limit" in n for n in payload["plot_notes"]), payload["plot_notes"]
+    assert "drawn at that limit" in (tmp_path / "o" / "report.md").read_text()
+
+
+# --------------------------------------------------------------------------- the report's words
+
+
+@pytest.mark.crossframework
+def test_the_plots_and_notes_say_what_this_run_did(tmp_path):
+    """No fixed "the curves lie on top of each other" for a run where they part (lr 100),
+    a loss-gap note measured on the run, backticks as <code> in the HTML, and the two
+    losses named apart."""
+    from adapters import OptimizerSpec
+    from comparisons import plots, report
+
+    need("torch")
+    parted = run_module.run(
+        RunConfig(frameworks=("numpy", "torch"), epochs=5, optimizer=OptimizerSpec("sgd", 100))
+    )
+    assert plots.loss_title(parted) == (
+        "Training loss: torch/eager part from the reference after 46 updates"
+    )
+    agreed = run_module.run(RunConfig(frameworks=("numpy", "torch"), epochs=1))
+    assert plots.loss_title(agreed).startswith("Training loss: every framework agrees")
+    gap = parted.reference.trajectory.loss_gap
+    note = report.loss_note(parted)
+    assert f"between {gap.min():.1e} and {gap.max():.1e} a step in this run" in note
+    assert report.loss_note(agreed) != note
+    notes = plots.draw_all(parted, tmp_path)
+    html = report.html_report(parted, tmp_path, notes)
+    quote = html.split("<blockquote>")[1].split("</blockquote>")[0]
+    assert "<code>F.cross_entropy</code>" in quote and "`" not in quote
+    md = report.markdown(parted, notes)
+    assert "lie on top" not in md and "train loss (last epoch avg)" in md
+    assert "train loss (last epoch avg)" in html
+
+
+def test_the_two_losses_have_two_names():
+    from comparisons import text
+
+    assert text.TRAIN_LOSS in text.RESULT_HEAD and text.FULL_LOSS not in text.RESULT_HEAD
+    assert text.FULL_LOSS in text.MATRIX_HEAD and text.TRAIN_LOSS not in text.MATRIX_HEAD
+    assert "loss" not in [h.strip() for h in (*text.RESULT_HEAD, *text.MATRIX_HEAD)]
