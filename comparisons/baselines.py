@@ -9,14 +9,14 @@ cost.
 
 They are kept minimal on purpose, and that is what they measure against:
 - the recording is a plain list of copies, stacked at the end (no preallocated buffers);
-- the torch loop runs on the threads the process has. The adapter trains a tiny net on one
-  thread (adapters/torch_adapter.py); a plain loop does not, so at the book's size the
-  ratio can fall below 1: that gain is part of what the adapter gives;
+- the torch loop runs on the threads the process has, or on `problem.torch_threads` when
+  the benchmark's size sets it (the book's size: one thread, as the torch adapter runs a
+  net that small; the rule that decides it lives in the adapter, not here);
 - no input checks, no divergence detection, no precision pinning beyond what each loop
   needs to compute in the asked dtype.
 
 `problem` is a comparisons.bench.Problem: x (n, 2) float64, t (n,) int64, weights (book
-layout, float64), schedule (steps, batch) int64, lr.
+layout, float64), schedule (steps, batch) int64, lr, torch_threads.
 """
 
 from __future__ import annotations
@@ -114,15 +114,21 @@ def torch_plain(problem, marks: np.ndarray, dtype: str, device: str):
     snapshot = lambda: [book(p).detach().clone() for p in params]  # noqa: E731
     records = [snapshot()]
     losses = torch.empty(schedule.shape[0], dtype=tdtype, device=device)
-    for step in range(schedule.shape[0]):
-        rows = schedule[step]
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x[rows]), t[rows])
-        loss.backward()
-        optimizer.step()
-        losses[step] = loss.detach()
-        if step + 1 in keep:
-            records.append(snapshot())
+    threads = torch.get_num_threads()
+    try:
+        if problem.torch_threads is not None and device == "cpu":
+            torch.set_num_threads(problem.torch_threads)
+        for step in range(schedule.shape[0]):
+            rows = schedule[step]
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x[rows]), t[rows])
+            loss.backward()
+            optimizer.step()
+            losses[step] = loss.detach()
+            if step + 1 in keep:
+                records.append(snapshot())
+    finally:
+        torch.set_num_threads(threads)
     stacked = {
         k: torch.stack([r[i] for r in records]).cpu().numpy() for i, k in enumerate(WEIGHT_NAMES)
     }
@@ -141,17 +147,21 @@ def _jax_functions(lr: float) -> dict[str, Callable]:
         scores = z @ params["W2"] + params["b2"]  # (N, O)
         return optax.softmax_cross_entropy_with_integer_labels(scores, tb).mean()
 
-    @jax.jit
-    def step(params, rows, x, t):
+    def sgd_step(params, rows, x, t):
         loss, grads = jax.value_and_grad(loss_fn)(params, x[rows], t[rows])
         return jax.tree.map(lambda p, g: p - lr * g, params, grads), loss
+
+    @jax.jit
+    def step(params, i, x, t, schedule):
+        """Step i: the batch is taken inside the compiled step (no dispatch per slice)."""
+        return sgd_step(params, schedule[i], x, t)
 
     @jax.jit
     def scan(params, x, t, schedule):
         """Every step's loss and weights: (steps,) and {name: (steps, *shape)}."""
 
         def body(params, rows):
-            params, loss = step(params, rows, x, t)
+            params, loss = sgd_step(params, rows, x, t)
             return params, (loss, params)
 
         return jax.lax.scan(body, params, schedule)[1]
@@ -182,12 +192,13 @@ def jax_plain(mode: str, problem, marks: np.ndarray, dtype: str, device: str):
             keep = set(marks.tolist())
             records, losses = [params], []
             for i in range(problem.schedule.shape[0]):
-                params, loss = fn(params, schedule[i], x, t)
+                params, loss = fn(params, i, x, t, schedule)
                 losses.append(loss)
                 if i + 1 in keep:
                     records.append(params)
-            weights = {k: np.stack([np.asarray(r[k]) for r in records]) for k in WEIGHT_NAMES}
-            return np.asarray(jax.numpy.stack(losses), dtype=np.float64), weights
+            stack = jax.numpy.stack  # on the device, then one copy back per weight
+            weights = {k: np.asarray(stack([r[k] for r in records])) for k in WEIGHT_NAMES}
+            return np.asarray(stack(losses), dtype=np.float64), weights
         losses, history = fn(params, x, t, schedule)
         weights = {  # the initial weights, then those after the marked steps
             k: np.concatenate([initial[k][None], np.asarray(history[k])[marks[1:] - 1]])
