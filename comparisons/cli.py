@@ -35,7 +35,6 @@ commands (train is the default: its options work without the word `train`, so
 
 `scratch-parity COMMAND --help` lists a command's options."""
 
-PRECISIONS = checks.DTYPE_NAMES  # the precision matrix's, highest first
 EXTRAS = {"torch": "torch", "jax": "jax", "matplotlib": "plot"}  # module -> pip extra
 DEVICE_WORDS = {"gpu": "cuda", "cuda0": "cuda:0", "cpu0": "cpu"}  # what people type instead
 HYPER_OPTIONS = {"momentum": "--momentum", "decay_rate": "--decay-rate", "beta1": "--beta1"}
@@ -146,10 +145,10 @@ def _precisions(text: str) -> tuple[str, ...]:
     if text.strip() == "none":
         return ()
     try:
-        names = _names(text, PRECISIONS, "precision")
+        names = _names(text, checks.DTYPE_NAMES, "precision")
     except argparse.ArgumentTypeError as err:
         raise argparse.ArgumentTypeError(f"{err}, or none") from None
-    return tuple(sorted(names, key=PRECISIONS.index))
+    return tuple(sorted(names, key=checks.DTYPE_NAMES.index))
 
 
 def _check_dtype(text: str) -> str:
@@ -194,7 +193,7 @@ def build_parser() -> Parser:
     train.add_argument(
         "--dtype",
         default="float64",
-        choices=list(PRECISIONS),
+        choices=list(checks.DTYPE_NAMES),
         help="float64 (default), float32, float16, or bfloat16 (torch and jax only)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress output")
@@ -262,9 +261,9 @@ def build_parser() -> Parser:
     train.add_argument(
         "--precisions",
         type=_precisions,
-        default=PRECISIONS,
+        default=checks.DTYPE_NAMES,
         help="the precision matrix of the report: comma-separated from "
-        f"{','.join(PRECISIONS)}, or none (default: all)",
+        f"{','.join(checks.DTYPE_NAMES)}, or none (default: all)",
     )
     train.add_argument(
         "--out",

@@ -31,14 +31,12 @@ from comparisons.run import RunConfig, accuracy, book_data, reference_device, tr
 from comparisons.text import MATRIX_HEAD, STORAGE, matrix_cells, text_table
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-PRECISIONS = checks.DTYPE_NAMES  # float64, float32, float16, bfloat16
-
 
 @dataclass
 class PrecisionRow:
     """One framework at one precision (or the float16-storage case)."""
 
-    precision: str  # one of PRECISIONS, or STORAGE
+    precision: str  # one of checks.DTYPE_NAMES, or STORAGE
     framework: str
     mode: str
     accuracy: float | None  # the net's own predictions, in its own precision
@@ -119,7 +117,7 @@ def _drift(weights: Weights, ref: Weights) -> float:
 def precision_matrix(
     config: RunConfig,
     frameworks: Iterable[str] | None = None,
-    precisions: Iterable[str] = PRECISIONS,
+    precisions: Iterable[str] = checks.DTYPE_NAMES,
     *,
     progress: Callable[[str], None] | None = None,
 ) -> PrecisionMatrix:
@@ -130,7 +128,7 @@ def precision_matrix(
     precisions = [checks.check_dtype(p) for p in precisions]
     if "float64" not in precisions:
         precisions.insert(0, "float64")  # the yardstick of every drift
-    precisions.sort(key=PRECISIONS.index)
+    precisions.sort(key=checks.DTYPE_NAMES.index)
     x, t, weights, schedule = book_data(config)
     rows: list[PrecisionRow] = []
     ref64: adapters.Trajectory | None = None
@@ -280,7 +278,6 @@ def reference_error(framework: str, dtype: str, *, trained: Weights | None = Non
 
 
 __all__ = [
-    "PRECISIONS",
     "STORAGE",
     "PrecisionMatrix",
     "PrecisionRow",

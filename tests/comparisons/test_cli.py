@@ -323,7 +323,7 @@ def test_a_run_beyond_memory_is_refused_before_anything_is_allocated(
     monkeypatch.setattr(cli, "memory_available", lambda: 2**30)  # a 1 GiB machine
     err = refused(["--hidden-size", "4096", "--epochs", "1000"], capsys, tmp_path / "o")
     assert "more than the 1.0 GiB available here" in err
-    small = run_module.memory_needed(RunConfig(), cli.PRECISIONS)
+    small = run_module.memory_needed(RunConfig(), adapters.checks.DTYPE_NAMES)
     assert small < 2**26  # the book's run with its whole matrix: well under 64 MiB
     assert run_module.memory_needed(RunConfig(hidden_size=4096, epochs=1000)) > 2**30
 
