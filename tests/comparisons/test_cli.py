@@ -70,6 +70,8 @@ def test_json_output_parses(tmp_path, capsys):
             "numpy",
             "--epochs",
             "2",
+            "--precisions",
+            "none",  # the default run's test covers the matrix
             "--json",
             "--quiet",
             "--out",
@@ -80,7 +82,7 @@ def test_json_output_parses(tmp_path, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["config"]["epochs"] == 2 and payload["passed"] is True
     assert [r["framework"] for r in payload["results"]] == ["numpy"]
-    assert payload["results"][0]["steps"] == 20
+    assert payload["results"][0]["steps"] == 20 and payload["precision_matrix"] is None
 
 
 @pytest.mark.crossframework
@@ -94,6 +96,8 @@ def test_json_output_carries_every_verdict(tmp_path, capsys):
             "adam",
             "--lr",
             "0.01",
+            "--precisions",
+            "none",
             "--json",
             "--quiet",
             "--out",
