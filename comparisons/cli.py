@@ -37,8 +37,6 @@ commands (train is the default: its options work without the word `train`, so
 
 EXTRAS = {"torch": "torch", "jax": "jax", "matplotlib": "plot"}  # module -> pip extra
 DEVICE_WORDS = {"gpu": "cuda", "cuda0": "cuda:0", "cpu0": "cpu"}  # what people type instead
-HYPER_OPTIONS = {"momentum": "--momentum", "decay_rate": "--decay-rate", "beta1": "--beta1"}
-HYPER_OPTIONS |= {"beta2": "--beta2", "lr": "--lr"}
 
 
 class UsageError(Exception):
@@ -104,9 +102,7 @@ def _out_dir(text: str) -> Path:
 def _device(text: str) -> str:
     """cpu, cuda or cuda:N; a near miss gets a suggestion (gpu: did you mean cuda?)."""
     kind, colon, index = text.partition(":")
-    if kind == "cpu" and not colon or kind == "cuda" and (not colon or index.isdecimal()):
-        if index.isdecimal() and not index.isascii():
-            raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    if text == "cpu" or kind == "cuda" and (not colon or index.isascii() and index.isdigit()):
         return text
     guess = DEVICE_WORDS.get(text.lower()) or next(
         iter(difflib.get_close_matches(text.lower(), ["cpu", "cuda"], n=1)), None
@@ -399,7 +395,7 @@ def check_fits(spec: OptimizerSpec, max_grad: float | None, dtype: str) -> None:
     """The optimizer's settings and --max-grad must be numbers `dtype` can hold (torch
     cannot even represent lr 1e5 in float16): refused before any training."""
     largest = checks.largest(dtype)
-    values = {HYPER_OPTIONS.get(k, f"--{k}"): v for k, v in spec.hyper.items()}
+    values = {"--" + k.replace("_", "-"): v for k, v in spec.hyper.items()}  # decay_rate
     values["--max-grad"] = max_grad or 0.0
     for option, value in values.items():
         if abs(value) > largest:
