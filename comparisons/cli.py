@@ -25,14 +25,8 @@ DESCRIPTION = """\
 The book's TwoLayerNet (Deep Learning from Scratch 2, chapter 1) in NumPy, PyTorch and
 JAX, from the same weights on the same batches, compared step by step.
 
-commands (train is the default: its options work without the word `train`, so
-`scratch-parity --epochs 30` is `scratch-parity train --epochs 30`):
-  train    the book's run in every installed framework; a table, plots and a report
-  check    a quick pass/fail parity check (exit 1 on a mismatch)
-  rosetta  the book's code and its torch/JAX twins, side by side
-  drift    how far stock torch.optim / optax drift from the book's optimizers
-  bench    time every framework and mode against a hand-written loop
-
+train is the default command: its options work without the word `train`, so
+`scratch-parity --epochs 30` is `scratch-parity train --epochs 30`.
 `scratch-parity COMMAND --help` lists a command's options."""
 
 EXTRAS = {"torch": "torch", "jax": "jax", "matplotlib": "plot"}  # module -> pip extra
@@ -184,7 +178,9 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = sub.add_parser("train", help="the side-by-side run (the default)")
+    train = sub.add_parser(
+        "train", help="the book's run in every framework: table, plots, report (default)"
+    )
     _frameworks_option(train)
     train.add_argument(
         "--dtype",
@@ -291,7 +287,7 @@ def build_parser() -> Parser:
     drift.add_argument("--quiet", action="store_true", help="no progress output")
     drift.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
 
-    b = sub.add_parser("bench", help="time every framework and mode")
+    b = sub.add_parser("bench", help="time every framework and mode against hand-written loops")
     b.add_argument("--json", action="store_true", help="machine-readable results on stdout")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument(

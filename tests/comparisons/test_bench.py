@@ -218,3 +218,27 @@ def test_a_missing_gpu_is_refused_with_exit_2(capsys, monkeypatch):
     assert cli.main(["bench", "--device", "cuda", *QUICK]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--device 'cuda' is not available to torch" in err
+
+
+@pytest.mark.crossframework
+def test_the_torch_baseline_takes_its_sizes_thread_count_and_gives_the_process_s_back(
+    monkeypatch,
+):
+    need("torch")
+    import torch
+
+    one_thread = bench.Size("tiny1", hidden=5, batch=7, points=60, steps=4, record_every=2,
+                            lr=0.5, torch_threads=1)  # fmt: skip
+    problem = bench.make_problem(one_thread)
+    seen = []
+    before = torch.get_num_threads()
+    original = torch.nn.functional.cross_entropy
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    losses, weights = baselines.torch_plain(problem, np.array([0, 2, 4]), "float64", "cpu")
+    assert seen == [1] * 4 and torch.get_num_threads() == before
+    assert losses.shape == (4,) and weights["W1"].shape == (3, 2, 5)

@@ -394,8 +394,8 @@ def test_help_lists_every_command_and_says_train_options_work_alone(capsys):
     out = capsys.readouterr().out
     assert exit_.value.code == 0
     for command in cli.COMMANDS:
-        assert f"\n  {command} " in out, command
-    assert "train is the default: its options work without the word `train`" in out
+        assert f"\n    {command} " in out, command
+    assert "train is the default command: its options work without the word `train`" in out
 
 
 def test_every_train_option_has_help_that_shows_its_default():
