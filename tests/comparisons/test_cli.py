@@ -487,3 +487,46 @@ def test_the_two_losses_have_two_names():
     assert text.TRAIN_LOSS in text.RESULT_HEAD and text.FULL_LOSS not in text.RESULT_HEAD
     assert text.FULL_LOSS in text.MATRIX_HEAD and text.TRAIN_LOSS not in text.MATRIX_HEAD
     assert "loss" not in [h.strip() for h in (*text.RESULT_HEAD, *text.MATRIX_HEAD)]
+
+
+def _drawn(monkeypatch, draw, results, tmp_path):
+    """The Figure a plot function draws (captured instead of written)."""
+    from comparisons import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    draw(results, tmp_path / "plot.png")
+    return figures[0]
+
+
+def test_the_decision_regions_take_their_points_colours_and_the_axes_are_named(
+    monkeypatch, tmp_path
+):
+    from matplotlib.colors import to_hex
+
+    from comparisons import plots
+
+    results = run_module.run(RunConfig(frameworks=("numpy",), epochs=30))
+    fig = _drawn(monkeypatch, plots.decision_boundaries, results, tmp_path)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x[0]", "x[1]")
+    regions = ax.collections[0]  # contourf's filled levels 0, 1, 2
+    region_colours = [to_hex(c) for c in regions.cmap(regions.norm([0, 1, 2]))]
+    point_colours = [to_hex(c.get_facecolor()[0]) for c in ax.collections[1:]]
+    assert region_colours == point_colours == plots.CLASS_COLORS
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["class 0", "class 1", "class 2"]
+
+
+@pytest.mark.crossframework
+def test_no_curve_of_the_differences_plot_hides_another(monkeypatch, tmp_path):
+    """jax/scan and jax/step compute the same numbers: drawn in the same style the second
+    hid the first; now each has its own line style and markers and says it is equal."""
+    from comparisons import plots
+
+    need("torch", "jax")
+    results = run_module.run(RunConfig(epochs=2))
+    fig = _drawn(monkeypatch, plots.difference_curves, results, tmp_path)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert set(lines) == {"torch/eager", "jax/scan", "jax/step (= jax/scan)"}
+    looks = {(ln.get_linestyle(), ln.get_marker()) for ln in lines.values()}
+    assert len(looks) == 3
