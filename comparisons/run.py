@@ -154,17 +154,19 @@ def reference_device(framework: str, device: str) -> str:
 
 
 def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
-    """Bytes a run of `config` (and its precision matrix) holds at once, estimated before
-    anything is allocated: the schedule, one pass's activations over the 300 points, and
-    for every run kept for the report its losses, loss gap and errors (steps) and its
-    recorded weights with their errors (records x parameters), all float64."""
+    """Bytes a run of `config` (and its precision matrix) holds at its peak, estimated
+    before anything is allocated, in float64 throughout: the schedule; one pass's
+    activations and gradients over the 300 points; every trajectory kept for the report
+    (one per framework and mode, the float64 calibration run, the matrix's two
+    references), each its per-step losses and its recorded weights; and three more such
+    while one run is copied back and compared (its errors and allowances)."""
     steps, hidden = config.steps, config.hidden_size
     params = 6 * hidden + 3  # W1 (2, H), b1 (H,), W2 (H, 3), b2 (3,)
     records = steps // min(config.record_every, steps) + 2
-    runs = 1 + 2 * len(precisions)  # the float64 calibration, the matrix's rows
-    runs += sum(len(adapters.net_class(fw).MODES) for fw in config.frameworks)
-    per_run = 8 * (5 * steps + 3 * records * params)
-    return 8 * steps * config.batch_size + 8 * 10 * 300 * hidden + runs * per_run
+    trajectory = 8 * (3 * steps + records * params)  # losses, loss gap, errors; weights
+    kept = sum(len(adapters.net_class(fw).MODES) for fw in config.frameworks)
+    kept += (config.dtype != "float64") + 2 * bool(precisions)
+    return 8 * steps * config.batch_size + 8 * 10 * 300 * hidden + (kept + 3) * trajectory
 
 
 def train(net, config: RunConfig, x, t, schedule, mode: str | None = None) -> Trajectory:
