@@ -1,10 +1,10 @@
 """The benchmark: `python -m comparisons bench`.
 
 Times training in every framework and execution mode (numpy eager, torch eager, JAX
-"step" and "scan") at three sizes, in float64 and float32, and beside every adapter run
-a minimal hand-written loop doing the same work without the adapter: forward, backward,
-the SGD update, every step's loss kept, the weights recorded every `record_every` steps,
-the data moved to the framework once. `adapter / hand-written` is the adapter's cost.
+"step" and "scan") at the sizes asked for (the book's run by default; `medium` and
+`large` when named), in float64 and float32, and beside every adapter run a minimal
+hand-written loop doing the same work without the adapter (comparisons/baselines.py).
+`adapter / hand-written` is the adapter's cost.
 
 What one run measures: building the Net from the book-layout weights and `Net.train`
 (input checks included: that is what a user pays), until the losses and the recorded
@@ -12,6 +12,10 @@ weights are NumPy arrays again (so a GPU run is synchronised). The first call of
 row is timed on its own ("first call": JAX compilation, torch's first optimizer step);
 the run time is the median of `repeats` runs after it. The machine is shared and noisy:
 compare the medians, and read the load average in the header.
+
+Progress goes to stderr: a bar with the time left, rewritten in place on a terminal and
+one line per run otherwise (so a log shows it too). Options are checked by the CLI
+(comparisons/cli.py), which hands `bench_results` a BenchConfig.
 
 For numpy the hand-written loop is the book's math fused into one loop body; the scratch
 reference driven directly (ch01/train_custom_loop.py's loop) is timed beside it, so the
@@ -23,10 +27,8 @@ time the same thing. Not a parity check: `python -m comparisons` is that.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import gc
-import json
 import math
 import os
 import platform
@@ -40,16 +42,17 @@ import numpy as np
 
 import adapters
 from adapters import OptimizerSpec
-from adapters.base import adapter_module, record_steps
-from comparisons.run import text_table
+from comparisons import baselines
+from comparisons.run import reference_device
+from comparisons.text import duration, text_table
 from scratch import init_weights
-from scratch.optimizers import SGD
 from scratch.trainer import shuffled_batches
-from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
+from scratch.two_layer_net import Weights
 
 SEED = 1984
 DTYPES = ("float64", "float32")
-DEFAULT_REPEATS = 5
+DEFAULT_REPEATS = 3
+DEFAULT_SIZES = ("book",)  # about a minute on two busy cores; the bigger sizes when asked
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,25 @@ class Size:
     record_every: int
     lr: float  # SGD's: ch01's 1.0 at hidden 10; about 10 / hidden above, or float32 overflows
     gpu_only: bool = False  # skipped on the CPU unless asked for by name
+    # torch's intra-op threads for the hand-written loop on the CPU (None: the process's).
+    # The book's net is so small that waking a second thread costs more than each op; the
+    # torch adapter runs it on one thread, so its baseline does too.
+    torch_threads: int | None = None
 
 
 SIZES = {
     s.name: s
     for s in (
-        Size("book", hidden=10, batch=30, points=300, steps=3000, record_every=1, lr=1.0),
+        Size(
+            "book",
+            hidden=10,
+            batch=30,
+            points=300,
+            steps=3000,
+            record_every=1,
+            lr=1.0,
+            torch_threads=1,
+        ),  # fmt: skip
         Size("medium", hidden=1000, batch=1024, points=30_000, steps=200, record_every=10, lr=0.01),
         Size(
             "large",
@@ -126,6 +142,14 @@ class Problem:
     def record_every(self) -> int:
         return self.size.record_every
 
+    @property
+    def lr(self) -> float:
+        return self.size.lr
+
+    @property
+    def torch_threads(self) -> int | None:
+        return self.size.torch_threads
+
 
 def make_problem(size: Size, steps: int | None = None) -> Problem:
     """Data, then W1 and W2, then one permutation per epoch, all from RandomState(1984):
@@ -142,232 +166,37 @@ def make_problem(size: Size, steps: int | None = None) -> Problem:
 # --------------------------------------------------------------------------- the adapter run
 
 
-def adapter_run(problem: Problem, framework: str, mode: str, dtype: str, device: str):
-    """build + Net.train, the user-visible cost: -> (losses, recorded weights)."""
+def adapter_run(
+    problem: Problem, framework: str, mode: str, dtype: str, device: str
+) -> adapters.Trajectory:
+    """build + Net.train, the user-visible cost."""
     net = adapters.build(framework, problem.weights, dtype=dtype, device=device)
-    traj = net.train(
+    return net.train(
         problem.x,
         problem.t,
         problem.schedule,
-        OptimizerSpec("sgd", problem.size.lr),
+        OptimizerSpec("sgd", problem.lr),
         record_every=problem.record_every,
         mode=mode,
     )
-    return traj.losses, traj.weights
 
 
-# --------------------------------------------------------------------------- hand-written loops
-# The same work as the adapters, written the way a user would: no checks, no adapter.
-
-
-def numpy_fused_loop(problem: Problem, dtype: str, device: str):
-    """The book's math in one loop body: no layer objects, no optimizer object."""
-    W1, b1, W2, b2 = params = [np.array(problem.weights[k], dtype=dtype) for k in WEIGHT_NAMES]
-    lr = problem.size.lr
-    x, t, schedule = problem.x.astype(dtype), problem.t, problem.schedule
-    steps, batch = schedule.shape
-    marks = record_steps(steps, problem.record_every)
-    records = {
-        k: np.empty((len(marks), *p.shape), p.dtype)
-        for k, p in zip(WEIGHT_NAMES, params, strict=True)
-    }
-    for k, p in zip(WEIGHT_NAMES, params, strict=True):
-        records[k][0] = p
-    rec = 1
-    losses = np.empty(steps)
-    rows_n = np.arange(batch)
-    with np.errstate(over="ignore"):  # exp(-a) -> inf gives sigmoid 0, as the book's
-        for step in range(steps):
-            rows = schedule[step]
-            xb, tb = x[rows], t[rows]
-            z = 1 / (1 + np.exp(-(xb @ W1 + b1)))  # (N, H)
-            score = z @ W2 + b2  # (N, O)
-            y = np.exp(score - score.max(axis=1, keepdims=True))
-            y /= y.sum(axis=1, keepdims=True)  # softmax (N, O)
-            losses[step] = -np.sum(np.log(y[rows_n, tb] + 1e-7)) / batch
-            y[rows_n, tb] -= 1
-            dscore = y / batch  # (N, O)
-            da = (dscore @ W2.T) * (1 - z) * z  # (N, H), with W2 before its update
-            W2 -= lr * (z.T @ dscore)
-            b2 -= lr * dscore.sum(axis=0)
-            W1 -= lr * (xb.T @ da)
-            b1 -= lr * da.sum(axis=0)
-            if step + 1 == marks[rec]:
-                for k, p in zip(WEIGHT_NAMES, params, strict=True):
-                    records[k][rec] = p
-                rec += 1
-    return losses, records
-
-
-def scratch_reference_loop(problem: Problem, dtype: str, device: str):
-    """The scratch reference driven directly, as ch01/train_custom_loop.py drives it:
-    TwoLayerNet.forward, backward, SGD.update; no adapter, no loss gap."""
-    model = TwoLayerNet(2, problem.size.hidden, 3, weights=problem.weights, dtype=dtype)
-    optimizer = SGD(problem.size.lr)
-    x, t, schedule = problem.x.astype(dtype), problem.t, problem.schedule
-    marks = record_steps(problem.steps, problem.record_every)
-    records = {
-        k: np.empty((len(marks), *p.shape), p.dtype)
-        for k, p in zip(WEIGHT_NAMES, model.params, strict=True)
-    }
-    for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
-        records[k][0] = p
-    rec = 1
-    losses = np.empty(problem.steps)
-    for step, rows in enumerate(schedule):
-        losses[step] = model.forward(x[rows], t[rows])
-        model.backward()
-        optimizer.update(model.params, model.grads)
-        if step + 1 == marks[rec]:
-            for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
-                records[k][rec] = p
-            rec += 1
-    return losses, records
-
-
-def torch_loop(problem: Problem, dtype: str, device: str):
-    """A plain nn.Module (two nn.Linear) and torch.optim.SGD, the usual training loop.
-
-    As the adapter does (adapters/torch_adapter.py, `Net._train`), a net whose tensors
-    are all below 32768 elements trains on one intra-op thread, so both sides do the
-    same work; the thread count is restored afterwards.
-    """
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-
-    tdtype = getattr(torch, dtype)
-    book = lambda p: p.T if p.ndim == 2 else p  # noqa: E731  Linear (out, in) <-> book (in, out)
-    H = problem.size.hidden
-    model = nn.Sequential(  # skip_init: no draw from torch's generator
-        nn.utils.skip_init(nn.Linear, 2, H, dtype=tdtype, device=device),
-        nn.Sigmoid(),
-        nn.utils.skip_init(nn.Linear, H, 3, dtype=tdtype, device=device),
-    )
-    params = list(model.parameters())  # W1 (out, in), b1, W2 (out, in), b2
-    with torch.no_grad():
-        for p, k in zip(params, WEIGHT_NAMES, strict=True):
-            w = torch.from_numpy(problem.weights[k])
-            p.copy_(book(w))  # book (in, out) -> Linear (out, in)
-    optimizer = torch.optim.SGD(params, lr=problem.size.lr)
-    x = torch.from_numpy(problem.x).to(device=device, dtype=tdtype)
-    t = torch.from_numpy(problem.t).to(device)
-    schedule = torch.from_numpy(problem.schedule).to(device)
-    marks = record_steps(problem.steps, problem.record_every).tolist()
-    losses = torch.empty(problem.steps, dtype=tdtype, device=device)
-    records = [  # book layout (records, in, out)
-        torch.empty((len(marks), *book(p).shape), dtype=tdtype, device=device) for p in params
-    ]
-    with torch.no_grad():
-        for buf, p in zip(records, params, strict=True):
-            buf[0].copy_(book(p))
-    rec = 1
-    threads = torch.get_num_threads()
-    largest = max(problem.size.batch * max(2, H, 3), 2 * H, H * 3)  # (I, H, O) = (2, H, 3)
-    tiny = device == "cpu" and largest < 32768
-    try:
-        if tiny:
-            torch.set_num_threads(1)
-        for step in range(problem.steps):
-            rows = schedule[step]
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x[rows]), t[rows])
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                losses[step] = loss
-                if step + 1 == marks[rec]:
-                    for buf, p in zip(records, params, strict=True):
-                        buf[rec].copy_(book(p))
-                    rec += 1
-    finally:
-        torch.set_num_threads(threads)
-    weights = {k: buf.cpu().numpy() for k, buf in zip(WEIGHT_NAMES, records, strict=True)}
-    return losses.cpu().numpy().astype(np.float64), weights
-
-
-_JAX_JITTED: dict = {}  # the hand-written jitted functions, built once per lr (a closure)
-
-
-def _jax_jitted(lr: float) -> dict:
-    """{"step": a jitted step writing into donated buffers, "scan": a whole-run lax.scan}."""
-    if lr in _JAX_JITTED:
-        return _JAX_JITTED[lr]
-    ja = adapter_module("jax")  # imports jax with NumPy's global generator left alone
-    jax, optax = ja.jax, ja.optax
-
-    def loss_fn(params, xb, tb):
-        z = jax.nn.sigmoid(xb @ params["W1"] + params["b1"])  # (N, H)
-        scores = z @ params["W2"] + params["b2"]  # (N, O)
-        return optax.softmax_cross_entropy_with_integer_labels(scores, tb).mean()
-
-    def train_step(params, rows, x, t):
-        loss, grads = jax.value_and_grad(loss_fn)(params, x[rows], t[rows])
-        return jax.tree.map(lambda p, g: p - lr * g, params, grads), loss
-
-    @functools.partial(jax.jit, donate_argnums=(1, 2))
-    def step(params, losses, records, i, r, x, t, schedule):
-        """Step i, its loss written to losses[i] and the weights to records[r], in place."""
-        params, loss = train_step(params, schedule[i], x, t)
-        records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, params)
-        return params, losses.at[i].set(loss), records
-
-    @jax.jit
-    def scan(params, x, t, schedule):
-        """Every step's loss and weights: (steps,) and {name: (steps, *shape)}."""
-
-        def body(params, rows):
-            params, loss = train_step(params, rows, x, t)
-            return params, (loss, params)
-
-        return jax.lax.scan(body, params, schedule)[1]
-
-    _JAX_JITTED[lr] = {"step": step, "scan": scan}
-    return _JAX_JITTED[lr]
-
-
-def _jax_loop(mode: str, problem: Problem, dtype: str, device: str):
-    """A jitted step in a Python loop ("step") or the whole run in one lax.scan ("scan")."""
-    ja = adapter_module("jax")
-    jax = ja.jax
-    fn = _jax_jitted(problem.size.lr)[mode]
-    dev = ja.jax_device(device)
-    k, steps = problem.record_every, problem.steps
-    marks = record_steps(steps, k)
-    with jax.enable_x64(dtype == "float64"), jax.default_matmul_precision("highest"):
-        initial = {name: w.astype(dtype) for name, w in problem.weights.items()}
-        params = {name: jax.device_put(w, dev) for name, w in initial.items()}
-        x = jax.device_put(problem.x.astype(dtype), dev)  # moved once, not per step
-        t = jax.device_put(problem.t, dev)
-        schedule = jax.device_put(problem.schedule, dev)
-        if mode == "step":
-            losses = jax.device_put(np.zeros(steps, dtype), dev)
-            records = {}
-            for name, w in initial.items():  # (records, *shape), the initial weights first
-                buf = np.zeros((len(marks), *w.shape), dtype)
-                buf[0] = w
-                records[name] = jax.device_put(buf, dev)
-            for i in range(steps):
-                # record ceil((i + 1) / k): its last write is the one after step k * r
-                params, losses, records = fn(
-                    params, losses, records, i, (i + k) // k, x, t, schedule
-                )
-            weights = {name: np.asarray(v) for name, v in records.items()}
-        else:
-            losses, history = fn(params, x, t, schedule)
-            weights = {  # the initial weights, then after steps k, 2k, ... and the last
-                name: np.concatenate([initial[name][None], np.asarray(v)[marks[1:] - 1]])
-                for name, v in history.items()
-            }
-        return np.asarray(losses, dtype=np.float64), weights
-
-
-HAND_WRITTEN: dict[tuple[str, str], Callable] = {
-    ("numpy", "eager"): numpy_fused_loop,
-    ("torch", "eager"): torch_loop,
-    ("jax", "step"): functools.partial(_jax_loop, "step"),
-    ("jax", "scan"): functools.partial(_jax_loop, "scan"),
-}
+def memory_needed(config: BenchConfig) -> int:
+    """Bytes the benchmark holds at once, at its largest size (estimated, not measured):
+    the data and schedule, one pass's activations, and for each of the runs of one row
+    the losses and recorded weights (JAX's scan baseline keeps every step's weights)."""
+    need = 0
+    for name in config.sizes:
+        size = SIZES[name]
+        steps = size.steps if config.steps is None else config.steps
+        params = 6 * size.hidden + 3  # W1 (2, H), b1 (H,), W2 (H, 3), b2 (3,)
+        records = steps // size.record_every + 2
+        data = 8 * (3 * size.points + steps * size.batch)
+        working = 8 * 8 * size.batch * size.hidden  # activations and gradients, float64
+        runs = 8 * (4 * steps + 4 * records * params)  # adapter, baseline, reference
+        scan = 8 * steps * params if "jax" in config.frameworks else 0
+        need = max(need, data + working + runs + scan)
+    return need
 
 
 # --------------------------------------------------------------------------- timing
@@ -424,14 +253,20 @@ def time_row(
     """First calls, then `repeats` interleaved runs of the adapter and the hand-written
     loop (and, for numpy, the scratch reference used directly), so the noise of a
     shared machine falls on both sides alike."""
-    runners = {"adapter": functools.partial(adapter_run, problem, framework, mode, dtype, device)}
-    hand = HAND_WRITTEN.get((framework, mode))
-    if hand is not None:
-        runners["hand"] = functools.partial(hand, problem, dtype, device)
-    if framework == "numpy":
-        runners["reference"] = functools.partial(scratch_reference_loop, problem, dtype, device)
+    device = reference_device(framework, device)  # numpy stays on the CPU without CuPy
+    adapter = functools.partial(adapter_run, problem, framework, mode, dtype, device)
     first, outputs = {}, {}
-    for name, fn in runners.items():
+    first["adapter"], outputs["adapter"] = _timed(adapter)
+    marks = outputs["adapter"].record_steps  # the baselines keep the same records
+    runners = {"adapter": adapter}
+    hand = baselines.BASELINES.get((framework, mode))
+    if hand is not None:
+        runners["hand"] = functools.partial(hand, problem, marks, dtype, device)
+    if framework == "numpy":
+        runners["reference"] = functools.partial(
+            baselines.scratch_reference, problem, marks, dtype, device
+        )
+    for name, fn in list(runners.items())[1:]:
         first[name], outputs[name] = _timed(fn)
     tick("first call done")
     runs: dict[str, list[float]] = {name: [] for name in runners}
@@ -441,13 +276,14 @@ def time_row(
         tick(f"repeat {r + 1}/{repeats}")
     run_s = statistics.median(runs["adapter"])
     hand_run_s = statistics.median(runs["hand"]) if hand else None
-    loss_diff = float(np.max(np.abs(outputs["adapter"][0] - outputs["hand"][0]))) if hand else None
+    adapter_losses = outputs["adapter"].losses
+    loss_diff = float(np.max(np.abs(adapter_losses - outputs["hand"][0]))) if hand else None
     return Row(
         size=problem.size.name,
         dtype=dtype,
         framework=framework,
         mode=mode,
-        device="cpu" if framework == "numpy" else device,
+        device=device,
         steps=problem.steps,
         batch=problem.size.batch,
         hidden=problem.size.hidden,
@@ -471,7 +307,9 @@ def time_row(
 
 @dataclass(frozen=True)
 class BenchConfig:
-    sizes: tuple[str, ...] = ("book", "medium")
+    """What to time; built and checked by the CLI (comparisons/cli.py)."""
+
+    sizes: tuple[str, ...] = DEFAULT_SIZES
     dtypes: tuple[str, ...] = DTYPES
     frameworks: tuple[str, ...] = ("numpy", "torch", "jax")
     device: str = "cpu"
@@ -490,7 +328,7 @@ def plan(config: BenchConfig) -> tuple[list[tuple[str, str, str, str]], list[dic
             for framework in config.frameworks:
                 if framework == "numpy" and config.device != "cpu" and SIZES[size].gpu_only:
                     continue
-                for mode in adapter_module(framework).MODES:
+                for mode in adapters.net_class(framework).MODES:
                     todo.append((size, dtype, framework, mode))
     return todo, skipped
 
@@ -548,6 +386,19 @@ def targets(rows: list[Row]) -> list[dict]:
     return out
 
 
+def progress_line(done: int, total: int, elapsed: float, what: str) -> str:
+    """`[#######             ]  35%  0:42 left  book float32 torch/eager (3/8): repeat 2/3`:
+    the time left extrapolated from the runs done so far (none before the first)."""
+    percent = 100 * done // total
+    left = "  -:-- left" if done == 0 else f"{_clock(elapsed / done * (total - done))} left"
+    return f"[{'#' * (percent // 5):<20}] {percent:3d}% {left}  {what}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes:3d}:{secs:02d}"
+
+
 def bench_results(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Run the benchmark; the JSON-ready results: machine, config, rows, targets."""
     say = progress or (lambda _msg: None)
@@ -557,6 +408,7 @@ def bench_results(config: BenchConfig, progress: Callable[[str], None] | None = 
     rows: list[Row] = []
     total = len(todo) * (1 + config.repeats)
     done = 0
+    start = time.perf_counter()
     for n, (size, dtype, framework, mode) in enumerate(todo, 1):
         if size not in problems:
             problems = {size: make_problem(SIZES[size], config.steps)}  # one size in memory
@@ -565,8 +417,7 @@ def bench_results(config: BenchConfig, progress: Callable[[str], None] | None = 
         def tick(what: str, label: str = label, step: int = 1) -> None:
             nonlocal done
             done += step
-            percent = 100 * done // total
-            say(f"[{'#' * (percent // 5):<20}] {percent:3d}% {label}: {what}")
+            say(progress_line(done, total, time.perf_counter() - start, f"{label}: {what}"))
 
         tick("first call ...", step=0)
         rows.append(
@@ -588,16 +439,6 @@ def bench_results(config: BenchConfig, progress: Callable[[str], None] | None = 
 
 
 # --------------------------------------------------------------------------- output
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
 
 
 def format_table(results: dict) -> str:
@@ -623,12 +464,12 @@ def format_table(results: dict) -> str:
             f"{r['framework']}/{r['mode']}",
             r["device"],
             str(r["steps"]),
-            _duration(r["per_step_s"]),
+            duration(r["per_step_s"]),
             f"{r['steps_per_s']:,.0f}",
-            _duration(r["run_s"]),
-            _duration(r["first_call_s"]),
+            duration(r["run_s"]),
+            duration(r["first_call_s"]),
             f"{r['vs_fastest']:.2f}",
-            _duration(r["hand_run_s"]),
+            duration(r["hand_run_s"]),
             "-" if r["overhead"] is None else f"{r['overhead']:.2f}",
         )
         for r in results["rows"]
@@ -649,91 +490,16 @@ def format_table(results: dict) -> str:
     if results["targets"]:
         lines += ["", "targets:"]
         for t in results["targets"]:
-            value = _duration(t["value"]) if t["unit"] == "s" else f"{t['value']:.2f}"
-            limit = _duration(t["limit"]) if t["unit"] == "s" else f"{t['limit']:.2f}"
+            value = duration(t["value"]) if t["unit"] == "s" else f"{t['value']:.2f}"
+            limit = duration(t["limit"]) if t["unit"] == "s" else f"{t['limit']:.2f}"
             verdict = "met" if t["met"] else "MISSED"
             lines.append(f"  {t['what']}: {value} (target <= {limit}) {verdict}")
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- the command
-
-
-def _names(value, option: str, allowed, what: str) -> tuple[str, ...]:
-    """A comma-separated option (or a list) checked against `allowed`; UsageError if bad."""
-    from comparisons.cli import UsageError
-
-    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in names if n]
-    if not names:
-        raise UsageError(f"{option}: expected a comma-separated list of {what}")
-    for name in names:
-        if name not in allowed:
-            raise UsageError(
-                f"{option}: unknown {what[:-1]} {name!r} (choose from {', '.join(allowed)})"
-            )
-    if len(set(names)) != len(names):
-        raise UsageError(f"{option}: a {what[:-1]} is listed twice in {value!r}")
-    return tuple(names)
-
-
-def _count(value, option: str) -> int:
-    from comparisons.cli import UsageError
-
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{option} must be a positive integer, got {value!r}")
-    return value
-
-
-def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    """The BenchConfig the options describe; every check before any work (UsageError).
-
-    Options the parser does not define take their defaults."""
-    from comparisons.cli import UsageError
-
-    device = getattr(args, "device", None) or "cpu"
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
-        raise UsageError(f"--device must be cpu or cuda[:N], got {device!r}")
-    frameworks = getattr(args, "frameworks", None)
-    frameworks = adapters.available() if frameworks is None else frameworks
-    frameworks = _names(frameworks, "--frameworks", adapters.available(), "frameworks")
-    sizes = getattr(args, "sizes", None)
-    if sizes is None:
-        sizes = [s.name for s in SIZES.values() if device != "cpu" or not s.gpu_only]
-    sizes = _names(sizes, "--sizes", tuple(SIZES), "sizes")
-    dtypes = getattr(args, "dtypes", None)
-    dtypes = _names(DTYPES if dtypes is None else dtypes, "--dtypes", DTYPES, "dtypes")
-    repeats = getattr(args, "repeats", None)
-    repeats = DEFAULT_REPEATS if repeats is None else _count(repeats, "--repeats")
-    steps = getattr(args, "steps", None)
-    if steps is not None:
-        steps = _count(steps, "--steps")
-    if device != "cpu":
-        for fw in frameworks:
-            if fw != "numpy" and not adapter_module(fw).device_available(device):
-                raise UsageError(f"--device {device!r} is not available to {fw} here")
-        if frameworks == ("numpy",):
-            raise UsageError(f"--device {device!r}: numpy runs on the CPU only")
-    return BenchConfig(sizes, dtypes, frameworks, device, repeats, steps)
-
-
-def _show(message: str) -> None:
+def show_progress(message: str) -> None:
     """Progress on stderr: one line rewritten in place on a terminal, else line by line."""
     if sys.stderr.isatty():
         print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
     else:
         print(message, file=sys.stderr, flush=True)
-
-
-def main(args: argparse.Namespace) -> int:
-    """`python -m comparisons bench`: the table (or --json) on stdout, progress on stderr."""
-    config = config_from_args(args)
-    quiet = getattr(args, "quiet", False)
-    results = bench_results(config, None if quiet else _show)
-    if not quiet and sys.stderr.isatty():
-        print(file=sys.stderr)  # end the progress line
-    if getattr(args, "json", False):
-        print(json.dumps(results, indent=2))
-    else:
-        print(format_table(results))
-    return 0

@@ -1,20 +1,36 @@
-"""The command line: `python -m comparisons [train|check|rosetta|bench] [options]`.
+"""The command line: `python -m comparisons [train|check|rosetta|drift|bench] [options]`.
 
-With no subcommand it runs `train`: the book's run in every installed framework, side by
-side. A bad option or value is one line on stderr and exit status 2, with nothing written.
+This module turns arguments into configs (RunConfig, BenchConfig, ...) and hands them to
+the modules that do the work; it is imported by nothing but `comparisons/__main__.py`.
+Every option is checked here, once, before any work: a bad option or value is one line
+on stderr and exit status 2, with nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import adapters
-from adapters import OptimizerSpec
+from adapters import OptimizerSpec, checks
+from comparisons import bench
+from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
-COMMANDS = ("train", "check", "rosetta", "bench", "drift")
+COMMANDS = ("train", "check", "rosetta", "drift", "bench")
+DESCRIPTION = """\
+The book's TwoLayerNet (Deep Learning from Scratch 2, chapter 1) in NumPy, PyTorch and
+JAX, from the same weights on the same batches, compared step by step.
+
+train is the default command: its options work without the word `train`, so
+`scratch-parity --epochs 30` is `scratch-parity train --epochs 30`.
+`scratch-parity COMMAND --help` lists a command's options."""
+
+EXTRAS = {"torch": "torch", "jax": "jax", "matplotlib": "plot"}  # module -> pip extra
+DEVICE_WORDS = {"gpu": "cuda", "cuda0": "cuda:0", "cpu0": "cpu"}  # what people type instead
 
 
 class UsageError(Exception):
@@ -24,6 +40,13 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of argparse's usage block
         raise UsageError(message)
+
+
+def _install_hint(module: str) -> str:
+    return f"pip install 'scratch-parity[{EXTRAS[module]}]'"
+
+
+# --------------------------------------------------------------------------- option types
 
 
 def _positive_int(text: str) -> int:
@@ -70,87 +93,157 @@ def _out_dir(text: str) -> Path:
     return Path(text)
 
 
-def _frameworks(text: str) -> list[str]:
+def _device(text: str) -> str:
+    """cpu, cuda or cuda:N; a near miss gets a suggestion (gpu: did you mean cuda?)."""
+    kind, colon, index = text.partition(":")
+    if text == "cpu" or kind == "cuda" and (not colon or index.isascii() and index.isdigit()):
+        return text
+    guess = DEVICE_WORDS.get(text.lower()) or next(
+        iter(difflib.get_close_matches(text.lower(), ["cpu", "cuda"], n=1)), None
+    )
+    hint = f" (did you mean {guess!r}?)" if guess else ""
+    raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}{hint}")
+
+
+def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    """A comma-separated list of `allowed` names, none twice."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of frameworks")
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}s")
     for name in names:
-        if name not in adapters.FRAMEWORKS:
+        if name not in allowed:
             raise argparse.ArgumentTypeError(
-                f"unknown framework {name!r} (choose from {', '.join(adapters.FRAMEWORKS)})"
+                f"unknown {what} {name!r} (choose from {', '.join(allowed)})"
             )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a {what} is listed twice in {text!r}")
+    return names
+
+
+def _frameworks(text: str) -> list[str]:
+    names = _names(text, adapters.FRAMEWORKS, "framework")
+    for name in names:
         if name not in adapters.available():
             raise argparse.ArgumentTypeError(
                 f"framework {name!r} is not installed; installed: {', '.join(adapters.available())}"
-                f" (pip install 'scratch-parity[{name}]')"
+                f" ({_install_hint(name)})"
             )
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"a framework is listed twice in {text!r}")
     return sorted(names, key=adapters.FRAMEWORKS.index)  # the reference (numpy) first
-
-
-PRECISIONS = adapters.checks.DTYPE_NAMES  # the precision matrix's, highest first
 
 
 def _precisions(text: str) -> tuple[str, ...]:
     if text.strip() == "none":
         return ()
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of precisions, or none")
-    for name in names:
-        if name not in PRECISIONS:
-            raise argparse.ArgumentTypeError(
-                f"unknown precision {name!r} (choose from {', '.join(PRECISIONS)}, or none)"
-            )
-    return tuple(sorted(set(names), key=PRECISIONS.index))
+    try:
+        names = _names(text, checks.DTYPE_NAMES, "precision")
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{err}, or none") from None
+    return tuple(sorted(names, key=checks.DTYPE_NAMES.index))
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _check_dtype(text: str) -> str:
+    if text not in ("float64", "float32"):
+        raise argparse.ArgumentTypeError(
+            f"check runs in float64 or float32, not {text!r}: lower precisions are compared "
+            "in train's precision matrix (--precisions)"
+        )
+    return text
+
+
+def _sizes(text: str) -> tuple[str, ...]:
+    return tuple(_names(text, tuple(bench.SIZES), "size"))
+
+
+def _bench_dtypes(text: str) -> tuple[str, ...]:
+    return tuple(_names(text, bench.DTYPES, "dtype"))
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def _frameworks_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--frameworks",
         type=_frameworks,
         default=None,
         help="comma-separated, from numpy,torch,jax (default: every installed one)",
     )
-    p.add_argument(
-        "--dtype",
-        default="float64",
-        choices=list(adapters.checks.DTYPE_NAMES),
-        help="float64 (default), float32, float16, or bfloat16 (torch and jax only)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="scratch-parity", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command")
+    parser = Parser(
+        prog="scratch-parity",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    train = sub.add_parser("train", help="the side-by-side run (the default)")
-    _common(train)
+    train = sub.add_parser(
+        "train", help="the book's run in every framework: table, plots, report (default)"
+    )
+    _frameworks_option(train)
+    train.add_argument(
+        "--dtype",
+        default="float64",
+        choices=list(checks.DTYPE_NAMES),
+        help="float64 (default), float32, float16, or bfloat16 (torch and jax only)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument(
         "--optimizer",
         default="sgd",
         choices=list(adapters.BOOK_DEFAULTS),
-        help="default: sgd, as ch01",
+        help="the book's optimizer (default: sgd, as ch01)",
     )
     train.add_argument(
         "--lr",
         type=_positive_float,
         default=None,
-        help="default: 1.0 for sgd (ch01's run), else the book's default",
+        help="learning rate (default: 1.0 for sgd, ch01's run; else the book's default)",
     )
-    train.add_argument("--momentum", type=float, default=None)
-    train.add_argument("--decay-rate", type=float, default=None)
-    train.add_argument("--beta1", type=float, default=None)
-    train.add_argument("--beta2", type=float, default=None)
-    train.add_argument("--flavor", default="book", choices=["book", "stock"])
-    train.add_argument("--epochs", type=_epochs, default=300)
-    train.add_argument("--batch-size", type=_positive_int, default=30)
-    train.add_argument("--hidden-size", type=_hidden, default=10)
-    train.add_argument("--device", default="cpu")
-    train.add_argument("--seed", type=int, default=1984)
-    train.add_argument("--max-grad", type=_positive_float, default=None)
+    train.add_argument(
+        "--momentum", type=float, default=None, help="momentum/nesterov (default: 0.9)"
+    )
+    train.add_argument(
+        "--decay-rate", type=float, default=None, help="rmsprop's decay rate (default: 0.99)"
+    )
+    train.add_argument("--beta1", type=float, default=None, help="adam's beta1 (default: 0.9)")
+    train.add_argument("--beta2", type=float, default=None, help="adam's beta2 (default: 0.999)")
+    train.add_argument(
+        "--flavor",
+        default="book",
+        choices=["book", "stock"],
+        help="book: the book's update rules in every framework; stock: torch.optim / "
+        "optax with their own defaults (default: book)",
+    )
+    train.add_argument(
+        "--epochs", type=_epochs, default=300, help=f"at most {MAX_EPOCHS} (default: 300)"
+    )
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=30, help="at most 300 (default: 30)"
+    )
+    train.add_argument(
+        "--hidden-size",
+        type=_hidden,
+        default=10,
+        help=f"hidden units, at most {MAX_HIDDEN} (default: 10)",
+    )
+    train.add_argument(
+        "--device",
+        type=_device,
+        default="cpu",
+        help="cpu, cuda or cuda:N; numpy stays on the CPU without CuPy (default: cpu)",
+    )
+    train.add_argument(
+        "--seed", type=int, default=1984, help="one RandomState for data, weights and batches "
+        "(default: 1984, the book's)",
+    )  # fmt: skip
+    train.add_argument(
+        "--max-grad",
+        type=_positive_float,
+        default=None,
+        help="clip the gradients' global norm to this (default: no clipping)",
+    )
     train.add_argument(
         "--tf32",
         action="store_true",
@@ -160,15 +253,29 @@ def build_parser() -> Parser:
     train.add_argument(
         "--precisions",
         type=_precisions,
-        default=PRECISIONS,
+        default=checks.DTYPE_NAMES,
         help="the precision matrix of the report: comma-separated from "
-        f"{','.join(PRECISIONS)} (default: all), or none",
+        f"{','.join(checks.DTYPE_NAMES)}, or none (default: all)",
     )
-    train.add_argument("--out", type=_out_dir, default=Path("comparison-output"))
+    train.add_argument(
+        "--out",
+        type=_out_dir,
+        default=Path("comparison-output"),
+        help="where the plots and reports go (default: comparison-output)",
+    )
     train.add_argument("--json", action="store_true", help="machine-readable results on stdout")
 
     check = sub.add_parser("check", help="quick pass/fail parity check; exit 1 on a mismatch")
-    _common(check)
+    _frameworks_option(check)
+    check.add_argument(
+        "--dtype",
+        type=_check_dtype,
+        default="float64",
+        metavar="{float64,float32}",
+        help="float64 (default) or float32; the lower precisions are compared in train's "
+        "precision matrix (--precisions)",
+    )
+    check.add_argument("--quiet", action="store_true", help="only the verdict")
 
     rosetta = sub.add_parser(
         "rosetta", help="the book's code and its torch/JAX twins, side by side"
@@ -176,58 +283,144 @@ def build_parser() -> Parser:
     rosetta.add_argument("--width", type=_positive_int, default=None)
 
     drift = sub.add_parser("drift", help="stock torch.optim / optax vs the book's optimizers")
-    _common(drift)
-    drift.add_argument("--json", action="store_true")
+    _frameworks_option(drift)
+    drift.add_argument("--quiet", action="store_true", help="no progress output")
+    drift.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
 
-    bench = sub.add_parser("bench", help="time every framework and mode")
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--quiet", action="store_true")
-    bench.add_argument(
+    b = sub.add_parser("bench", help="time every framework and mode against hand-written loops")
+    b.add_argument("--json", action="store_true", help="machine-readable results on stdout")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument(
         "--sizes",
+        type=_sizes,
         default=None,
-        help="comma-separated, from book,medium,large (default: book,medium; large too on cuda)",
+        help="comma-separated, from book,medium,large (default: book, about a minute; "
+        "book,medium,large on cuda)",
     )
-    bench.add_argument(
-        "--dtypes", default=None, help="comma-separated, from float64,float32 (default: both)"
+    b.add_argument(
+        "--dtypes",
+        type=_bench_dtypes,
+        default=bench.DTYPES,
+        help="comma-separated, from float64,float32 (default: both)",
     )
-    bench.add_argument(
-        "--frameworks",
-        type=_frameworks,
-        default=None,
-        help="comma-separated, from numpy,torch,jax (default: every installed one)",
+    _frameworks_option(b)
+    b.add_argument(
+        "--device",
+        type=_device,
+        default="cpu",
+        help="cpu, or cuda[:N] for torch and JAX; numpy stays on the CPU without CuPy "
+        "(default: cpu)",
     )
-    bench.add_argument(
-        "--device", default="cpu", help="cpu, or cuda[:N] for torch and JAX (numpy stays on cpu)"
+    b.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=bench.DEFAULT_REPEATS,
+        help=f"timed runs per row (default: {bench.DEFAULT_REPEATS})",
     )
-    bench.add_argument(
-        "--repeats", type=_positive_int, default=None, help="timed runs per row (default: 5)"
-    )
-    bench.add_argument(
+    b.add_argument(
         "--steps", type=_positive_int, default=None, help="steps at every size (a quick run)"
     )
     return parser
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        guess = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        hint = f": did you mean {guess[0]!r}?" if guess else f" (choose from {', '.join(COMMANDS)})"
+        raise UsageError(f"unknown command {argv[0]!r}{hint}")
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv = ["train", *argv]
-    args = build_parser().parse_args(argv)
-    if getattr(args, "frameworks", "unset") is None:
-        args.frameworks = adapters.available()
-        dtype = getattr(args, "dtype", None)
-        if dtype is not None:  # bfloat16: those that have it (NumPy has not)
-            args.frameworks = [
-                fw for fw in args.frameworks if dtype in adapters.base.adapter_module(fw).DTYPES
-            ]
-            if not args.frameworks:
-                raise UsageError(f"--dtype {dtype}: no installed framework supports it")
-    return args
+    return build_parser().parse_args(argv)
 
 
-def train_config(args: argparse.Namespace):
+# --------------------------------------------------------------------------- one rule each
+
+
+def memory_available() -> int | None:
+    """Bytes the kernel says a new allocation can get now (MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(need: int, what: str) -> None:
+    """UsageError when `need` bytes (estimated before anything is allocated) exceed what
+    the machine has available."""
+    have = memory_available()
+    if have is not None and need > have:
+        raise UsageError(
+            f"{what} needs about {need / 2**30:.1f} GiB of memory, more than the "
+            f"{have / 2**30:.1f} GiB available here"
+        )
+
+
+def frameworks_for(args: argparse.Namespace, dtype: str | None) -> list[str]:
+    """--frameworks, or every installed one (that has `dtype`, when one is given)."""
+    if args.frameworks is not None:
+        return args.frameworks
+    names = adapters.available()
+    if dtype is not None:  # bfloat16: those that have it (NumPy has not)
+        names = [fw for fw in names if dtype in adapters.net_class(fw).DTYPES]
+        if not names:
+            raise UsageError(f"--dtype {dtype}: no installed framework supports it")
+    return names
+
+
+def check_device(frameworks: list[str], device: str) -> None:
+    """The one rule, for train and bench alike: every framework runs on `device`, except
+    the reference (numpy), which stays on the CPU beside torch/JAX when it cannot follow
+    (comparisons.run.reference_device)."""
+    others = [fw for fw in frameworks if fw != "numpy"]
+    for fw in frameworks:
+        where = reference_device(fw, device)
+        if fw == "numpy" and where != device and others:
+            continue  # the CPU reference, compared with torch/jax on the GPU
+        if not adapters.net_class(fw).device_available(device):
+            hint = " (it needs CuPy; with torch or jax beside it, it stays on the CPU)"
+            raise UsageError(
+                f"--device {device!r} is not available to {fw}" + (hint if fw == "numpy" else "")
+            )
+
+
+def check_fits(spec: OptimizerSpec, max_grad: float | None, dtype: str) -> None:
+    """The optimizer's settings and --max-grad must be numbers `dtype` can hold (torch
+    cannot even represent lr 1e5 in float16): refused before any training."""
+    largest = checks.largest(dtype)
+    values = {"--" + k.replace("_", "-"): v for k, v in spec.hyper.items()}  # decay_rate
+    values["--max-grad"] = max_grad or 0.0
+    for option, value in values.items():
+        if abs(value) > largest:
+            raise UsageError(
+                f"{option} {value:g} does not fit in {dtype} (largest {largest:.4g}): "
+                f"choose a smaller value or a wider --dtype"
+            )
+
+
+def need_module(module: str, what: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"{what} needs {module}, which is not installed: {_install_hint(module)}")
+
+
+def need_a_second_framework(frameworks: list[str], command: str) -> None:
+    if not [fw for fw in frameworks if fw != "numpy"] or len(frameworks) < 2:
+        raise UsageError(
+            f"{command} compares frameworks with each other: it needs two of numpy, torch, "
+            f"jax (have {', '.join(frameworks)}; {_install_hint('torch')} or "
+            f"{_install_hint('jax')})"
+        )
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def train_config(args: argparse.Namespace) -> RunConfig:
     """The RunConfig the options describe; UsageError for a bad combination."""
-    from comparisons.run import BOOK_LR, RunConfig, reference_device
-
+    frameworks = frameworks_for(args, args.dtype)
     hyper = {k: getattr(args, k) for k in ("momentum", "decay_rate", "beta1", "beta2")}
     hyper = {k: v for k, v in hyper.items() if v is not None}
     lr = args.lr if args.lr is not None else (BOOK_LR if args.optimizer == "sgd" else None)
@@ -243,24 +436,20 @@ def train_config(args: argparse.Namespace):
         raise UsageError(
             f"--tf32 applies to float32 matmuls: add --dtype float32 (got {args.dtype})"
         )
-    for fw in args.frameworks:
-        module = adapters.base.adapter_module(fw)
-        if args.dtype not in module.DTYPES:
+    for fw in frameworks:
+        if args.dtype not in adapters.net_class(fw).DTYPES:
             hint = " (NumPy has no bfloat16: --frameworks torch,jax)" if fw == "numpy" else ""
             raise UsageError(f"--dtype {args.dtype} is not supported by {fw}{hint}")
-        if not module.device_available(args.device):
-            # the reference without CuPy stays on the CPU, beside torch/jax on the GPU
-            beside = [f for f in args.frameworks if f != "numpy"]
-            if fw == "numpy" and beside and reference_device(fw, args.device) == "cpu":
-                continue
-            raise UsageError(f"--device {args.device!r} is not available to {fw}")
+    check_device(frameworks, args.device)
+    check_fits(spec, args.max_grad, args.dtype)  # the float64 calibration run holds more
+    need_module("matplotlib", "train (its plots)")
     for folder in (args.out, *args.out.parents):
         if folder.exists() and not folder.is_dir():
             raise UsageError(
                 f"--out {str(args.out)!r}: {str(folder)!r} exists and is not a directory"
             )
-    return RunConfig(
-        frameworks=tuple(args.frameworks),
+    config = RunConfig(
+        frameworks=tuple(frameworks),
         optimizer=spec,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -271,14 +460,52 @@ def train_config(args: argparse.Namespace):
         max_grad=args.max_grad,
         tf32=args.tf32,
     )
+    check_memory(
+        memory_needed(config, args.precisions),
+        f"--hidden-size {args.hidden_size} for --epochs {args.epochs}",
+    )
+    return config
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
+    """The BenchConfig the options describe; UsageError for a bad combination."""
+    frameworks = frameworks_for(args, None)
+    check_device(frameworks, args.device)
+    sizes = args.sizes
+    if sizes is None:
+        sizes = tuple(bench.SIZES) if args.device != "cpu" else bench.DEFAULT_SIZES
+    config = bench.BenchConfig(
+        sizes, tuple(args.dtypes), tuple(frameworks), args.device, args.repeats, args.steps
+    )
+    steps = "" if args.steps is None else f" with --steps {args.steps}"
+    check_memory(bench.memory_needed(config), f"bench at size {', '.join(sizes)}{steps}")
+    return config
+
+
+def check_frameworks(args: argparse.Namespace) -> list[str]:
+    frameworks = frameworks_for(args, args.dtype)
+    need_a_second_framework(frameworks, "check")
+    return frameworks
+
+
+def drift_frameworks(args: argparse.Namespace) -> list[str]:
+    frameworks = frameworks_for(args, None)
+    if frameworks == ["numpy"] or not frameworks:
+        raise UsageError(
+            "drift compares torch.optim / optax with the book's optimizers: it needs torch "
+            f"or jax ({_install_hint('torch')} or {_install_hint('jax')})"
+        )
+    return frameworks
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
     from adapters.files import atomic_write_text
-    from comparisons import plots, report
-    from comparisons.run import format_table, run, table_rows
+    from comparisons import plots, report, text
+    from comparisons.run import run, table_rows
 
-    config = args.config
     talk = not args.quiet
     progress = (lambda msg: print(msg, file=sys.stderr)) if talk else None
     book_lines = print if talk and not args.json else None
@@ -295,64 +522,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     out: Path = args.out
     if talk:
         print(f"writing plots and reports to {out}/ ...", file=sys.stderr)
-    plots.loss_curves(results, out / "loss_curves.png")
-    plots.difference_curves(results, out / "differences.png")
-    plots.decision_boundaries(results, out / "decision_boundaries.png")
-    atomic_write_text(out / "report.md", report.markdown(results))
-    atomic_write_text(out / "report.html", report.html_report(results, out))
+    notes = plots.draw_all(results, out)  # what a plot had to leave out, if anything
+    atomic_write_text(out / "report.md", report.markdown(results, notes))
+    atomic_write_text(out / "report.html", report.html_report(results, out, notes))
 
     rows = table_rows(results)
+    passed = results.passed and (results.matrix is None or results.matrix.passed)
     if args.json:
         payload = {
-            "config": {
-                "frameworks": list(config.frameworks),
-                "optimizer": config.optimizer.name,
-                "hyper": config.optimizer.hyper,
-                "flavor": config.optimizer.flavor,
-                "epochs": config.epochs,
-                "batch_size": config.batch_size,
-                "hidden_size": config.hidden_size,
-                "dtype": config.dtype,
-                "device": config.device,
-                "seed": config.seed,
-                "max_grad": config.max_grad,
-                "tf32": config.tf32,
-            },
+            "config": config.to_dict(),
             "results": rows,
             "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
             "tf32_note": results.tf32_note,
             "precision_matrix": None if results.matrix is None else results.matrix.to_dict(),
-            "passed": results.passed and (results.matrix is None or results.matrix.passed),
+            "passed": passed,
             "settings": {k: str(v) for k, v in results.settings.items()},
+            "plot_notes": notes,
             "out": str(out),
         }
         print(json.dumps(payload, indent=2))
     else:
         print()
-        print(format_table(rows))
+        print(text.text_table(text.RESULT_HEAD, [text.result_cells(r) for r in rows]))
         print()
         for r in results.results[1:]:
             print(r.report.summary())
         if results.tf32_note:
             print(results.tf32_note)
+        for note in notes:
+            print(note)
         if results.matrix is not None:
             print("\nprecision matrix (the same run in every precision, against float64):\n")
             print(results.matrix.table())
         print(f"\nplots and report: {out}/report.html")
-    return 0 if results.passed and (results.matrix is None or results.matrix.passed) else 1
+    return 0 if passed else 1
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def cmd_check(args: argparse.Namespace, frameworks: list[str]) -> int:
     from comparisons.check import run_check
 
-    if args.dtype not in ("float64", "float32"):
-        raise UsageError(
-            f"check runs in float64 or float32, not {args.dtype}: lower precisions are "
-            "compared in train's precision matrix (--precisions)"
-        )
-
     say = (lambda _m: None) if args.quiet else print
-    return 0 if run_check(list(args.frameworks), args.dtype, say) else 1
+    return 0 if run_check(frameworks, args.dtype, say) else 1
 
 
 def cmd_rosetta(args: argparse.Namespace) -> int:
@@ -366,37 +576,37 @@ def cmd_rosetta(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_drift(args: argparse.Namespace) -> int:
+def cmd_drift(args: argparse.Namespace, frameworks: list[str]) -> int:
     from comparisons.drift import drift_rows, format_drift
 
-    if args.dtype != "float64":
-        raise UsageError("drift compares in float64 only")
     say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    rows = drift_rows(list(args.frameworks), say=say)
+    rows = drift_rows(frameworks, say=say)
     print(json.dumps(rows, indent=2) if args.json else format_drift(rows))
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from comparisons import bench
-
-    return bench.main(args)
+def cmd_bench(args: argparse.Namespace, config: bench.BenchConfig) -> int:
+    """The table (or --json) on stdout, the progress bar on stderr."""
+    results = bench.bench_results(config, None if args.quiet else bench.show_progress)
+    if not args.quiet and sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
+    print(json.dumps(results, indent=2) if args.json else bench.format_table(results))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parse(argv)
-        if args.command == "train":
-            args.config = train_config(args)  # every check, before any work
-        handler = {
-            "train": cmd_train,
-            "check": cmd_check,
-            "rosetta": cmd_rosetta,
-            "drift": cmd_drift,
-            "bench": cmd_bench,
-        }[args.command]
-        return handler(args)
+        if args.command == "train":  # every check, before any work
+            return cmd_train(args, train_config(args))
+        if args.command == "check":
+            return cmd_check(args, check_frameworks(args))
+        if args.command == "rosetta":
+            return cmd_rosetta(args)
+        if args.command == "drift":
+            return cmd_drift(args, drift_frameworks(args))
+        return cmd_bench(args, bench_config(args))
     except UsageError as err:
         print(f"scratch-parity: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

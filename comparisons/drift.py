@@ -13,6 +13,7 @@ import adapters
 from adapters import OptimizerSpec
 from comparisons import parity
 from comparisons.run import RunConfig, accuracy, book_data
+from comparisons.text import TRAIN_LOSS, markdown_table, percent, sci, step_count
 
 # learning rates at which each optimizer trains the book's net in 3000 steps
 DRIFT_LR = {
@@ -79,16 +80,25 @@ def drift_rows(
 
 def format_drift(rows: list[dict]) -> str:
     """A markdown table, as the README shows it."""
-    out = [
-        "| optimizer (lr) | framework | max abs dW, final | first diverging step | "
-        "final loss book / stock | accuracy book / stock | why |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        first = "none" if r["first_diverging_step"] is None else str(r["first_diverging_step"])
-        out.append(
-            f"| {r['optimizer']} ({r['lr']:g}) | {r['framework']} | {r['max_abs_dweights']:.2e}"
-            f" | {first} | {r['book_final_loss']:.4f} / {r['stock_final_loss']:.4f}"
-            f" | {100 * r['book_accuracy']:.1f}% / {100 * r['stock_accuracy']:.1f}% | {r['why']} |"
+    head = (
+        "optimizer (lr)",
+        "framework",
+        "max abs dW, final",
+        "first diverging step",
+        f"{TRAIN_LOSS} book / stock",
+        "accuracy book / stock",
+        "why",
+    )
+    body = [
+        (
+            f"{r['optimizer']} ({r['lr']:g})",
+            r["framework"],
+            sci(r["max_abs_dweights"]),
+            step_count(r["first_diverging_step"]),
+            f"{r['book_final_loss']:.4f} / {r['stock_final_loss']:.4f}",
+            f"{percent(r['book_accuracy'])} / {percent(r['stock_accuracy'])}",
+            r["why"],
         )
-    return "\n".join(out)
+        for r in rows
+    ]
+    return markdown_table(head, body)

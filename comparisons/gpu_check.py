@@ -22,7 +22,8 @@ from pathlib import Path
 import adapters
 from adapters import OptimizerSpec
 from comparisons import parity
-from comparisons.run import RunConfig, book_data, text_table
+from comparisons.run import RunConfig, accuracy, book_data
+from comparisons.text import text_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SGD = OptimizerSpec("sgd", 1.0)
@@ -32,11 +33,11 @@ def devices() -> dict:
     """What each framework sees on this machine."""
     out: dict[str, object] = {"machine": platform.machine(), "python": platform.python_version()}
     for fw in adapters.available():
-        module = adapters.base.adapter_module(fw)
-        cuda = module.device_available("cuda")
+        net_class = adapters.net_class(fw)
+        cuda = net_class.device_available("cuda")
         entry: dict[str, object] = {"cuda": cuda}
         if cuda:
-            entry["tf32 units"] = module.tf32_capable("cuda")
+            entry["tf32 units"] = net_class.tf32_capable("cuda")
         if fw == "torch" and cuda:
             import torch
 
@@ -85,12 +86,12 @@ def gpu_runs(epochs: int) -> list[dict]:
     cases = [(d, False) for d in ("float64", "float32", "float16", "bfloat16")]
     cases.insert(2, ("float32", True))  # the TF32 trap
     for fw in adapters.available():
-        module = adapters.base.adapter_module(fw)
-        if not module.device_available("cuda"):
+        net_class = adapters.net_class(fw)
+        if not net_class.device_available("cuda"):
             rows.append({"framework": fw, "skipped": "no cuda device (or no CuPy) for it"})
             continue
         for dtype, tf32 in cases:
-            if dtype not in module.DTYPES or (tf32 and not module.Net.TF32):
+            if dtype not in net_class.DTYPES or (tf32 and not net_class.TF32):
                 continue
             net = adapters.build(fw, w, dtype=dtype, device="cuda", tf32=tf32)
             first = time.perf_counter()
@@ -108,11 +109,11 @@ def gpu_runs(epochs: int) -> list[dict]:
                     "mode": traj.mode,
                     "dtype": dtype + (" +TF32" if tf32 else ""),
                     "max_dW_vs_cpu_float64": vs64.max_weight_error,
-                    "accuracy": float((net.predict(x).argmax(axis=1) == t).mean()),
+                    "accuracy": accuracy(net, x, t),
                     "seconds": total,
                     "vs": f"numpy {ref.dtype} (cpu)",
                     "parity": "PASS" if report.passed else "FAIL",
-                    "tf32_capable": bool(tf32 and module.tf32_capable("cuda")),
+                    "tf32_capable": bool(tf32 and net_class.tf32_capable("cuda")),
                 }
             )
     return rows
@@ -122,11 +123,17 @@ def bench(quick: bool) -> dict | None:
     """The benchmark on cuda (torch and JAX; the CPU reference at the book's size)."""
     from comparisons.bench import BenchConfig, bench_results
 
-    fws = [fw for fw in ("torch", "jax") if fw in adapters.available()]
-    if not any(adapters.base.adapter_module(fw).device_available("cuda") for fw in fws):
+    fws = [
+        fw
+        for fw in ("torch", "jax")
+        if fw in adapters.available() and adapters.net_class(fw).device_available("cuda")
+    ]
+    if not fws:
         return None
-    sizes = ("book", "medium") if quick else ("book", "medium", "large")
-    config = BenchConfig(sizes=sizes, frameworks=tuple(fws), device="cuda", repeats=3)
+    sizes = ("book",) if quick else ("book", "medium", "large")
+    config = BenchConfig(
+        sizes=sizes, frameworks=tuple(fws), device="cuda", repeats=1 if quick else 3
+    )
     return bench_results(config)
 
 

@@ -7,6 +7,7 @@ with the reference's (comparisons.parity.compare_trajectories).
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from collections.abc import Callable
@@ -39,6 +40,18 @@ class RunConfig:
     max_grad: float | None = None
     record_every: int = 10  # every epoch of the book's run
     tf32: bool = False  # let torch and JAX use TF32 for float32 matmuls (the trap)
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * (300 // self.batch_size)  # the spiral's 300 points
+
+    def to_dict(self) -> dict:
+        """The settings as JSON-ready values (the optimizer as name, hyper, flavor)."""
+        out = dataclasses.asdict(self)
+        out.pop("optimizer")
+        out["frameworks"] = list(self.frameworks)
+        spec = self.optimizer
+        return {**out, "optimizer": spec.name, "hyper": spec.hyper, "flavor": spec.flavor}
 
 
 @dataclass
@@ -137,7 +150,23 @@ def reference_device(framework: str, device: str) -> str:
     compared with the CPU reference; everything else runs where it was asked to."""
     if framework != "numpy" or not device.startswith("cuda"):
         return device
-    return device if adapters.base.adapter_module("numpy").device_available(device) else "cpu"
+    return device if adapters.net_class("numpy").device_available(device) else "cpu"
+
+
+def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
+    """Bytes a run of `config` (and its precision matrix) holds at its peak, estimated
+    before anything is allocated, in float64 throughout: the schedule; one pass's
+    activations and gradients over the 300 points; every trajectory kept for the report
+    (one per framework and mode, the float64 calibration run, the matrix's two
+    references), each its per-step losses and its recorded weights; and three more such
+    while one run is copied back and compared (its errors and allowances)."""
+    steps, hidden = config.steps, config.hidden_size
+    params = 6 * hidden + 3  # W1 (2, H), b1 (H,), W2 (H, 3), b2 (3,)
+    records = steps // min(config.record_every, steps) + 2
+    trajectory = 8 * (3 * steps + records * params)  # losses, loss gap, errors; weights
+    kept = sum(len(adapters.net_class(fw).MODES) for fw in config.frameworks)
+    kept += (config.dtype != "float64") + 2 * bool(precisions)
+    return 8 * steps * config.batch_size + 8 * 10 * 300 * hidden + (kept + 3) * trajectory
 
 
 def train(net, config: RunConfig, x, t, schedule, mode: str | None = None) -> Trajectory:
@@ -149,6 +178,7 @@ def train(net, config: RunConfig, x, t, schedule, mode: str | None = None) -> Tr
 
 
 def accuracy(net, x: np.ndarray, t: np.ndarray) -> float:
+    """The fraction of rows of `x` the net classifies as `t` (index labels) says."""
     return float((net.predict(x).argmax(axis=1) == t).mean())
 
 
@@ -169,10 +199,10 @@ def run(
         say(f"training numpy/eager in float64 ({schedule.shape[0]} steps), to calibrate ...")
         ref64 = train(adapters.build("numpy", weights), config, x, t, schedule)
     for framework in config.frameworks:
-        module = adapters.base.adapter_module(framework)
-        tf32 = config.tf32 and module.Net.TF32  # the reference never uses TF32
+        net_class = adapters.net_class(framework)
+        tf32 = config.tf32 and net_class.TF32  # the reference never uses TF32
         device = reference_device(framework, config.device)
-        for mode in module.MODES:
+        for mode in net_class.MODES:
             say(f"training {framework}/{mode} on {device} ({schedule.shape[0]} steps) ...")
             net = adapters.build(framework, weights, dtype=config.dtype, device=device, tf32=tf32)
             traj = train(net, config, x, t, schedule, mode)
@@ -207,8 +237,8 @@ def tf32_note(results: RunResults) -> str | None:
     config = results.config
     if not config.tf32:
         return None
-    users = [fw for fw in config.frameworks if adapters.base.adapter_module(fw).Net.TF32]
-    capable = [fw for fw in users if adapters.base.adapter_module(fw).tf32_capable(config.device)]
+    users = [fw for fw in config.frameworks if adapters.net_class(fw).TF32]
+    capable = [fw for fw in users if adapters.net_class(fw).tf32_capable(config.device)]
     if not capable:
         return (
             f"TF32 was allowed (--tf32) for {' and '.join(users)}, but {config.device} has no "
@@ -269,39 +299,3 @@ def table_rows(results: RunResults) -> list[dict]:
             }
         )
     return rows
-
-
-def format_table(rows: list[dict]) -> str:
-    head = (
-        "framework",
-        "mode",
-        "final loss",
-        "accuracy",
-        "max |dW| vs ref",
-        "first diverging",
-        "time [s]",
-        "parity",
-    )
-    body = [
-        (
-            r["framework"],
-            r["mode"],
-            f"{r['final_loss']:.6f}",
-            f"{100 * r['accuracy']:.1f}%",
-            "-" if r["vs"] is None else f"{r['max_abs_dweights']:.2e}",
-            "-"
-            if r["vs"] is None
-            else ("none" if r["first_diverging_step"] is None else str(r["first_diverging_step"])),
-            f"{r['seconds']:.3f}",
-            r["verdict"],
-        )
-        for r in rows
-    ]
-    return text_table(head, body)
-
-
-def text_table(head, body) -> str:
-    """Columns padded to their widest cell, two spaces apart, a dashed rule under `head`."""
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(b) for b in body)])

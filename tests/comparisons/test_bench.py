@@ -1,19 +1,20 @@
 """comparisons.bench: every framework and mode trains and gets a row, the hand-written
-loops do the adapters' work, `--json` parses, bad options end in one line and exit 2.
+loops (comparisons.baselines) do the adapters' work, `--json` parses, the progress line
+says the time left, bad options end in one line and exit 2, and a size beyond memory is
+refused before anything is allocated.
 
 Correctness only: no timing is asserted (the machine is shared, the numbers are noise).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
-from adapters.base import adapter_module
-from comparisons import bench, cli
+import adapters
+from comparisons import baselines, bench, cli
 from comparisons.run import RunConfig, book_data
 from scratch import spiral
 from tests.conftest import need
@@ -24,9 +25,9 @@ ROWS = {("numpy", "eager"), ("torch", "eager"), ("jax", "scan"), ("jax", "step")
 TINY = bench.Size("tiny", hidden=5, batch=7, points=60, steps=10, record_every=4, lr=0.5)
 
 
-def namespace(**options) -> argparse.Namespace:
-    """What the CLI hands bench.main; options it does not name take their defaults."""
-    return argparse.Namespace(**{"json": False, "quiet": True, **options})
+def bench_config(*options: str) -> bench.BenchConfig:
+    """The BenchConfig the CLI builds from `bench OPTIONS`."""
+    return cli.bench_config(cli.parse(["bench", *options]))
 
 
 def test_spiral_data_with_100_points_per_class_is_the_books_data_set():
@@ -58,8 +59,10 @@ def test_bigger_sizes_keep_the_recipe_and_the_step_count():
 def assert_same_work(framework: str, mode: str, dtype: str) -> None:
     """The hand-written loop gives the adapter's losses and recorded weights."""
     problem = bench.make_problem(TINY)
-    losses, weights = bench.adapter_run(problem, framework, mode, dtype, "cpu")
-    hand_losses, hand_weights = bench.HAND_WRITTEN[framework, mode](problem, dtype, "cpu")
+    traj = bench.adapter_run(problem, framework, mode, dtype, "cpu")
+    losses, weights = traj.losses, traj.weights
+    baseline = baselines.BASELINES[framework, mode]
+    hand_losses, hand_weights = baseline(problem, traj.record_steps, dtype, "cpu")
     assert losses.shape == hand_losses.shape == (10,)
     assert set(hand_weights) == set(weights)
     tol = 1e-12 if dtype == "float64" else 1e-5
@@ -74,10 +77,10 @@ def assert_same_work(framework: str, mode: str, dtype: str) -> None:
 def test_the_fused_numpy_loop_does_the_references_work(dtype):
     assert_same_work("numpy", "eager", dtype)
     problem = bench.make_problem(TINY)
-    losses, weights = bench.adapter_run(problem, "numpy", "eager", dtype, "cpu")
-    ref_losses, ref_weights = bench.scratch_reference_loop(problem, dtype, "cpu")
-    np.testing.assert_array_equal(ref_losses, losses)
-    for name, w in weights.items():
+    traj = bench.adapter_run(problem, "numpy", "eager", dtype, "cpu")
+    ref_losses, ref_weights = baselines.scratch_reference(problem, traj.record_steps, dtype, "cpu")
+    np.testing.assert_array_equal(ref_losses, traj.losses)
+    for name, w in traj.weights.items():
         np.testing.assert_array_equal(ref_weights[name], w)
 
 
@@ -149,7 +152,8 @@ def test_the_table_and_the_progress_go_to_stdout_and_stderr(capsys):
         (["--repeats", "0"], "positive integer"),
         (["--steps", "-3"], "positive integer"),
         (["--frameworks", "numpy,numpy"], "listed twice"),
-        (["--device", "tpu"], "--device must be cpu or cuda"),
+        (["--device", "tpu"], "expected cpu, cuda or cuda:N, got 'tpu'"),
+        (["--device", "gpu"], "did you mean 'cuda'?"),
     ],
 )
 def test_bad_options_end_in_one_line_and_exit_2(options, message, capsys):
@@ -159,17 +163,16 @@ def test_bad_options_end_in_one_line_and_exit_2(options, message, capsys):
     assert message in err
 
 
-def test_main_takes_the_defaults_of_options_the_parser_lacks():
-    config = bench.config_from_args(namespace())
-    assert config.sizes == ("book", "medium")  # large is GPU only by default
+def test_the_default_bench_is_the_books_size_only_the_bigger_ones_when_asked():
+    config = bench_config()
+    assert config.sizes == ("book",)  # about a minute: medium and large when named
     assert config.dtypes == ("float64", "float32") and config.device == "cpu"
     assert config.repeats == bench.DEFAULT_REPEATS and config.steps is None
-    with pytest.raises(cli.UsageError, match="unknown size 'huge'"):
-        bench.config_from_args(namespace(sizes="huge"))
+    assert bench_config("--sizes", "medium,large").sizes == ("medium", "large")
 
 
 def test_large_runs_on_the_cpu_only_when_asked_for():
-    assert bench.config_from_args(namespace(sizes="large")).sizes == ("large",)
+    assert bench_config("--sizes", "large").sizes == ("large",)
     numpy_only = bench.BenchConfig(sizes=("large",), frameworks=("numpy",), device="cpu")
     assert bench.plan(numpy_only)[0] == [
         ("large", "float64", "numpy", "eager"),
@@ -177,12 +180,65 @@ def test_large_runs_on_the_cpu_only_when_asked_for():
     ]
 
 
+def test_the_progress_line_says_how_long_is_left():
+    assert bench.progress_line(0, 8, 0.0, "book float64 numpy/eager (1/2): first call ...") == (
+        "[                    ]   0%   -:-- left  book float64 numpy/eager (1/2): first call ..."
+    )
+    line = bench.progress_line(2, 8, 30.0, "x")  # 15 s a run, 6 runs to go
+    assert line == "[#####               ]  25%   1:30 left  x"
+
+
+@pytest.mark.parametrize("options", [["--steps", "2000000000"], ["--sizes", "large,book"]])
+def test_a_bench_beyond_memory_is_refused_before_anything_is_allocated(
+    options, capsys, monkeypatch
+):
+    """The issue's `bench --steps 2000000000` asked for 447 GiB: the estimate is made from
+    the sizes alone and compared with the memory available, before any data exists."""
+    monkeypatch.setattr(cli, "memory_available", lambda: 2 * 2**30)  # a 2 GiB machine
+    monkeypatch.setattr(bench, "make_problem", None)  # nothing may be built
+    assert cli.main(["bench", "--frameworks", "numpy", *options]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "GiB of memory, more than the 2.0 GiB available here" in err, err
+
+
+def test_the_memory_estimate_covers_the_schedule_and_the_records():
+    huge = bench.BenchConfig(frameworks=("numpy",), steps=2_000_000_000)
+    assert bench.memory_needed(huge) > 447 * 2**30  # the schedule alone: 2e9 x 30 int64
+    book = bench.BenchConfig(frameworks=("numpy", "jax"))
+    assert 3000 * 30 * 8 < bench.memory_needed(book) < 50 * 2**20
+
+
 @pytest.mark.crossframework
 def test_a_missing_gpu_is_refused_with_exit_2(capsys, monkeypatch):
     need("torch", "jax")
     for framework in ("torch", "jax"):  # as on a machine without one, wherever this runs
-        module = adapter_module(framework)
-        monkeypatch.setattr(module, "device_available", lambda device: device == "cpu")
+        net_class = adapters.net_class(framework)
+        monkeypatch.setattr(net_class, "device_available", staticmethod(lambda d: d == "cpu"))
     assert cli.main(["bench", "--device", "cuda", *QUICK]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--device 'cuda' is not available to torch" in err
+
+
+@pytest.mark.crossframework
+def test_the_torch_baseline_takes_its_sizes_thread_count_and_gives_the_process_s_back(
+    monkeypatch,
+):
+    need("torch")
+    import torch
+
+    one_thread = bench.Size("tiny1", hidden=5, batch=7, points=60, steps=4, record_every=2,
+                            lr=0.5, torch_threads=1)  # fmt: skip
+    problem = bench.make_problem(one_thread)
+    seen = []
+    before = torch.get_num_threads()
+    original = torch.nn.functional.cross_entropy
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    losses, weights = baselines.torch_plain(problem, np.array([0, 2, 4]), "float64", "cpu")
+    assert seen == [1] * 4 and torch.get_num_threads() == before
+    assert losses.shape == (4,) and weights["W1"].shape == (3, 2, 5)

@@ -1,22 +1,37 @@
-"""comparisons/gpu_check.py on a machine without a GPU: every part runs, says what it
-skipped and why, and the run table is exercised through the stand-in CuPy."""
+"""comparisons/gpu_check.py wherever the suite runs: on a machine without a GPU every part
+says what it skipped and why; with one, the parts run on it. The run table is also
+exercised through the stand-in CuPy."""
 
 from __future__ import annotations
 
 import json
 
+import adapters
 from comparisons import gpu_check
 from tests.scratch import fake_cupy
 
 
-def test_without_a_gpu_every_part_says_it_skipped(tmp_path, capsys):
+def test_every_part_runs_on_the_gpu_or_says_why_it_skipped(tmp_path, capsys):
     rc = gpu_check.main(["--quick", "--skip-tests", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert rc == 0
-    assert "skipped: no cuda device" in out and "bench: skipped" in out
     report = json.loads((tmp_path / "gpu_check.json").read_text())
-    assert report["bench"] is None and all("skipped" in r for r in report["runs"])
     assert (tmp_path / "gpu_check.txt").read_text().startswith("== devices")
+    cuda = {fw: adapters.net_class(fw).device_available("cuda") for fw in adapters.available()}
+    for fw, has_cuda in cuda.items():
+        rows = [r for r in report["runs"] if r["framework"] == fw]
+        if has_cuda:  # every precision it has ran on the GPU and was judged
+            assert rows and all(r["parity"] in ("PASS", "FAIL") for r in rows), rows
+            assert {r["dtype"] for r in rows} >= {"float64", "float32"}
+        else:
+            assert [set(r) for r in rows] == [{"framework", "skipped"}], rows
+            assert "skipped: no cuda device" in out
+    gpu_bench = any(cuda.get(fw, False) for fw in ("torch", "jax"))
+    assert (report["bench"] is not None) == gpu_bench
+    assert ("bench: skipped" in out) != gpu_bench
+    if gpu_bench:
+        assert {r["device"] for r in report["bench"]["rows"]} <= {"cuda", "cpu"}
+    failed = any(r.get("parity") == "FAIL" and not r.get("tf32_capable") for r in report["runs"])
+    assert rc == (1 if failed else 0)
 
 
 def test_the_run_table_with_the_reference_on_a_stand_in_gpu():

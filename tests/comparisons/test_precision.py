@@ -9,7 +9,13 @@ import pytest
 import adapters
 from adapters import OptimizerSpec, checks
 from comparisons import parity
-from comparisons.precision import STORAGE, precision_matrix, reference_error
+from comparisons.precision import (
+    STORAGE,
+    PrecisionMatrix,
+    precision_matrix,
+    reference_error,
+    storage_row,
+)
 from comparisons.run import RunConfig, book_data
 from tests.adapters.helpers import SHAPES, everything, problem
 from tests.conftest import need
@@ -252,3 +258,17 @@ def test_a_setting_a_precision_cannot_hold_is_a_refused_row_not_a_crash():
     assert refused.verdict == "refused" and "does not fit in float16" in refused.note
     assert m.row("float64", "numpy").verdict == "reference" and m.passed
     assert "refused" in m.table()
+
+
+def test_weights_beyond_float16_make_a_storage_row_that_says_so():
+    """`--lr 1e6` in float64 trained float32 weights beyond 65504: the float16-storage row
+    used to crash the whole matrix (`weights['W1'] does not fit in float16`)."""
+    x, t, weights, _ = book_data(RunConfig(epochs=1))
+    big = {k: np.asarray(v * 1e9, np.float32) for k, v in weights.items()}
+    big["b2"] = np.asarray([1.0, 2e5, 3.0], np.float32)
+    row = storage_row(big, weights, x, t, "numpy", RunConfig())
+    assert row.precision == STORAGE and row.verdict == "does not fit"
+    assert row.accuracy is None and "cannot be stored in float16" in row.note
+    assert "does not fit in float16" in row.note
+    matrix = PrecisionMatrix([row], steps=1)
+    assert "does not fit" in matrix.table() and matrix.passed
