@@ -4,6 +4,7 @@ temporary file behind (adapters.files, used for weights, plots and reports)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 
@@ -27,12 +28,13 @@ def fail(*_args, **_kwargs):
     raise Boom("failed midway")
 
 
-class HalfWriter(io.FileIO):
-    """A file whose write puts half the bytes on disk, then fails (a full disk)."""
+_write = os.write
 
-    def write(self, data):
-        super().write(bytes(data)[: len(data) // 2])
-        raise OSError(28, "No space left on device")
+
+def half_write(fd, data):
+    """A write that puts half the bytes on disk, then fails (a full disk)."""
+    _write(fd, bytes(data)[: len(data) // 2])
+    raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def only(folder) -> list[str]:
@@ -40,7 +42,7 @@ def only(folder) -> list[str]:
 
 
 @pytest.mark.parametrize("previous", [True, False], ids=["replacing", "new"])
-@pytest.mark.parametrize("where", ["rename", "write", "chmod", "interrupt"])
+@pytest.mark.parametrize("where", ["rename", "write", "fsync", "interrupt"])
 def test_a_failed_write_leaves_the_previous_file_and_no_temporary(
     tmp_path, monkeypatch, where, previous
 ):
@@ -50,9 +52,9 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(
     if where == "rename":
         monkeypatch.setattr(files.os, "replace", fail)
     elif where == "write":
-        monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: HalfWriter(fd, "wb"))
-    elif where == "chmod":
-        monkeypatch.setattr(files.os, "chmod", fail)
+        monkeypatch.setattr(files.os, "write", half_write)
+    elif where == "fsync":
+        monkeypatch.setattr(files.os, "fsync", fail)
     else:  # Ctrl-C between writing and renaming
 
         def interrupt(*_args):
@@ -83,7 +85,7 @@ def test_save_weights_failing_midway_keeps_the_previous_weights(tmp_path, monkey
     elif where == "rename":
         monkeypatch.setattr(files.os, "replace", fail)
     else:
-        monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: HalfWriter(fd, "wb"))
+        monkeypatch.setattr(files.os, "write", half_write)
     with pytest.raises((Boom, OSError)):
         adapters.save_weights(path, new)
     assert only(tmp_path) == ["w.npz"] and path.read_bytes() == before
