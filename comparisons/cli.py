@@ -226,6 +226,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def train_config(args: argparse.Namespace):
     """The RunConfig the options describe; UsageError for a bad combination."""
+    from comparisons import outdir
     from comparisons.run import BOOK_LR, RunConfig, reference_device
 
     hyper = {k: getattr(args, k) for k in ("momentum", "decay_rate", "beta1", "beta2")}
@@ -254,11 +255,10 @@ def train_config(args: argparse.Namespace):
             if fw == "numpy" and beside and reference_device(fw, args.device) == "cpu":
                 continue
             raise UsageError(f"--device {args.device!r} is not available to {fw}")
-    for folder in (args.out, *args.out.parents):
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(
-                f"--out {str(args.out)!r}: {str(folder)!r} exists and is not a directory"
-            )
+    try:
+        outdir.check(args.out)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     return RunConfig(
         frameworks=tuple(args.frameworks),
         optimizer=spec,
@@ -274,8 +274,7 @@ def train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from adapters.files import atomic_write_text
-    from comparisons import plots, report
+    from comparisons import outdir, plots, report
     from comparisons.run import format_table, run, table_rows
 
     config = args.config
@@ -295,11 +294,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     out: Path = args.out
     if talk:
         print(f"writing plots and reports to {out}/ ...", file=sys.stderr)
-    plots.loss_curves(results, out / "loss_curves.png")
-    plots.difference_curves(results, out / "differences.png")
-    plots.decision_boundaries(results, out / "decision_boundaries.png")
-    atomic_write_text(out / "report.md", report.markdown(results))
-    atomic_write_text(out / "report.html", report.html_report(results, out))
+    images = {  # the report embeds these bytes: never files another run may have replaced
+        "loss_curves.png": plots.loss_curves(results),
+        "differences.png": plots.difference_curves(results),
+        "decision_boundaries.png": plots.decision_boundaries(results),
+    }
+    outdir.write_set(
+        out,
+        {
+            **images,
+            "report.md": report.markdown(results).encode("utf-8"),
+            "report.html": report.html_report(results, images).encode("utf-8"),
+        },
+        say=progress,
+    )
 
     rows = table_rows(results)
     if args.json:
@@ -384,7 +392,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    from comparisons import streams  # broken pipes, full disks, Ctrl-C: one line each
+
+    return streams.run_main(_main, sys.argv[1:] if argv is None else list(argv))
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = parse(argv)
         if args.command == "train":

@@ -3,29 +3,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from adapters.files import atomic_write_bytes
 
 FLOOR = 1e-18  # a difference of exactly 0 is drawn here on the log scale
 STYLES = ["-", "--", ":", "-."]
 MARKERS = ["", "o", "x", "^", "s"]
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _png(fig: Figure) -> bytes:
+    """The figure as PNG bytes: the caller writes them (comparisons.outdir) and the HTML
+    report embeds the same bytes."""
     import io
 
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def loss_curves(results, path: Path, every: int = 10) -> Path:
+def loss_curves(results, every: int = 10) -> bytes:
     """Every framework's loss, averaged over `every` iterations as the book plots it."""
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
@@ -45,10 +43,10 @@ def loss_curves(results, path: Path, every: int = 10) -> Path:
     ax.set_ylabel("loss")
     ax.set_title("Training loss: the curves lie on top of each other")
     ax.legend()
-    return _save(fig, path)
+    return _png(fig)
 
 
-def difference_curves(results, path: Path) -> Path:
+def difference_curves(results) -> bytes:
     """Per-step difference from the reference, log scale: weights and losses."""
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_w, ax_l = fig.subplots(1, 2)
@@ -72,10 +70,10 @@ def difference_curves(results, path: Path) -> Path:
             ax.legend(fontsize="small")
         ax.grid(True, which="major", alpha=0.3)
     fig.suptitle(f"Difference from the reference (0 drawn at {FLOOR:g})")
-    return _save(fig, path)
+    return _png(fig)
 
 
-def decision_boundaries(results, path: Path, h: float = 0.01) -> Path:
+def decision_boundaries(results, h: float = 0.01) -> bytes:
     """The book's decision-boundary plot for each framework, side by side.
 
     The book samples the plane every 0.001; 0.01 gives the same picture with 100 times
@@ -98,4 +96,4 @@ def decision_boundaries(results, path: Path, h: float = 0.01) -> Path:
             ax.scatter(pts[:, 0], pts[:, 1], s=12, marker=markers[c])
         ax.set_title(f"{r.name}: {100 * r.accuracy:.1f}%")
         ax.set_aspect("equal")
-    return _save(fig, path)
+    return _png(fig)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
-from pathlib import Path
+from collections.abc import Mapping
 
 from comparisons import rosetta
 from comparisons.run import RunResults, format_table, table_rows
@@ -105,7 +105,9 @@ def _html_table(head: list[str], body: list[list[str]]) -> str:
     return f"<table><tr>{th}</tr>{trs}</table>"
 
 
-def html_report(results: RunResults, out_dir: Path) -> str:
+def html_report(results: RunResults, images: Mapping[str, bytes]) -> str:
+    """The report as one HTML file, the plots embedded from `images` (name -> PNG bytes,
+    the ones this run drew: never read back from a folder another run may write)."""
     e = html.escape
     rows = table_rows(results)
     head = [
@@ -147,7 +149,7 @@ def html_report(results: RunResults, out_dir: Path) -> str:
         f"</ul><blockquote>{e(LOSS_NOTE)}</blockquote>",
     ]
     for name, caption in PLOTS.items():
-        data = base64.b64encode((out_dir / name).read_bytes()).decode("ascii")
+        data = base64.b64encode(images[name]).decode("ascii")
         parts += [
             f"<h3>{e(caption)}</h3>",
             f'<img alt="{e(caption)}" src="data:image/png;base64,{data}">',
