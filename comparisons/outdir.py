@@ -24,7 +24,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import fcntl
 import os
 import secrets
 import shutil
@@ -35,6 +34,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from adapters.files import create_new, write_all
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here, so concurrent runs are not serialised
+    fcntl = None
 
 STAGING = ".staging-"
 OLD = ".old-"
@@ -88,8 +92,8 @@ def check(out: Path) -> Path:
         if not stat.S_ISDIR(st.st_mode):
             raise ValueError(f"--out {text!r}: {str(ancestor)!r} exists and is not a directory")
         break
-    name_max = os.pathconf(ancestor, "PC_NAME_MAX")
-    path_max = os.pathconf(ancestor, "PC_PATH_MAX")
+    name_max = _pathconf(ancestor, "PC_NAME_MAX", 255)
+    path_max = _pathconf(ancestor, "PC_PATH_MAX", 4096)
     for part in target.relative_to(ancestor).parts or (target.name,):
         if len(os.fsencode(part)) + ROOM > name_max:
             raise ValueError(
@@ -99,12 +103,19 @@ def check(out: Path) -> Path:
     if len(os.fsencode(str(target))) + ROOM >= path_max:
         raise ValueError(f"--out: the path is longer than this system allows ({path_max} bytes)")
     for folder in (target, ancestor) if exists else (ancestor,):
-        if not os.access(folder, os.W_OK | os.X_OK):
+        if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
             why = "read-only file system" if _read_only_fs(folder) else "not writable"
             raise ValueError(f"--out {text!r}: {str(folder)!r} is {why}")
     if exists and _immutable(target):
         raise ValueError(f"--out {text!r} is immutable (chattr +i): it cannot be replaced")
     return out
+
+
+def _pathconf(folder: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name) or default
+    except (OSError, ValueError, AttributeError):
+        return default
 
 
 def _read_only_fs(folder: Path) -> bool:
@@ -119,6 +130,8 @@ def _immutable(folder: Path) -> bool:
     flags = getattr(os.stat(folder), "st_flags", None)  # BSD and macOS
     if flags is not None:
         return bool(flags & (stat.UF_IMMUTABLE | stat.SF_IMMUTABLE | stat.UF_APPEND))
+    if fcntl is None:
+        return False
     try:  # Linux: FS_IOC_GETFLAGS
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -151,6 +164,9 @@ def _test_pause(pause_dir: str | None, step: str) -> None:
 def locked(parent: Path, say: Callable[[str], None] | None):
     """Hold the advisory lock of `parent` (the folder that holds DIR and its staging
     copies); wait for another run that holds it."""
+    if fcntl is None:
+        yield
+        return
     fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         try:
