@@ -6,7 +6,9 @@ which then takes DIR's place in one step: Linux's `renameat2(RENAME_EXCHANGE)` s
 two directories atomically, and the previous set, now at the staging name, is removed.
 Whatever stops the run (Ctrl-C, SIGTERM, SIGKILL, a full disk), DIR holds the previous
 complete set or the new complete set, never a mix. Files in DIR that are not part of the
-set are carried over (hard-linked) into the new DIR.
+set are carried over (hard-linked) into the new DIR. Since DIR is replaced whole, it must be
+a folder of files of its own: one holding sub-folders, a mount point, or the working
+directory is refused.
 
 Two runs writing the same DIR train side by side; writing is serialised by an advisory
 lock (`flock`) on DIR's parent directory: the second run WAITS for the first to finish
@@ -15,7 +17,8 @@ left by a killed run is removed by the next run that takes the lock.
 
 `check(out)` finds an unusable DIR before any training: a dangling symlink, a symlink
 loop, a name longer than the file system allows, a path through a file, a directory
-that cannot be written (permissions, read-only file system, `chattr +i`).
+that cannot be written (permissions, read-only file system, `chattr +i`), a folder that
+is not DIR's own (see above).
 """
 
 from __future__ import annotations
@@ -108,7 +111,28 @@ def check(out: Path) -> Path:
             raise ValueError(f"--out {text!r}: {str(folder)!r} is {why}")
     if exists and _immutable(target):
         raise ValueError(f"--out {text!r} is immutable (chattr +i): it cannot be replaced")
+    if exists:
+        _own_folder(target, text)
     return out
+
+
+def _own_folder(target: Path, text: str) -> None:
+    """The set replaces DIR whole, so DIR must be a folder of files: not a mount point,
+    not the working directory or one above it, no sub-folders (your home, a project)."""
+    if os.path.ismount(target):
+        raise ValueError(f"--out {text!r} is a mount point: choose a folder inside it")
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if cwd == target or target in cwd.parents:
+        raise ValueError(
+            f"--out {text!r} is the working directory or holds it: choose a folder of its own"
+        )
+    with os.scandir(target) as entries:
+        odd = [e.name for e in entries if not (e.is_file(follow_symlinks=False) or e.is_symlink())]
+    if odd:
+        raise ValueError(
+            f"--out {text!r} holds {odd[0]!r}, which is not a file: the output set "
+            "replaces the folder whole, so --out must be a folder of files of its own"
+        )
 
 
 def _pathconf(folder: Path, name: str, default: int) -> int:
@@ -218,17 +242,16 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _carry_over(old: Path, stage: Path, names: Mapping[str, bytes]) -> None:
-    """Hard-link into `stage` what `old` holds besides the set (copies where links fail)."""
-    for entry in os.listdir(old):
-        if entry in names:
-            continue
-        src, dst = old / entry, stage / entry
-        if os.path.islink(src):
-            os.symlink(os.readlink(src), dst)
-        elif os.path.isdir(src):
-            shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
-        else:
-            _link_or_copy(src, dst)
+    """Hard-link into `stage` the files `old` holds besides the set (copies where links fail;
+    check() has made sure `old` holds files and symlinks only)."""
+    with os.scandir(old) as entries:
+        for entry in entries:
+            if entry.name in names:
+                continue
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), stage / entry.name)
+            else:
+                _link_or_copy(entry.path, stage / entry.name)
 
 
 def _link_or_copy(src, dst) -> None:

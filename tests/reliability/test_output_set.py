@@ -260,3 +260,19 @@ def test_a_read_only_out_is_refused_before_training(request, exists):
     lines = proc.stderr.decode().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, lines
     assert lines[0].startswith("scratch-parity: error: --out") and "not writable" in lines[0]
+
+
+@pytest.mark.parametrize("where", ["sub-folder", "working directory"])
+def test_a_folder_that_is_not_the_runs_own_is_refused_before_training(tmp_path, monkeypatch, where):
+    """The set replaces --out whole: a project or home folder (sub-folders) or the working
+    directory must not be swapped away."""
+    out = tmp_path / "project"
+    old_set(out)
+    if where == "sub-folder":
+        (out / "src").mkdir()
+        line = refused(tmp_path, out, monkeypatch)
+        assert "holds 'src', which is not a file" in line
+    else:
+        line = refused(out, out, monkeypatch)
+        assert "is the working directory or holds it" in line
+    assert set(SET) | {"notes.txt"} <= set(os.listdir(out))
