@@ -26,6 +26,21 @@ def train_argv(out, epochs: int = 2, *more: str) -> list[str]:
     return [*argv, str(epochs), "--precisions", "none", "--out", str(out), *more]
 
 
+NEW = {name: f"new {name}".encode() for name in SET}
+_WRITER = (
+    "import sys; from comparisons import outdir, streams; "
+    "sys.exit(streams.run_main(lambda a: outdir.write_set(a[0], {n: f'new {n}'.encode() "
+    f"for n in {SET!r}}}) and 0, sys.argv[1:]))"
+)
+
+
+def writer_argv(out) -> list[str]:
+    """A process that writes the set NEW into `out` the way the command line does (through
+    comparisons.outdir, under comparisons.streams' signal handling), with no training and
+    no plotting: a fraction of a second."""
+    return [sys.executable, "-c", _WRITER, str(out)]
+
+
 def start(argv: list[str], cwd, **kwargs) -> subprocess.Popen:
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)

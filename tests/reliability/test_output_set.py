@@ -23,6 +23,7 @@ import pytest
 
 from comparisons import cli, outdir, report
 from tests.reliability.processes import (
+    NEW,
     SET,
     env,
     leftovers,
@@ -31,6 +32,7 @@ from tests.reliability.processes import (
     start,
     train_argv,
     wait_for,
+    writer_argv,
 )
 
 
@@ -68,33 +70,57 @@ def test_two_runs_into_one_out_never_mix_the_second_waits(tmp_path):
 WORST_MOMENTS = [
     (signal.SIGKILL, "loss_curves.png"),  # the first new file written (staged)
     (signal.SIGINT, "differences.png"),
+    (signal.SIGTERM, "report.html"),  # the last file staged
     (signal.SIGTERM, "staged"),  # the whole new set staged, not yet in place
     (signal.SIGKILL, "swapped"),  # the new set in place, the old one not yet removed
 ]
 
 
-@pytest.mark.parametrize(("sig", "step"), WORST_MOMENTS, ids=lambda v: getattr(v, "name", v))
-def test_a_run_stopped_while_writing_leaves_the_old_set_or_the_new_never_a_mix(tmp_path, sig, step):
-    out, pause = tmp_path / "out", tmp_path / "pause"
-    before = old_set(out)
-    proc = start(train_argv(out, 2, "--quiet"), tmp_path, env=pausing_at(step, pause))
+def stop_at(step: str, sig: int, argv: list[str], tmp_path):
+    """Run `argv` until it reaches `step` of writing its set, send `sig`: (status, stderr)."""
+    pause = tmp_path / "pause"
+    proc = start(argv, tmp_path, env=pausing_at(step, pause))
     wait_for(pause / f"at-{step}", proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    expected = {signal.SIGKILL: -9, signal.SIGINT: 130, signal.SIGTERM: 143}[sig]
-    assert proc.returncode == expected, err
-    if sig != signal.SIGKILL:  # one line, no traceback; the staging copy removed
-        word = "interrupted" if sig == signal.SIGINT else "terminated"
-        assert err.decode() == f"scratch-parity: {word}\n"
-        assert leftovers(out) == []
-    if step == "swapped":
-        assert_one_whole_run(out, 2)
+    return proc.returncode, err.decode()
+
+
+def assert_stopped(status: int, err: str, sig: int) -> None:
+    """SIGKILL's status, or one line and 128 + the signal (no traceback)."""
+    if sig == signal.SIGKILL:
+        assert status == -9
     else:
-        assert {name: (out / name).read_bytes() for name in SET} == before
+        word = "interrupted" if sig == signal.SIGINT else "terminated"
+        assert (status, err) == (128 + sig, f"scratch-parity: {word}\n")
+
+
+@pytest.mark.parametrize(("sig", "step"), WORST_MOMENTS, ids=lambda v: getattr(v, "name", v))
+def test_a_writer_stopped_at_any_step_leaves_the_old_set_or_the_new_never_a_mix(
+    tmp_path, sig, step
+):
+    out = tmp_path / "out"
+    before = old_set(out)
+    status, err = stop_at(step, sig, writer_argv(out), tmp_path)
+    assert_stopped(status, err, sig)
+    if sig != signal.SIGKILL:  # the staging copy is removed on the way out
+        assert leftovers(out) == []
+    now = {name: (out / name).read_bytes() for name in SET}
+    assert now == (NEW if step == "swapped" else before)
     assert (out / "notes.txt").read_text() == "the user's own file\n"
     outdir.write_set(out, {"report.md": b"next"})  # the next run removes what was left
     assert leftovers(out) == [] and (out / "report.md").read_bytes() == b"next"
     assert (out / "notes.txt").exists()
+
+
+def test_the_command_stopped_with_its_set_staged_leaves_the_old_set(tmp_path):
+    """The same, end to end: `python -m comparisons` trained, drew and staged its set."""
+    out = tmp_path / "out"
+    before = old_set(out)
+    status, err = stop_at("staged", signal.SIGTERM, train_argv(out, 2, "--quiet"), tmp_path)
+    assert_stopped(status, err, signal.SIGTERM)
+    assert {name: (out / name).read_bytes() for name in SET} == before
+    assert leftovers(out) == []
 
 
 def test_ctrl_c_while_training_is_one_line_and_status_130(tmp_path):
