@@ -293,7 +293,11 @@ def write_set(
                 else:  # no atomic exchange: move the old set aside first (see clean_leftovers)
                     aside = target.parent / f".{target.name}{OLD}{secrets.token_hex(4)}"
                     os.rename(target, aside)
-                    os.rename(stage, target)
+                    try:
+                        os.rename(stage, target)
+                    except BaseException:
+                        os.rename(aside, target)  # the previous set back at once
+                        raise
                     stage = aside
                 _fsync_dir(target.parent)
             finally:

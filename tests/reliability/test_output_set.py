@@ -158,31 +158,35 @@ def test_a_full_disk_while_writing_keeps_the_old_set_with_one_line(tmp_path, mon
     assert leftovers(out) == []
 
 
-def test_without_an_atomic_exchange_a_stop_between_the_renames_is_undone(tmp_path, monkeypatch):
-    """Where renameat2 is missing the old set is moved aside, then the new one moved in;
-    a run stopped between the two leaves no DIR, and the next run puts the old set back."""
+def test_without_an_atomic_exchange_the_old_set_is_moved_aside_and_put_back(tmp_path, monkeypatch):
+    """Where renameat2 is missing the old set is moved aside, then the new one moved in.
+    A failure between the two puts the old set back at once; a run killed there leaves
+    no DIR, and the next run puts the old set back before writing its own."""
     out = tmp_path / "out"
     before = old_set(out)
     monkeypatch.setattr(outdir, "_exchange", lambda a, b: False)
     rename, calls = os.rename, []
 
-    def stop_at_the_second(src, dst):
+    def second_fails(src, dst):
         calls.append(dst)
         if len(calls) == 2:
-            raise KeyboardInterrupt
+            raise OSError(errno.EXDEV, "failed midway")
         rename(src, dst)
 
-    monkeypatch.setattr(outdir.os, "rename", stop_at_the_second)
-    with pytest.raises(KeyboardInterrupt):
-        outdir.write_set(out, {name: b"new" for name in SET})
+    monkeypatch.setattr(outdir.os, "rename", second_fails)
+    with pytest.raises(outdir.OutDirError, match="previous set is unchanged"):
+        outdir.write_set(out, NEW)
     monkeypatch.setattr(outdir.os, "rename", rename)
-    assert not out.exists()
+    assert {name: (out / name).read_bytes() for name in SET} == before
+    assert leftovers(out) == []
+
+    rename(out, tmp_path / ".out.old-0123abcd")  # a run killed between the two renames
     with outdir.locked(tmp_path, None):
         outdir.clean_leftovers(out)
     assert {name: (out / name).read_bytes() for name in SET} == before
-    assert leftovers(out) == []
-    outdir.write_set(out, {name: b"new" for name in SET})  # and the fallback swap works
-    assert {name: (out / name).read_bytes() for name in SET} == {n: b"new" for n in SET}
+    outdir.write_set(out, NEW)  # and the fallback swap itself works
+    assert {name: (out / name).read_bytes() for name in SET} == NEW
+    assert leftovers(out) == [] and (out / "notes.txt").exists()
 
 
 def test_an_out_that_is_a_symlink_to_a_folder_keeps_the_symlink(tmp_path):
