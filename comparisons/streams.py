@@ -118,7 +118,10 @@ def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
     try:
         with _sigterm_raises():
             try:
-                status = main(argv)
+                try:
+                    status = main(argv)
+                except SystemExit as done:  # argparse's --help: its text is flushed here too
+                    status = 0 if done.code is None else done.code
                 sys.stdout.flush()
                 return status
             except StreamClosed as closed:

@@ -24,10 +24,14 @@ def check_argv() -> list[str]:
     return [sys.executable, "-m", "comparisons", "check", "--frameworks", "numpy,torch"]
 
 
-@pytest.mark.parametrize("command", ["train", "check"])
+@pytest.mark.parametrize("command", ["train", "check", "--help"])
 def test_a_reader_that_has_gone_ends_the_command_quietly_with_141(tmp_path, command):
     """The read end is closed before the command writes anything: every write fails."""
-    argv = train_argv(tmp_path / "out", 2) if command == "train" else check_argv()
+    argv = {
+        "train": lambda: train_argv(tmp_path / "out", 2),
+        "check": check_argv,
+        "--help": lambda: [sys.executable, "-m", "comparisons", "--help"],
+    }[command]()
     proc = start(argv, tmp_path)
     proc.stdout.close()
     err = proc.stderr.read()
