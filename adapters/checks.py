@@ -52,6 +52,11 @@ def as_array(value: Any, name: str) -> np.ndarray:
     """`np.asarray(value)` that names `name` when the value is not a numeric array."""
     if value is None or isinstance(value, str | bytes | dict):
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
+    if isinstance(value, np.ma.MaskedArray):  # np.asarray would drop the mask silently
+        raise TypeError(
+            f"{name} is a masked array (numpy.ma): its mask would be lost; pass "
+            f"{name}.filled(value) or {name}.data"
+        )
     try:
         a = np.asarray(value)
     except (ValueError, TypeError) as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import math
 import os
 import struct
 import zipfile
@@ -70,30 +71,26 @@ def save_weights(path: str | os.PathLike, weights: Weights, *, dtype: str | None
     return atomic_write_bytes(path, buf.getvalue())
 
 
+MAX_BYTES = 1 << 30  # 1 GiB of arrays (134 million float64 weights): a bound, not the book's net
+
+
 def load_weights(path: str | os.PathLike) -> Weights:
     """Read Weights from an .npz written by `save_weights` (or any .npz holding exactly
-    W1, b1, W2, b2 as plain numeric arrays of matching shapes, all finite)."""
+    W1, b1, W2, b2 as plain numeric arrays of matching shapes, all finite).
+
+    Before anything is decompressed, the archive's member headers are checked: one member
+    per name, at most MAX_BYTES declared in all (a zip bomb is refused at once), and
+    each .npy header's shape and dtype must fill its member exactly."""
     path = _path(path)
     if not path.is_file():
         raise ValueError(f"weights file {str(path)!r} does not exist")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"weights file {str(path)!r} is not an .npz archive")
     try:
-        # the file is opened here, not by np.load, which leaks its handle when the zip
-        # inside is corrupt
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if names != set(WEIGHT_NAMES):
-                raise ValueError(
-                    f"weights file {str(path)!r} must hold exactly W1, b1, W2, b2; "
-                    f"it holds {sorted(names)}"
-                )
-            weights = {k: npz[k] for k in WEIGHT_NAMES}
+        with open(path, "rb") as f, zipfile.ZipFile(f) as archive:
+            members = _members(archive, path)
+            weights = {k: _read_npy(archive, members[k], path) for k in WEIGHT_NAMES}
     except ValueError as err:
-        if "pickle" in str(err).lower():
-            raise ValueError(
-                f"weights file {str(path)!r} holds pickled objects; refused (not loaded)"
-            ) from None
         if str(path) in str(err):
             raise
         raise ValueError(f"weights file {str(path)!r} is not a valid .npz: {err}") from None
@@ -104,3 +101,58 @@ def load_weights(path: str | os.PathLike) -> Weights:
     except (ValueError, TypeError) as err:
         raise ValueError(f"weights file {str(path)!r}: {err}") from None
     return arrays
+
+
+def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name (np.load's: "W1.npy" and "W1" are both W1),
+    from the central directory alone."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        if name in members:
+            raise ValueError(
+                f"weights file {str(path)!r} holds two members named {name!r} "
+                f"({members[name].filename!r} and {info.filename!r}): which one is meant?"
+            )
+        members[name] = info
+    if set(members) != set(WEIGHT_NAMES):
+        raise ValueError(
+            f"weights file {str(path)!r} must hold exactly W1, b1, W2, b2; "
+            f"it holds {sorted(members)}"
+        )
+    declared = sum(info.file_size for info in members.values())
+    if declared > MAX_BYTES:
+        raise ValueError(
+            f"weights file {str(path)!r} declares {declared / 2**30:.1f} GiB of arrays "
+            f"({sum(i.compress_size for i in members.values()) / 2**20:.1f} MiB on disk); "
+            f"refused unread: more than the {MAX_BYTES >> 20} MiB a weights file may hold"
+        )
+    return members
+
+
+def _read_npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One member's array; its header is checked against the member's size before the
+    data is read (np.load would allocate what the header claims first)."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"member {info.filename!r}: .npy format {version} is not supported")
+        if dtype.hasobject:
+            raise ValueError(
+                f"weights file {str(path)!r} holds pickled objects in {info.filename!r}; "
+                "refused (not loaded)"
+            )
+        header = member.tell()
+        count = math.prod(shape)
+        if count * dtype.itemsize != info.file_size - header:
+            raise ValueError(
+                f"member {info.filename!r}: its header claims {shape} {dtype} "
+                f"({count * dtype.itemsize} bytes), the member holds {info.file_size - header}"
+            )
+        data = member.read()  # the member's declared size, checked against MAX_BYTES
+    flat = np.frombuffer(data, dtype=dtype, count=count)
+    return flat.reshape(shape, order="F" if fortran else "C").copy()

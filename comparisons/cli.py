@@ -17,7 +17,7 @@ from pathlib import Path
 
 import adapters
 from adapters import OptimizerSpec, checks
-from comparisons import bench
+from comparisons import bench, outdir
 from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
 COMMANDS = ("train", "check", "rosetta", "drift", "bench")
@@ -443,11 +443,10 @@ def train_config(args: argparse.Namespace) -> RunConfig:
     check_device(frameworks, args.device)
     check_fits(spec, args.max_grad, args.dtype)  # the float64 calibration run holds more
     need_module("matplotlib", "train (its plots)")
-    for folder in (args.out, *args.out.parents):
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(
-                f"--out {str(args.out)!r}: {str(folder)!r} exists and is not a directory"
-            )
+    try:
+        outdir.check(args.out)  # unusable or not the run's own: refused before any work
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     config = RunConfig(
         frameworks=tuple(frameworks),
         optimizer=spec,
@@ -502,7 +501,6 @@ def drift_frameworks(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
-    from adapters.files import atomic_write_text
     from comparisons import plots, report, text
     from comparisons.run import run, table_rows
 
@@ -522,9 +520,17 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
     out: Path = args.out
     if talk:
         print(f"writing plots and reports to {out}/ ...", file=sys.stderr)
-    notes = plots.draw_all(results, out)  # what a plot had to leave out, if anything
-    atomic_write_text(out / "report.md", report.markdown(results, notes))
-    atomic_write_text(out / "report.html", report.html_report(results, out, notes))
+    # the report embeds these bytes: never files another run may have replaced
+    images, notes = plots.draw_all(results)  # notes: what a plot had to leave out
+    outdir.write_set(
+        out,
+        {
+            **images,
+            "report.md": report.markdown(results, notes).encode("utf-8"),
+            "report.html": report.html_report(results, images, notes).encode("utf-8"),
+        },
+        say=progress,
+    )
 
     rows = table_rows(results)
     passed = results.passed and (results.matrix is None or results.matrix.passed)
@@ -595,7 +601,12 @@ def cmd_bench(args: argparse.Namespace, config: bench.BenchConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    from comparisons import streams  # broken pipes, full disks, Ctrl-C: one line each
+
+    return streams.run_main(_main, sys.argv[1:] if argv is None else list(argv))
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = parse(argv)
         if args.command == "train":  # every check, before any work

@@ -10,14 +10,10 @@ that are not finite are left out, and `draw_all` returns a note saying so.
 from __future__ import annotations
 
 import io
-from pathlib import Path
-
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-
-from adapters.files import atomic_write_bytes
 
 FLOOR = 1e-18  # a difference of exactly 0 is drawn here on the log scale
 PLOT_LIMIT = 1e100  # larger magnitudes are drawn here (matplotlib overflows near 1e300)
@@ -58,21 +54,24 @@ class Plottable:
         return f"{self.figure}: " + "; ".join(parts)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _png(fig: Figure) -> bytes:
+    """The figure as PNG bytes: the caller writes them (comparisons.outdir) and the HTML
+    report embeds the same bytes."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def draw_all(results, out: Path) -> list[str]:
-    """The three plots under `out`; the notes of what any of them could not draw."""
-    notes = [
-        loss_curves(results, out / "loss_curves.png"),
-        difference_curves(results, out / "differences.png"),
-        decision_boundaries(results, out / "decision_boundaries.png"),
-    ]
-    return [n for n in notes if n is not None]
+PLOT_NAMES = ("loss_curves.png", "differences.png", "decision_boundaries.png")
+
+
+def draw_all(results) -> tuple[dict[str, bytes], list[str]]:
+    """The three plots as PNG bytes by file name, and the notes of what any of them could
+    not draw."""
+    drawn = [loss_curves(results), difference_curves(results), decision_boundaries(results)]
+    images = {name: png for name, (png, _) in zip(PLOT_NAMES, drawn, strict=True)}
+    return images, [note for _, note in drawn if note is not None]
 
 
 def loss_title(results) -> str:
@@ -89,11 +88,11 @@ def loss_title(results) -> str:
     return f"Training loss: {names} part from the reference after {first.report.first_step} updates"
 
 
-def loss_curves(results, path: Path, every: int = 10) -> str | None:
+def loss_curves(results, every: int = 10) -> tuple[bytes, str | None]:
     """Every framework's loss, averaged over `every` iterations as the book plots it."""
     fig = Figure(figsize=(9, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    fit = Plottable(path.name)
+    fit = Plottable("loss_curves.png")
     for i, r in enumerate(results.results):
         losses = np.asarray(r.trajectory.losses, dtype=np.float64)
         n = len(losses) // every * every
@@ -124,17 +123,16 @@ def loss_curves(results, path: Path, every: int = 10) -> str | None:
         title="framework/mode (last epoch avg)", fontsize="small",
         loc="upper left", bbox_to_anchor=(1.01, 1),
     )  # fmt: skip
-    _save(fig, path)
-    return fit.note()
+    return _png(fig), fit.note()
 
 
-def difference_curves(results, path: Path) -> str | None:
+def difference_curves(results) -> tuple[bytes, str | None]:
     """Per-step difference from the reference, log scale: weights and losses. A curve
     identical to one drawn before it says so in the legend, and every curve has its own
     style and markers, so none hides another (jax/scan under jax/step)."""
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_w, ax_l = fig.subplots(1, 2)
-    fit = Plottable(path.name)
+    fit = Plottable("differences.png")
     gap = results.reference.trajectory.loss_gap
     drawn_w: list[tuple[str, np.ndarray]] = []
     drawn_l: list[tuple[str, np.ndarray]] = []
@@ -167,8 +165,7 @@ def difference_curves(results, path: Path) -> str | None:
             ax.legend(fontsize="small")
         ax.grid(True, which="major", alpha=0.3)
     fig.suptitle(f"Difference from the reference (0 drawn at {FLOOR:g})")
-    _save(fig, path)
-    return fit.note()
+    return _png(fig), fit.note()
 
 
 def _predict_classes(net, grid: np.ndarray, hidden: int) -> np.ndarray:
@@ -181,7 +178,7 @@ def _predict_classes(net, grid: np.ndarray, hidden: int) -> np.ndarray:
         )
 
 
-def decision_boundaries(results, path: Path, h: float = 0.01) -> str | None:
+def decision_boundaries(results, h: float = 0.01) -> tuple[bytes, str | None]:
     """The book's decision-boundary plot for each framework, side by side; each class's
     region in the colour of its points.
 
@@ -216,5 +213,4 @@ def decision_boundaries(results, path: Path, h: float = 0.01) -> str | None:
         handles, labels, title="points (region: predicted)", fontsize="small",
         loc="outside right upper",
     )  # fmt: skip
-    _save(fig, path)
-    return None
+    return _png(fig), None

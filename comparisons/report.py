@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -144,7 +144,11 @@ def _prose(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
-def html_report(results: RunResults, out_dir: Path, plot_notes: list[str] = ()) -> str:
+def html_report(
+    results: RunResults, images: Mapping[str, bytes], plot_notes: Sequence[str] = ()
+) -> str:
+    """The report as one HTML file, the plots embedded from `images` (name -> PNG bytes,
+    the ones this run drew: never read back from a folder another run may write)."""
     e = html.escape
     verdict = "PASS" if results.passed else "FAIL"
     parts = [
@@ -161,7 +165,7 @@ def html_report(results: RunResults, out_dir: Path, plot_notes: list[str] = ()) 
         *(f"<p>plot: {_prose(n)}</p>" for n in plot_notes),
     ]
     for name, caption in PLOTS.items():
-        data = base64.b64encode((out_dir / name).read_bytes()).decode("ascii")
+        data = base64.b64encode(images[name]).decode("ascii")
         parts += [
             f"<h3>{e(caption)}</h3>",
             f'<img alt="{e(caption)}" src="data:image/png;base64,{data}">',

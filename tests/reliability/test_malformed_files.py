@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
+import time
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +245,123 @@ def test_fixed_archives_that_escaped_as_other_errors(tmp_path, data, words):
     with pytest.raises(ValueError, match=words) as info:
         adapters.load_weights(path)
     assert str(path) in str(info.value)
+
+
+# ------------------------------------------------------------- bombs, twins, masks
+
+
+def raw_zip(entries: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A zip written by hand: (name, deflated bytes, crc32, uncompressed size) per member,
+    so that a member can declare what no test could afford to compress."""
+    local, central = bytearray(), bytearray()
+    for name, data, crc, size in entries:
+        fields = (20, 0, 8, 0, 0x21, crc, len(data), size, len(name))  # deflated, 1980-01-01
+        central += struct.pack("<4s2H", b"PK\x01\x02", 20, 20)
+        central += struct.pack("<4H3I5H2I", *fields[1:], 0, 0, 0, 0, 0, len(local))
+        central += name.encode()
+        local += struct.pack("<4s5H3I2H", b"PK\x03\x04", *fields, 0) + name.encode() + data
+    end = struct.pack(
+        "<4s4H2IH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(local), 0
+    )
+    return bytes(local + central + end)
+
+
+def deflated(data: bytes) -> tuple[bytes, int, int]:
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(), zlib.crc32(data), len(data)
+
+
+def bomb_member(gib: int = 2) -> tuple[bytes, int, int]:
+    """W1.npy of shape (2, gib * 2**27) float64, all zeros: `gib` GiB when decompressed,
+    about gib MiB deflated. The same 1 MiB deflate block repeats (a full flush between
+    blocks makes them identical); the CRC is left 0, since nothing may read that far."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2, gib * 2**27)}
+    )
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(header.getvalue()) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(b"\0" * 2**20) + c.flush(zlib.Z_FULL_FLUSH)
+    data = head + block * (gib * 2**10) + c.flush()
+    return data, 0, len(header.getvalue()) + gib * 2**30
+
+
+def test_a_zip_bomb_is_refused_from_its_headers_quickly_and_in_little_memory(tmp_path):
+    """2 MiB on disk, 2 GiB decompressed: refused before anything is decompressed (this
+    took 24 s and 2.3 GB before)."""
+    entries = [("W1.npy", *bomb_member(2))]
+    entries += [(f"{k}.npy", *deflated(npy_bytes(W[k]))) for k in ("b1", "W2", "b2")]
+    path = tmp_path / "bomb.npz"
+    path.write_bytes(raw_zip(entries))
+    assert path.stat().st_size < 3 * 2**20
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=r"declares 2\.0 GiB.*refused unread") as info:
+            adapters.load_weights(path)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value)
+    assert seconds < 0.5 and peak < 16 * 2**20, (seconds, peak)
+
+
+def test_a_header_claiming_more_than_its_member_holds_is_refused_unread(tmp_path):
+    """A small declared size, but an .npy header claiming 2 GiB: refused from the header."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2, 2**27)}
+    )
+    entries = [("W1.npy", *deflated(header.getvalue() + b"\0" * 64))]
+    entries += [(f"{k}.npy", *deflated(npy_bytes(W[k]))) for k in ("b1", "W2", "b2")]
+    path = tmp_path / "w.npz"
+    path.write_bytes(raw_zip(entries))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"header claims \(2, 134217728\) float64"):
+            adapters.load_weights(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+@pytest.mark.parametrize("twin", ["W1.npy", "W1"], ids=["same name", "with and without .npy"])
+def test_two_members_with_one_name_are_refused_by_name(tmp_path, twin):
+    """zipfile keeps the last of two same-named members and np.load took it silently."""
+    entries = [(f"{k}.npy", *deflated(npy_bytes(v))) for k, v in W.items()]
+    entries.append((twin, *deflated(npy_bytes(W["W1"] + 1))))
+    path = tmp_path / "w.npz"
+    path.write_bytes(raw_zip(entries))
+    with pytest.raises(ValueError, match=r"two members named 'W1'") as info:
+        adapters.load_weights(path)
+    assert str(path) in str(info.value)
+
+
+def test_the_hand_written_zip_is_a_valid_npz(tmp_path):
+    """raw_zip itself is sound: the same members load."""
+    path = tmp_path / "w.npz"
+    path.write_bytes(raw_zip([(f"{k}.npy", *deflated(npy_bytes(v))) for k, v in W.items()]))
+    for k, v in adapters.load_weights(path).items():
+        np.testing.assert_array_equal(v, W[k])
+
+
+def masked(a: np.ndarray) -> np.ma.MaskedArray:
+    return np.ma.masked_array(a, mask=np.arange(a.size).reshape(a.shape) % 2 == 0)
+
+
+def test_masked_weights_are_refused_by_name_when_saving(tmp_path):
+    with pytest.raises(TypeError, match=r"weights\['W1'\] is a masked array \(numpy.ma\)"):
+        adapters.save_weights(tmp_path / "w.npz", {**W, "W1": masked(W["W1"])})
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.crossframework
+def test_masked_weights_and_inputs_are_refused_by_name_in_every_framework(framework):
+    with pytest.raises(TypeError, match=r"weights\['b2'\] is a masked array"):
+        adapters.build(framework, {**W, "b2": masked(W["b2"])})
+    net = adapters.build(framework, W)
+    x = np.random.RandomState(1).standard_normal((4, 3))
+    with pytest.raises(TypeError, match=r"x is a masked array"):
+        net.predict(masked(x))

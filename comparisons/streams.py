@@ -1,0 +1,146 @@
+"""The command line's standard streams and signals, handled in one place.
+
+`run_main(main, argv)` runs a command with:
+- text a stream's encoding cannot hold replaced (`PYTHONIOENCODING=ascii`: "|ΔW|" is
+  written "|dW|", box rules with "=", "-" and "|") or escaped ("の" is "\\u306e"),
+  instead of a UnicodeEncodeError;
+- a closed pipe (`... | head -1`) ending the command quietly with exit status 141, what
+  a program stopped by SIGPIPE reports (as `yes | head -1` does under `set -o pipefail`);
+- a stream that cannot be written (`> /dev/full`) reported in one line on stderr, exit 1;
+- Ctrl-C (SIGINT) one line, exit 130; SIGTERM one line, exit 143 (128 + the signal);
+- an output set that cannot be written (comparisons.outdir.OutDirError) one line, exit 1.
+The interpreter's streams and signal handlers are put back when the command returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+PROG = "scratch-parity"
+EXIT_PIPE = 128 + 13  # SIGPIPE
+EXIT_INT = 128 + signal.SIGINT
+EXIT_TERM = 128 + signal.SIGTERM
+
+
+class StreamClosed(BaseException):
+    """A standard stream cannot be written: the pipe was closed, or the disk is full.
+
+    A BaseException, as KeyboardInterrupt: with nowhere to write, the command stops,
+    whatever code it is running catches."""
+
+    def __init__(self, name: str, err: OSError):
+        super().__init__(f"{name}: {err.strerror or err}")
+        self.name, self.err = name, err
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt."""
+
+
+# What an ASCII terminal gets for the few non-ASCII characters the tables and rules use;
+# anything else is escaped ("\\u3042").
+ASCII = str.maketrans(
+    {"━": "=", "─": "-", "│": "|", "┼": "+", "Δ": "d", "−": "-", "–": "-", "—": "-", "…": "..."}
+)
+
+
+class GuardedStream:
+    """A text stream whose write escapes what its encoding cannot hold and turns a write
+    error into StreamClosed; everything else is the wrapped stream's."""
+
+    def __init__(self, stream, name: str):
+        self._stream, self._name = stream, name
+
+    def write(self, text: str) -> int:
+        try:
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:
+                enc = getattr(self._stream, "encoding", None) or "ascii"
+                text = text.translate(ASCII).encode(enc, "backslashreplace").decode(enc)
+                return self._stream.write(text)
+        except OSError as err:
+            raise StreamClosed(self._name, err) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as err:
+            raise StreamClosed(self._name, err) from None
+
+    def __getattr__(self, attr):
+        return getattr(self._stream, attr)
+
+
+def _silence(stream) -> None:
+    """Point a broken stream's file descriptor at /dev/null, so that the interpreter's
+    last flush at exit finds somewhere to write (else it prints 'Exception ignored')."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def _say(stderr, line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        stderr.write(f"{PROG}: {line}\n")
+        stderr.flush()
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum, _frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
+    """`main(argv)`'s exit status, with the streams and signals handled as said above."""
+    from comparisons.outdir import OutDirError
+
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = GuardedStream(real_out, "stdout"), GuardedStream(real_err, "stderr")
+    try:
+        with _sigterm_raises():
+            try:
+                try:
+                    status = main(argv)
+                except SystemExit as done:  # argparse's --help: its text is flushed here too
+                    status = 0 if done.code is None else done.code
+                sys.stdout.flush()
+                return status
+            except StreamClosed as closed:
+                broken = real_out if closed.name == "stdout" else real_err
+                _silence(broken)
+                if closed.err.errno == errno.EPIPE:
+                    return EXIT_PIPE  # the reader has gone: nothing to say, nowhere to say it
+                if closed.name == "stdout":
+                    why = closed.err.strerror or closed.err
+                    _say(real_err, f"cannot write to standard output: {why}")
+                return 1
+            except KeyboardInterrupt:
+                _say(real_err, "interrupted")
+                return EXIT_INT
+            except Terminated:
+                _say(real_err, "terminated")
+                return EXIT_TERM
+            except OutDirError as err:
+                _say(real_err, str(err))
+                return 1
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
