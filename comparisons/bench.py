@@ -40,7 +40,8 @@ import numpy as np
 
 import adapters
 from adapters import OptimizerSpec
-from adapters.base import adapter_module, record_steps
+from adapters.precision import import_jax
+from adapters.trajectory import record_steps
 from comparisons.run import text_table
 from scratch import init_weights
 from scratch.optimizers import SGD
@@ -228,13 +229,15 @@ def scratch_reference_loop(problem: Problem, dtype: str, device: str):
 def torch_loop(problem: Problem, dtype: str, device: str):
     """A plain nn.Module (two nn.Linear) and torch.optim.SGD, the usual training loop.
 
-    As the adapter does (adapters/torch_adapter.py, `Net._train`), a net whose tensors
+    As the adapter does (`adapters.torch_adapter.tiny_net_threads`), a net whose tensors
     are all below 32768 elements trains on one intra-op thread, so both sides do the
     same work; the thread count is restored afterwards.
     """
     import torch
     from torch import nn
     from torch.nn import functional as F
+
+    from adapters.torch_adapter import tiny_net_threads
 
     tdtype = getattr(torch, dtype)
     book = lambda p: p.T if p.ndim == 2 else p  # noqa: E731  Linear (out, in) <-> book (in, out)
@@ -262,12 +265,7 @@ def torch_loop(problem: Problem, dtype: str, device: str):
         for buf, p in zip(records, params, strict=True):
             buf[0].copy_(book(p))
     rec = 1
-    threads = torch.get_num_threads()
-    largest = max(problem.size.batch * max(2, H, 3), 2 * H, H * 3)  # (I, H, O) = (2, H, 3)
-    tiny = device == "cpu" and largest < 32768
-    try:
-        if tiny:
-            torch.set_num_threads(1)
+    with tiny_net_threads((2, H, 3), problem.size.batch, device):
         for step in range(problem.steps):
             rows = schedule[step]
             optimizer.zero_grad()
@@ -280,8 +278,6 @@ def torch_loop(problem: Problem, dtype: str, device: str):
                     for buf, p in zip(records, params, strict=True):
                         buf[rec].copy_(book(p))
                     rec += 1
-    finally:
-        torch.set_num_threads(threads)
     weights = {k: buf.cpu().numpy() for k, buf in zip(WEIGHT_NAMES, records, strict=True)}
     return losses.cpu().numpy().astype(np.float64), weights
 
@@ -293,8 +289,8 @@ def _jax_jitted(lr: float) -> dict:
     """{"step": a jitted step writing into donated buffers, "scan": a whole-run lax.scan}."""
     if lr in _JAX_JITTED:
         return _JAX_JITTED[lr]
-    ja = adapter_module("jax")  # imports jax with NumPy's global generator left alone
-    jax, optax = ja.jax, ja.optax
+    jax = import_jax()  # with NumPy's global generator left alone
+    import optax
 
     def loss_fn(params, xb, tb):
         z = jax.nn.sigmoid(xb @ params["W1"] + params["b1"])  # (N, H)
@@ -328,10 +324,11 @@ def _jax_jitted(lr: float) -> dict:
 
 def _jax_loop(mode: str, problem: Problem, dtype: str, device: str):
     """A jitted step in a Python loop ("step") or the whole run in one lax.scan ("scan")."""
-    ja = adapter_module("jax")
-    jax = ja.jax
+    from adapters.jax_adapter import jax_device
+
+    jax = import_jax()
     fn = _jax_jitted(problem.size.lr)[mode]
-    dev = ja.jax_device(device)
+    dev = jax_device(device)
     k, steps = problem.record_every, problem.steps
     marks = record_steps(steps, k)
     with jax.enable_x64(dtype == "float64"), jax.default_matmul_precision("highest"):
@@ -490,7 +487,7 @@ def plan(config: BenchConfig) -> tuple[list[tuple[str, str, str, str]], list[dic
             for framework in config.frameworks:
                 if framework == "numpy" and config.device != "cpu" and SIZES[size].gpu_only:
                     continue
-                for mode in adapter_module(framework).MODES:
+                for mode in adapters.net_class(framework).MODES:
                     todo.append((size, dtype, framework, mode))
     return todo, skipped
 
@@ -710,7 +707,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         steps = _count(steps, "--steps")
     if device != "cpu":
         for fw in frameworks:
-            if fw != "numpy" and not adapter_module(fw).device_available(device):
+            if fw != "numpy" and not adapters.net_class(fw).device_available(device):
                 raise UsageError(f"--device {device!r} is not available to {fw} here")
         if frameworks == ("numpy",):
             raise UsageError(f"--device {device!r}: numpy runs on the CPU only")

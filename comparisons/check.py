@@ -69,7 +69,7 @@ def run_check(
         ref = adapters.build(ref_fw, w, dtype=dtype).train(x, t, schedule, spec)
         say(f"\n== trajectory: {spec.name}, {ref.steps} steps of the book's run ==")
         for fw in frameworks[1:]:
-            for mode in adapters.base.adapter_module(fw).MODES:
+            for mode in adapters.net_class(fw).MODES:
                 other = adapters.build(fw, w, dtype=dtype).train(x, t, schedule, spec, mode=mode)
                 report = parity.compare_trajectories(ref, other)
                 say(("PASS  " if report.passed else "FAIL  ") + report.summary())

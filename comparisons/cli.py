@@ -217,7 +217,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         dtype = getattr(args, "dtype", None)
         if dtype is not None:  # bfloat16: those that have it (NumPy has not)
             args.frameworks = [
-                fw for fw in args.frameworks if dtype in adapters.base.adapter_module(fw).DTYPES
+                fw for fw in args.frameworks if dtype in adapters.net_class(fw).DTYPES
             ]
             if not args.frameworks:
                 raise UsageError(f"--dtype {dtype}: no installed framework supports it")
@@ -244,7 +244,7 @@ def train_config(args: argparse.Namespace):
             f"--tf32 applies to float32 matmuls: add --dtype float32 (got {args.dtype})"
         )
     for fw in args.frameworks:
-        module = adapters.base.adapter_module(fw)
+        module = adapters.net_class(fw)
         if args.dtype not in module.DTYPES:
             hint = " (NumPy has no bfloat16: --frameworks torch,jax)" if fw == "numpy" else ""
             raise UsageError(f"--dtype {args.dtype} is not supported by {fw}{hint}")

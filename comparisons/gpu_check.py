@@ -32,7 +32,7 @@ def devices() -> dict:
     """What each framework sees on this machine."""
     out: dict[str, object] = {"machine": platform.machine(), "python": platform.python_version()}
     for fw in adapters.available():
-        module = adapters.base.adapter_module(fw)
+        module = adapters.net_class(fw)
         cuda = module.device_available("cuda")
         entry: dict[str, object] = {"cuda": cuda}
         if cuda:
@@ -85,12 +85,12 @@ def gpu_runs(epochs: int) -> list[dict]:
     cases = [(d, False) for d in ("float64", "float32", "float16", "bfloat16")]
     cases.insert(2, ("float32", True))  # the TF32 trap
     for fw in adapters.available():
-        module = adapters.base.adapter_module(fw)
+        module = adapters.net_class(fw)
         if not module.device_available("cuda"):
             rows.append({"framework": fw, "skipped": "no cuda device (or no CuPy) for it"})
             continue
         for dtype, tf32 in cases:
-            if dtype not in module.DTYPES or (tf32 and not module.Net.TF32):
+            if dtype not in module.DTYPES or (tf32 and not module.TF32):
                 continue
             net = adapters.build(fw, w, dtype=dtype, device="cuda", tf32=tf32)
             first = time.perf_counter()
@@ -123,7 +123,7 @@ def bench(quick: bool) -> dict | None:
     from comparisons.bench import BenchConfig, bench_results
 
     fws = [fw for fw in ("torch", "jax") if fw in adapters.available()]
-    if not any(adapters.base.adapter_module(fw).device_available("cuda") for fw in fws):
+    if not any(adapters.net_class(fw).device_available("cuda") for fw in fws):
         return None
     sizes = ("book", "medium") if quick else ("book", "medium", "large")
     config = BenchConfig(sizes=sizes, frameworks=tuple(fws), device="cuda", repeats=3)

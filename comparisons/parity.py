@@ -29,7 +29,7 @@ from adapters.checks import DTYPE_NAMES, round_bfloat16
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap
 
 if TYPE_CHECKING:
-    from adapters.base import Trajectory
+    from adapters.trajectory import Trajectory
 
 # --------------------------------------------------------------------------- tolerances
 

@@ -139,7 +139,7 @@ def precision_matrix(
     for precision in precisions:
         ref_d: adapters.Trajectory | None = None
         for fw in frameworks:
-            module = adapters.base.adapter_module(fw)
+            module = adapters.net_class(fw)
             device = reference_device(fw, config.device)
             if precision not in module.DTYPES or not module.device_available(device):
                 continue

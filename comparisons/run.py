@@ -137,7 +137,7 @@ def reference_device(framework: str, device: str) -> str:
     compared with the CPU reference; everything else runs where it was asked to."""
     if framework != "numpy" or not device.startswith("cuda"):
         return device
-    return device if adapters.base.adapter_module("numpy").device_available(device) else "cpu"
+    return device if adapters.net_class("numpy").device_available(device) else "cpu"
 
 
 def train(net, config: RunConfig, x, t, schedule, mode: str | None = None) -> Trajectory:
@@ -169,8 +169,8 @@ def run(
         say(f"training numpy/eager in float64 ({schedule.shape[0]} steps), to calibrate ...")
         ref64 = train(adapters.build("numpy", weights), config, x, t, schedule)
     for framework in config.frameworks:
-        module = adapters.base.adapter_module(framework)
-        tf32 = config.tf32 and module.Net.TF32  # the reference never uses TF32
+        module = adapters.net_class(framework)
+        tf32 = config.tf32 and module.TF32  # the reference never uses TF32
         device = reference_device(framework, config.device)
         for mode in module.MODES:
             say(f"training {framework}/{mode} on {device} ({schedule.shape[0]} steps) ...")
@@ -207,8 +207,8 @@ def tf32_note(results: RunResults) -> str | None:
     config = results.config
     if not config.tf32:
         return None
-    users = [fw for fw in config.frameworks if adapters.base.adapter_module(fw).Net.TF32]
-    capable = [fw for fw in users if adapters.base.adapter_module(fw).tf32_capable(config.device)]
+    users = [fw for fw in config.frameworks if adapters.net_class(fw).TF32]
+    capable = [fw for fw in users if adapters.net_class(fw).tf32_capable(config.device)]
     if not capable:
         return (
             f"TF32 was allowed (--tf32) for {' and '.join(users)}, but {config.device} has no "

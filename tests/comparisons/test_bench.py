@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from adapters.base import adapter_module
+import adapters
 from comparisons import bench, cli
 from comparisons.run import RunConfig, book_data
 from scratch import spiral
@@ -181,8 +181,8 @@ def test_large_runs_on_the_cpu_only_when_asked_for():
 def test_a_missing_gpu_is_refused_with_exit_2(capsys, monkeypatch):
     need("torch", "jax")
     for framework in ("torch", "jax"):  # as on a machine without one, wherever this runs
-        module = adapter_module(framework)
-        monkeypatch.setattr(module, "device_available", lambda device: device == "cpu")
+        net = adapters.net_class(framework)
+        monkeypatch.setattr(net, "device_available", staticmethod(lambda device: device == "cpu"))
     assert cli.main(["bench", "--device", "cuda", *QUICK]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--device 'cuda' is not available to torch" in err

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from adapters.base import Trajectory, record_steps
+from adapters.trajectory import Trajectory, record_steps
 from comparisons import parity
 from comparisons.parity import (
     TOLERANCES,

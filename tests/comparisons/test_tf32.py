@@ -51,7 +51,7 @@ def test_tf32_changes_nothing_on_the_cpu(framework):
     spec = OptimizerSpec("sgd", 1.0)
     plain = adapters.build(framework, w, dtype="float32").train(x, t, schedule, spec)
     tf32 = adapters.build(framework, w, dtype="float32", tf32=True).train(x, t, schedule, spec)
-    assert not adapters.base.adapter_module(framework).tf32_capable("cpu")
+    assert not adapters.net_class(framework).tf32_capable("cpu")
     for k in plain.weights:
         np.testing.assert_array_equal(tf32.weights[k], plain.weights[k])
 
@@ -65,7 +65,7 @@ def test_the_note_names_tf32_as_the_cause_when_it_could_act(monkeypatch):
     note = results.tf32_note
     assert "no TF32 units" in note and "changed nothing" in note  # the truth here
     for fw in ("torch", "jax"):
-        monkeypatch.setattr(adapters.base.adapter_module(fw), "tf32_capable", lambda d: True)
+        monkeypatch.setattr(adapters.net_class(fw), "tf32_capable", staticmethod(lambda d: True))
     note = run.tf32_note(results)
     worst = max(r.report.max_weight_error for r in results.results[1:])
     assert "TF32 was ON for torch and jax" in note and "cause of the drift" in note
