@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
 
-from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from adapters.contract import NetBase, TrainInputs
+from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
+from scratch.optimizers import BOOK_EPS
+from scratch.trainer import CLIP_EPS
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 _numpy_rng_state = np.random.get_state()  # noqa: NPY002
@@ -27,9 +32,6 @@ finally:
     np.random.set_state(_numpy_rng_state)  # noqa: NPY002
     del _numpy_rng_state
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
-DEVICES = ("cpu", "cuda")
-MODES = ("scan", "step")
 _JAX_DTYPES = {
     "float64": jnp.float64,
     "float32": jnp.float32,
@@ -45,28 +47,14 @@ def to_numpy(a: jax.Array) -> np.ndarray:
     return out.astype(np.float32) if out.dtype == jnp.bfloat16 else out
 
 
-def tf32_capable(device: str) -> bool:
-    """True when `device` is a CUDA GPU of compute capability 8.0 or newer (TF32 units)."""
-    found = jax_device(device) if device.startswith("cuda") else None
-    capability = getattr(found, "compute_capability", None)  # "9.0" on an H200
-    try:
-        return capability is not None and float(capability) >= 8.0
-    except ValueError:
-        return False
-
-
-def device_available(device: str) -> bool:
-    return jax_device(device) is not None
-
-
 def jax_device(device: str):
     """The jax.Device for "cpu" / "cuda" / "cuda:N", or None when there is none."""
-    kind, _, index = device.partition(":")
+    kind, _, index = device.partition(":")  # checked: "cpu", "cuda" or "cuda:N"
     try:
         found = jax.devices("cpu" if kind == "cpu" else "gpu")
     except RuntimeError:
         return None
-    i = int(index) if index.isdigit() else 0
+    i = int(index or 0)
     return found[i] if i < len(found) else None
 
 
@@ -169,7 +157,7 @@ def book_adagrad(lr: float) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         h = jax.tree.map(lambda h, g: h + g * g, state.h, grads)
-        step = jax.tree.map(lambda h, g: -(lr * g / (jnp.sqrt(h) + 1e-7)), h, grads)
+        step = jax.tree.map(lambda h, g: -(lr * g / (jnp.sqrt(h) + BOOK_EPS)), h, grads)
         return step, AccumulatorState(h=h)
 
     return optax.GradientTransformation(init, update)
@@ -203,7 +191,7 @@ def book_adam(lr: float, beta1: float, beta2: float) -> optax.GradientTransforma
         lr_t = lr * jnp.sqrt(1.0 - jnp.exp(kf * log_b2)) / (1.0 - jnp.exp(kf * log_b1))
         m = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.m, grads)
         v = jax.tree.map(lambda v, g: v + (1 - beta2) * (g * g - v), state.v, grads)
-        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + 1e-7)).astype(dtype), m, v)
+        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + BOOK_EPS)).astype(dtype), m, v)
         return step, BookAdamState(k=k, m=m, v=v)
 
     return optax.GradientTransformation(init, update)
@@ -218,7 +206,7 @@ def book_clip(max_norm: float) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))
-        rate = max_norm / (norm + 1e-6)
+        rate = max_norm / (norm + CLIP_EPS)
         scale = jnp.where(rate < 1, rate, 1.0)
         return jax.tree.map(lambda g: g * scale, grads), state
 
@@ -249,7 +237,7 @@ def make_optimizer(spec: OptimizerSpec, max_grad: float | None) -> optax.Gradien
         tx = book_adagrad(lr) if book else optax.adagrad(lr)  # accumulator 0.1, eps in sqrt
     elif spec.name == "rmsprop":
         if book:
-            tx = optax.rmsprop(lr, decay=h["decay_rate"], eps=1e-7, eps_in_sqrt=False)
+            tx = optax.rmsprop(lr, decay=h["decay_rate"], eps=BOOK_EPS, eps_in_sqrt=False)
         else:
             tx = optax.rmsprop(lr, decay=h["decay_rate"])  # eps=1e-8 inside the sqrt
     elif book:
@@ -276,11 +264,16 @@ def make_train_step(tx: optax.GradientTransformation):
     return train_step
 
 
-_RUNS: dict = {}  # compiled runs, one per (optimizer, max_grad, mode, record_every)
+MAX_RUNS = 16  # compiled runs kept; the least recently used goes first (an lr sweep)
+_RUNS: OrderedDict = OrderedDict()  # (optimizer, max_grad, mode, record_every, dtype) -> run
+_RUNS_LOCK = threading.Lock()
 
 
-def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int):
-    """The jitted training function for these settings, built once and cached.
+def compiled_run(
+    spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int, dtype: str
+):
+    """The jitted training function for these settings, built once and kept (at most
+    MAX_RUNS of them, so a sweep over learning rates does not grow without bound).
 
     "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
     run as one XLA program: an outer `lax.scan` over chunks of `record_every` steps
@@ -288,9 +281,11 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
     "step": (start, step), a jitted step called from a Python loop; `start` makes the
     carry and the loss and weight buffers the steps write into.
     """
-    key = (spec, max_grad, mode, record_every)
-    if key in _RUNS:
-        return _RUNS[key]
+    key = (spec, max_grad, mode, record_every, dtype)
+    with _RUNS_LOCK:
+        if key in _RUNS:
+            _RUNS.move_to_end(key)
+            return _RUNS[key]
     tx = make_optimizer(spec, max_grad)
     train_step = make_train_step(tx)
 
@@ -315,7 +310,6 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
             losses = jnp.concatenate([head_losses.reshape(-1), tail_losses])
             return losses, records, carry[0]
 
-        _RUNS[key] = run
     else:
 
         @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -339,28 +333,48 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
             records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
             return carry, losses.at[i].set(loss), records
 
-        _RUNS[key] = (start, step)
-    return _RUNS[key]
+        run = (start, step)
+    with _RUNS_LOCK:
+        _RUNS[key] = run
+        while len(_RUNS) > MAX_RUNS:
+            _RUNS.popitem(last=False)
+    return run
 
 
 # --------------------------------------------------------------------------- the Net
 
 
 class Net(NetBase):
-    """The JAX TwoLayerNet behind the adapter contract. `.module` is the parameter pytree."""
+    """The JAX TwoLayerNet behind the adapter contract. `.module` is the parameter pytree.
+
+    Training overrides NetBase's loop (`_run`): in "scan" mode the whole run is one XLA
+    program; in "step" mode the jitted step writes the loss and the weights into donated
+    device buffers itself. Handing every record to the Recorder instead would cost a
+    conversion per array (3-5 us each), about half a step of this small net.
+    """
 
     framework = "jax"
-    DTYPES = DTYPES
-    DEVICES = DEVICES
-    MODES = MODES
-    device_available = staticmethod(device_available)
-    tf32_capable = staticmethod(tf32_capable)
+    DTYPES = ("float64", "float32", "float16", "bfloat16")
+    DEVICES = ("cpu", "cuda")
+    MODES = ("scan", "step")
     TF32 = True
 
+    @staticmethod
+    def device_available(device: str) -> bool:
+        return jax_device(device) is not None
+
+    @staticmethod
+    def tf32_capable(device: str) -> bool:
+        """True when `device` is a CUDA GPU of compute capability 8.0 or newer (TF32 units)."""
+        found = jax_device(device) if device.startswith("cuda") else None
+        capability = getattr(found, "compute_capability", None)  # "9.0" on an H200
+        try:
+            return capability is not None and float(capability) >= 8.0
+        except ValueError:
+            return False
+
     def _load(self, weights: Weights) -> None:
-        self._device = jax_device(self.device)
-        if self._device is None:
-            raise ValueError(f"device {self.device!r} is not available to jax on this machine")
+        self._device = jax_device(self.device)  # the jax.Device; NetBase checked it exists
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
             self.module = to_module(weights, self.dtype, self._device)
 
@@ -369,9 +383,16 @@ class Net(NetBase):
 
     def _array(self, a: np.ndarray) -> jax.Array:
         """`a` on the net's device; floats in the net's dtype (bfloat16 arrives as float32
-        holding bfloat16 values, so that conversion is exact)."""
+        holding bfloat16 values, so that conversion is exact); indices as int32.
+
+        int32, whatever the x64 switch: left int64, an index array became s64 in a float64
+        run (x64 on) and s32 in a float32 one, and with both running in two threads a
+        compiled program built for one was handed the other's (an XLA "expected
+        s32[1000,30] but got s64" error). Indices are checked to fit (< rows of x)."""
         if a.dtype.kind == "f":
             a = np.asarray(a, dtype=_JAX_DTYPES[self.dtype])
+        else:
+            a = a.astype(np.int32)
         return jax.device_put(a, self._device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
@@ -384,14 +405,18 @@ class Net(NetBase):
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
-            return from_module(_grad(self.module, self._array(x), self._array(t)))
+            grads = _grad(self.module, self._array(x), self._array(t))
+            return from_module(grads)
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
-            return {k: to_numpy(v) for k, v in _activations(self.module, self._array(x)).items()}
+            acts = _activations(self.module, self._array(x))
+            return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _train(self, inputs: TrainInputs):
-        run = compiled_run(inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every)
+    def _run(self, inputs: TrainInputs):
+        run = compiled_run(
+            inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every, self.dtype
+        )
         marks = inputs.record_steps
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
             x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step

@@ -282,8 +282,8 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         sources={
             "numpy": ("scratch.two_layer_net.TwoLayerNet.__init__",),
-            "torch": ("adapters.torch_adapter.pinned_precision", "adapters.torch_adapter.to_numpy"),
-            "jax": ("adapters.jax_adapter.pinned_precision", "adapters.jax_adapter.to_numpy"),
+            "torch": ("adapters.torch_adapter.Net._tensor", "adapters.torch_adapter.to_numpy"),
+            "jax": ("adapters.jax_adapter.to_module", "adapters.jax_adapter.to_numpy"),
         },
         tests=(
             "tests/comparisons/test_precision.py::test_the_table_holds_twice_the_measured_error",
@@ -302,10 +302,10 @@ CONCEPTS: tuple[Concept, ...] = (
         sources={
             "numpy": ("scratch.xp.array_module", "adapters.numpy_adapter.to_module"),
             "torch": (
-                "adapters.torch_adapter.device_available",
-                "adapters.torch_adapter.tf32_capable",
+                "adapters.torch_adapter.Net.device_available",
+                "adapters.torch_adapter.Net.tf32_capable",
             ),
-            "jax": ("adapters.jax_adapter.jax_device", "adapters.jax_adapter.tf32_capable"),
+            "jax": ("adapters.jax_adapter.jax_device", "adapters.jax_adapter.Net.tf32_capable"),
         },
         tests=(
             "tests/scratch/test_array_module.py::test_the_network_trains_unchanged_on_cupy_arrays",

@@ -164,7 +164,7 @@ def test_optimizer_spec_takes_the_books_defaults():
 
 def test_missing_framework_error_names_the_extra(monkeypatch):
     need("numpy")
-    monkeypatch.setattr(adapters.base, "available", lambda: ["numpy"])
+    monkeypatch.setattr(adapters, "available", lambda: ["numpy"])
     with pytest.raises(ValueError, match=r"not installed.*scratch-parity\[torch,jax\]"):
         adapters.build("torch", W)
 

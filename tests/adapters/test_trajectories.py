@@ -167,3 +167,23 @@ def test_stock_optimizers_that_differ_from_the_book_are_caught(framework_name):
         )
         report = parity.compare_trajectories(ref, got)
         assert not report.passed and report.first_step is not None, name
+
+
+@pytest.mark.crossframework
+def test_a_learning_rate_sweep_keeps_a_bounded_number_of_compiled_runs():
+    """Each learning rate is a new compiled run (the optimizer's constants are baked in);
+    kept without limit, a sweep grew the cache forever. At most MAX_RUNS stay, the most
+    recently used, and a run evicted and built again gives the same trajectory."""
+    need("jax")
+    from adapters import jax_adapter
+
+    x, t, w, schedule = book_run(max_epoch=1)
+    schedule = schedule[:3]
+    first = adapters.build("jax", w).train(x, t, schedule, OptimizerSpec("sgd", 0.5))
+    for i in range(jax_adapter.MAX_RUNS + 4):
+        adapters.build("jax", w).train(x, t, schedule, OptimizerSpec("sgd", 0.01 * (i + 1)))
+        assert len(jax_adapter._RUNS) <= jax_adapter.MAX_RUNS
+    key = (OptimizerSpec("sgd", 0.5), None, "scan", 1, "float64")
+    assert key not in jax_adapter._RUNS  # the least recently used went first
+    again = adapters.build("jax", w).train(x, t, schedule, OptimizerSpec("sgd", 0.5))
+    np.testing.assert_array_equal(again.losses, first.losses)

@@ -24,7 +24,7 @@ LOW = ("float16", "bfloat16")
 
 
 def supports(framework: str, dtype: str) -> bool:
-    return dtype in adapters.base.adapter_module(framework).DTYPES
+    return dtype in adapters.net_class(framework).DTYPES
 
 
 # --------------------------------------------------------------------------- transport
@@ -33,7 +33,7 @@ def supports(framework: str, dtype: str) -> bool:
 @pytest.mark.crossframework
 def test_round_bfloat16_is_the_rounding_torch_and_jax_do():
     need("torch", "jax")
-    adapters.base.adapter_module("jax")  # imports jax with NumPy's global RNG kept
+    adapters.net_class("jax")  # imports jax with NumPy's global RNG kept
     import jax.numpy as jnp
     import torch
 

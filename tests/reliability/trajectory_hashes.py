@@ -34,7 +34,7 @@ def main() -> None:
     x, t, w, schedule = book_data(RunConfig(epochs=1))
     hashes = {}
     for framework in adapters.available():
-        for mode in adapters.base.adapter_module(framework).MODES:
+        for mode in adapters.net_class(framework).MODES:
             for dtype in ("float64", "float32"):
                 net = adapters.build(framework, w, dtype=dtype)
                 traj = net.train(x, t, schedule, OptimizerSpec("sgd", 1.0), mode=mode)
