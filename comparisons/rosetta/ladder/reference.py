@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -13,7 +14,7 @@ from scratch import TwoLayerNet, init_weights, spiral
 from scratch.optimizers import SGD
 from scratch.trainer import shuffled_batches
 
-__all__ = ["NAMES", "book_problem", "check", "reference", "report"]
+__all__ = ["NAMES", "book_problem", "check", "one_thread", "reference", "report"]
 
 
 def book_problem(epochs: int = 300):
@@ -53,3 +54,17 @@ def report(rung: str, losses, start: float) -> None:
     """One line: the rung, its steps, the seconds since `start`, the last loss."""
     seconds = time.perf_counter() - start
     print(f"{rung}: {len(losses)} steps in {seconds:.1f} s, last loss {float(losses[-1]):.6f}")
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread inside, as many as before after: a net this small runs fastest
+    on one (torch's default is one per core, and waking them costs more than the work)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
