@@ -298,7 +298,7 @@ def render_html(
     e = html.escape
     words = TEXT[lang]
     out = [
-        f'<section id="rosetta" lang="{lang}">',
+        '<section id="rosetta">' if lang == "en" else f'<section id="rosetta" lang="{lang}">',
         f"<style>{CSS}</style>",
         f"<h2>{e(words['title'])}</h2>",
         f"<p>{e(words['intro'])}</p>",
