@@ -229,10 +229,18 @@ def build_parser() -> Parser:
         default=("numpy", "torch", "jax"),
         help="comma-separated, from numpy,torch,jax (default: all three)",
     )
-    rosetta.add_argument("--format", default="text", choices=["text", "markdown", "html"])
+    rosetta.add_argument(
+        "--format",
+        default="text",
+        choices=["text", "markdown", "html"],
+        help="text (the terminal, default), markdown, or html (a whole page)",
+    )
     rosetta.add_argument("--lang", default="en", choices=["en", "ja"], help="en or ja (日本語)")
     rosetta.add_argument(
-        "--width", type=_rosetta_width, default=None, help="columns (default: the terminal's)"
+        "--width",
+        type=_rosetta_width,
+        default=None,
+        help="columns, 80 to 1000 (default: the terminal's)",
     )
     rosetta.add_argument("--out", type=_out_file, default=None, help="write to FILE, not stdout")
 

@@ -50,7 +50,7 @@ TEXT = {
         "3000ステップの学習で同じことを証明している場所を示します。",
         "book": "本",
         "differs": "違い",
-        "proof": "大規模な証明",
+        "proof": "本の学習全体での証明",
         "snippet_test": "コードの検証",
         "list_head": "項目（python -m comparisons rosetta --concept ID）:",
     },
