@@ -83,7 +83,7 @@ def test_weights_snippets_agree_with_the_reference(fw):
     assert {k: v.shape for k, v in p1.items()} == {k: v.shape for k, v in w.items()}
     assert all(np.array_equal(p1[k], p2[k]) for k in NAMES)  # same key, same weights
     assert not np.any(np.asarray(p1["b1"])) and not np.any(np.asarray(p1["b2"]))
-    big = jax_code.init_params(key, 300, 400, 3)["W1"]
+    big = jax_code.init_params(key, 100, 100, 3)["W1"]  # 10,000 draws
     assert 0.0095 < float(big.std()) < 0.0105  # 0.01 * randn
 
 
