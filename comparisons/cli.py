@@ -12,6 +12,7 @@ import argparse
 import difflib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -129,6 +130,51 @@ def _frameworks(text: str) -> list[str]:
                 f" ({_install_hint(name)})"
             )
     return sorted(names, key=adapters.FRAMEWORKS.index)  # the reference (numpy) first
+
+
+def _concept_ids(text: str) -> list:
+    from comparisons import rosetta
+
+    ids = [n.strip() for n in text.split(",") if n.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("expected ID[,ID] (see rosetta --list)")
+    try:
+        return [rosetta.concept(i) for i in dict.fromkeys(ids)]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _rosetta_frameworks(text: str) -> tuple[str, ...]:
+    from comparisons import rosetta
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in rosetta.FRAMEWORKS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct names from {','.join(rosetta.FRAMEWORKS)}, got {text!r}"
+        )
+    return tuple(names)
+
+
+def _rosetta_width(text: str) -> int:
+    from comparisons import rosetta
+
+    value = _positive_int(text)
+    if not rosetta.MIN_WIDTH <= value <= rosetta.MAX_WIDTH:
+        raise argparse.ArgumentTypeError(
+            f"expected {rosetta.MIN_WIDTH} to {rosetta.MAX_WIDTH} columns, got {value}"
+        )
+    return value
+
+
+def _out_file(text: str) -> Path:
+    path = Path(text)
+    if not text.strip() or path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    for folder in path.parents:
+        if folder.exists() and not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{str(folder)!r} exists and is not a directory")
+    return path
 
 
 def _precisions(text: str) -> tuple[str, ...]:
@@ -278,9 +324,32 @@ def build_parser() -> Parser:
     check.add_argument("--quiet", action="store_true", help="only the verdict")
 
     rosetta = sub.add_parser(
-        "rosetta", help="the book's code and its torch/JAX twins, side by side"
+        "rosetta", help="each piece of chapter 1 in NumPy (the book), PyTorch and JAX"
     )
-    rosetta.add_argument("--width", type=_positive_int, default=None)
+    rosetta.add_argument("--list", action="store_true", help="the concept ids and titles")
+    rosetta.add_argument(
+        "--concept", type=_concept_ids, default=None, help="ID[,ID] (see --list; default: all)"
+    )
+    rosetta.add_argument(
+        "--frameworks",
+        type=_rosetta_frameworks,
+        default=("numpy", "torch", "jax"),
+        help="comma-separated, from numpy,torch,jax (default: all three)",
+    )
+    rosetta.add_argument(
+        "--format",
+        default="text",
+        choices=["text", "markdown", "html"],
+        help="text (the terminal, default), markdown, or html (a whole page)",
+    )
+    rosetta.add_argument("--lang", default="en", choices=["en", "ja"], help="en or ja (日本語)")
+    rosetta.add_argument(
+        "--width",
+        type=_rosetta_width,
+        default=None,
+        help="columns, 80 to 1000 (default: the terminal's)",
+    )
+    rosetta.add_argument("--out", type=_out_file, default=None, help="write to FILE, not stdout")
 
     drift = sub.add_parser("drift", help="stock torch.optim / optax vs the book's optimizers")
     _frameworks_option(drift)
@@ -574,11 +643,52 @@ def cmd_check(args: argparse.Namespace, frameworks: list[str]) -> int:
 def cmd_rosetta(args: argparse.Namespace) -> int:
     from comparisons import rosetta
 
+    if args.list:
+        text = rosetta.render_list(args.lang)
+    elif args.format == "text":
+        ascii_only = args.out is None and not _can_encode(sys.stdout, "━│─┼")
+        text = rosetta.render_text(
+            args.concept, args.frameworks, args.lang, args.width, ascii_only=ascii_only
+        )
+    elif args.format == "markdown":
+        text = rosetta.render_markdown(args.concept, args.frameworks, args.lang)
+    else:
+        text = rosetta.render_html(args.concept, args.frameworks, args.lang, page=True)
+    if args.out is not None:
+        from adapters.files import atomic_write_text
+
+        atomic_write_text(args.out, text if text.endswith("\n") else text + "\n")
+        return 0
+    return _print_quietly(text)
+
+
+def _can_encode(stream, text: str) -> bool:
     try:
-        text = rosetta.render_terminal(args.width)
-    except ValueError as err:  # a width too narrow for three columns
-        raise UsageError(str(err)) from None
-    print(text)
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _print_quietly(text: str) -> int:
+    """`text` on stdout. What its encoding cannot show is escaped (\\u65e5), with one
+    note on stderr; a reader that closed the pipe (`| head`) ends it quietly, status 0."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    if not _can_encode(sys.stdout, text):
+        print(
+            f"scratch-parity: stdout is {encoding}: characters it cannot show are escaped "
+            "(PYTHONIOENCODING=utf-8 shows them)",
+            file=sys.stderr,
+        )
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader is gone: point stdout at /dev/null so the flush at exit is silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return 0
 
 
