@@ -12,7 +12,6 @@ import argparse
 import difflib
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -672,7 +671,7 @@ def _can_encode(stream, text: str) -> bool:
 
 def _print_quietly(text: str) -> int:
     """`text` on stdout. What its encoding cannot show is escaped (\\u65e5), with one
-    note on stderr; a reader that closed the pipe (`| head`) ends it quietly, status 0."""
+    note on stderr (a reader that closed the pipe is comparisons.streams' to handle)."""
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     if not _can_encode(sys.stdout, text):
         print(
@@ -681,14 +680,7 @@ def _print_quietly(text: str) -> int:
             file=sys.stderr,
         )
         text = text.encode(encoding, "backslashreplace").decode(encoding)
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # the reader is gone: point stdout at /dev/null so the flush at exit is silent
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+    sys.stdout.write(text + "\n")  # a closed pipe: comparisons.streams ends it quietly
     return 0
 
 

@@ -65,7 +65,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "jax.random.permutation）は別の乱数列なので、同じ数値を得るには本の並べ替えを"
             "渡します。F.cross_entropy と optax は one-hot ではなくクラス番号を受け取ります。",
         },
-        adapters=("scratch.trainer.shuffled_batches", "adapters.base.NetBase.train"),
+        adapters=("scratch.trainer.shuffled_batches", "adapters.contract.NetBase.train"),
         tests=(
             "tests/scratch/test_trainer.py::test_shuffled_batches_are_the_rows_the_books_loop_sees",
             _RUN,
@@ -358,8 +358,8 @@ CONCEPTS: tuple[Concept, ...] = (
             "既定の精度）。一致の検証では完全な float32 に固定します。",
         },
         adapters=(
-            "adapters.torch_adapter.pinned_precision",
-            "adapters.jax_adapter.pinned_precision",
+            "adapters.precision.pinned_precision",
+            "adapters.torch_adapter.Net.tf32_capable",
         ),
         tests=(
             "tests/adapters/test_weights_file.py::test_float16_storage_as_the_book_saves_params",
@@ -382,7 +382,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "移し、デバイスの混在を許しません。JAX は新しい配列を既定のデバイス（あれば GPU）"
             "に置き、jax.device_put で pytree ごと移します。",
         },
-        adapters=("adapters.torch_adapter.device_available", "adapters.jax_adapter.jax_device"),
+        adapters=("adapters.torch_adapter.Net.device_available", "adapters.jax_adapter.jax_device"),
         tests=(
             "tests/scratch/test_array_module.py::test_the_network_trains_unchanged_on_cupy_arrays",
             "tests/gpu/test_gpu.py::test_float64_on_the_gpu_matches_the_cpu_reference",
