@@ -83,7 +83,7 @@ MATRIX_NOTE = (
     "that reference's own drift from float64 (NumPy has no bfloat16: torch's run stands "
     "in). A float16 run ends at another point of the same basin, so its parity says only "
     "that the frameworks drifted alike. The last row is the book's save_params: the "
-    "float32 weights stored in float16 and computed with in float32 (§1.5.2)."
+    "float32 weights stored in float16 and computed with in float32 (§1.5.1)."
 )
 
 
