@@ -1,4 +1,4 @@
-"""The GPU paths (§1.5.3): torch CUDA, JAX GPU and the reference on CuPy, against the
+"""The GPU paths (§1.5.2): torch CUDA, JAX GPU and the reference on CuPy, against the
 float64 reference on the CPU; the TF32 trap where the GPU has TF32.
 
 Marked `gpu` and skipped, with the reason, on machines without a CUDA device (CI has
