@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from adapters import checks
+from adapters import data_parallel as dp
 from scratch import optimizers as book_optimizers
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
@@ -398,8 +399,14 @@ class NetBase:
         max_grad: float | None = None,
         record_every: int = 1,
         mode: str | None = None,
+        data_parallel: int = 1,
+        uneven: bool = False,
     ) -> Trajectory:
         """Train on the rows `schedule[i]` at step i; return the Trajectory.
+
+        `data_parallel=N` splits each step's rows into N contiguous shards, one per worker,
+        and averages the shard gradients (adapters/data_parallel.py); a batch N does not
+        divide is refused unless `uneven=True`.
 
         The net is left at the trained weights, as the book's model is updated in place.
         A non-finite loss or non-finite weights stop the run with `DivergenceError` naming
@@ -427,6 +434,8 @@ class NetBase:
             raise ValueError(
                 f"mode must be one of {', '.join(self.MODES)} for {self.framework}; got {mode!r}"
             )
+        workers, where = self._max_workers()
+        n = dp.check(data_parallel, uneven, schedule.shape[1], workers, where)
         steps = schedule.shape[0]
         record_every = min(record_every, steps)  # the same records; no framework sees 10**30
         inputs = TrainInputs(
@@ -443,7 +452,10 @@ class NetBase:
         # A run that blows up overflows on its way to inf and NaN; NumPy would warn at every
         # step. It is reported once instead, as DivergenceError naming the step (below).
         with np.errstate(over="ignore", invalid="ignore"):
-            losses, weights, gap = self._train(inputs)
+            if n == 1:
+                losses, weights, gap = self._train(inputs)
+            else:
+                losses, weights, gap = self._train_data_parallel(inputs, n)
         seconds = time.perf_counter() - start
         traj = Trajectory(
             losses=np.asarray(losses),
@@ -486,6 +498,15 @@ class NetBase:
         raise NotImplementedError
 
     def _train(self, inputs: TrainInputs) -> tuple[np.ndarray, dict[str, np.ndarray], Any]:
+        raise NotImplementedError
+
+    def _max_workers(self) -> tuple[int, str]:
+        """How many data-parallel workers this net's device allows, and what says so."""
+        raise NotImplementedError
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        """`_train` with each step's rows split over `n` workers; the net is left at the
+        trained weights."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -7,6 +7,7 @@ diff two of them to see what changes between frameworks and nothing else.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import numpy as np
 
@@ -97,19 +98,31 @@ def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp))
 
 
-def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None):
-    """forward, backward, clip_grads, update: the inner loop of common/trainer.py.
-
-    Returns the book's loss and its `epsilon_gap`, taken before the update changes W2.
-    """
+def forward_backward(model: TwoLayerNet, xb, tb) -> tuple[float, float]:
+    """forward and backward: the book's loss and its `epsilon_gap` (taken before the
+    update changes W2); the gradients are left in `model.grads`."""
     loss = model.forward(xb, tb)
     if not isinstance(loss, np.floating):  # a CuPy 0-d array on the GPU: one sync a step
         loss = float(loss)
     gap = epsilon_gap(model, tb)
     model.backward()
+    return loss, gap
+
+
+def update(model: TwoLayerNet, optimizer, max_grad: float | None) -> None:
+    """clip_grads, then the optimizer's update of `model.params` from `model.grads`."""
     if max_grad is not None:
         clip_grads(model.grads, max_grad)
     optimizer.update(model.params, model.grads)
+
+
+def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None):
+    """forward, backward, clip_grads, update: the inner loop of common/trainer.py.
+
+    Returns the book's loss and its `epsilon_gap`, taken before the update changes W2.
+    """
+    loss, gap = forward_backward(model, xb, tb)
+    update(model, optimizer, max_grad)
     return loss, gap
 
 
@@ -158,7 +171,15 @@ class Net(NetBase):
         acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
         return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _train(self, inputs: TrainInputs):
+    def _max_workers(self) -> tuple[int, str]:
+        return sys.maxsize, "numpy can run"  # the workers take turns in this process
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        from adapters import numpy_data_parallel
+
+        return self._train(inputs, numpy_data_parallel.make_train_step(n))
+
+    def _train(self, inputs: TrainInputs, train_step=train_step):
         model = self.module
         x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
         schedule = self._array(inputs.schedule)

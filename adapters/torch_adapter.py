@@ -303,9 +303,21 @@ class Net(NetBase):
             acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": torch.softmax(a2, 1)}
             return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _train(self, inputs: TrainInputs):
-        module = self.module
-        params = book_params(module)
+    def _max_workers(self) -> tuple[int, str]:
+        from adapters import torch_ddp
+
+        return torch_ddp.max_workers(self.device)
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        from adapters import torch_ddp
+
+        return torch_ddp.train(self, inputs, n)
+
+    def _train(self, inputs: TrainInputs, module=None):
+        """The run; `module` (default: the nn.Module) is what a step calls forward, e.g.
+        its DistributedDataParallel wrapper on a data-parallel rank."""
+        module = self.module if module is None else module
+        params = book_params(self.module)
         optimizer = make_optimizer(inputs.optimizer, params)
         x, t = self._tensor(inputs.x), self._tensor(inputs.t)  # moved once, not per step
         schedule = self._tensor(inputs.schedule)

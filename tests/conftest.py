@@ -16,7 +16,11 @@ import sys
 import numpy as np
 import pytest
 
-import adapters
+# JAX's data-parallel tests need a mesh of host devices, whose number is fixed when JAX's
+# backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
+os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
+
+import adapters  # noqa: E402
 
 REQUIRE_ALL = os.environ.get("SCRATCH_PARITY_REQUIRE_ALL") == "1"
 INSTALLED = adapters.available()

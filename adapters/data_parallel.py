@@ -1,0 +1,272 @@
+"""Data-parallel training, the framework-neutral part: N workers, one batch split N ways.
+
+Each step's batch (a row of the schedule) is cut into N contiguous shards, one per worker.
+Every worker computes the book's mean loss and its gradient on its own shard; the shard
+gradients are averaged (the all-reduce) and every worker makes the same update. The
+book's loss is a mean over the batch, so with equal shards the mean of the shard
+gradients *is* the full-batch gradient, and the run equals the single-process one up to
+summation order. With unequal shards it is not: each worker's mean weighs its samples by
+1 / (its shard size), which is how `DistributedDataParallel` runs then, and how such runs
+quietly drift (`uneven=True` shows it).
+
+This file holds what every framework shares: the checks on `data_parallel`/`uneven`, the
+shard boundaries, and the launcher for worker processes (torch's DDP ranks, JAX's fresh
+process with N host devices) with its fault handling: a worker that dies ends the run
+with one `WorkerError` naming the worker and the step, and no process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Test hook: "RANK:STEP" makes worker RANK kill itself (SIGKILL) when it reaches STEP.
+KILL_ENV = "SCRATCH_PARITY_DP_KILL"
+# Seconds any collective may wait for the other workers before it fails (gloo's timeout).
+COLLECTIVE_TIMEOUT_S = 60.0
+_POLL_S = 0.02
+_GRACE_S = 5.0  # how long a stopped worker gets to exit before SIGKILL
+
+
+class WorkerError(RuntimeError):
+    """A data-parallel worker died (killed, out of memory, an exception) and ended the run.
+
+    `.framework`, `.worker` (its rank), `.step` (the step it was on; None before the
+    first) and `.reason` say which and why; the other workers were stopped.
+    """
+
+    def __init__(self, framework: str, worker: int, step: int | None, reason: str) -> None:
+        at = "before its first step" if step is None else f"at step {step}"
+        super().__init__(
+            f"{framework} data-parallel worker {worker} died {at}: {reason}; "
+            "the other workers were stopped"
+        )
+        self.framework = framework
+        self.worker = worker
+        self.step = step
+        self.reason = reason
+
+
+def check(data_parallel: Any, uneven: Any, batch: int, max_workers: int, where: str) -> int:
+    """`data_parallel` as an int N, checked before any worker starts (ValueError naming it).
+
+    N must be a positive int, at most the batch size and at most `max_workers` (the
+    devices the framework can provide, described by `where`); a batch that N does not
+    divide is refused unless `uneven` is True.
+    """
+    if not isinstance(uneven, bool | np.bool_):
+        raise TypeError(f"uneven must be True or False, got {type(uneven).__name__}")
+    if isinstance(data_parallel, bool) or not isinstance(data_parallel, int | np.integer):
+        raise ValueError(f"data_parallel must be an int >= 1, got {data_parallel!r}")
+    n = int(data_parallel)
+    if n < 1:
+        raise ValueError(f"data_parallel must be an int >= 1, got {n}")
+    if n > batch:
+        raise ValueError(
+            f"data_parallel {n} is larger than the batch size {batch}: a worker would get no rows"
+        )
+    if n > max_workers:
+        raise ValueError(f"data_parallel {n} is more workers than {where} ({max_workers})")
+    if batch % n and not uneven:
+        raise ValueError(
+            f"data_parallel {n} does not divide the batch size {batch}: the shards would be "
+            f"unequal ({_sizes_text(batch, n)} rows), and averaging the shard means weighs "
+            "the samples of a smaller shard more, so the gradient is no longer the batch's; "
+            "pass uneven=True (--allow-uneven) to run it anyway, as DistributedDataParallel would"
+        )
+    return n
+
+
+def _sizes_text(batch: int, n: int) -> str:
+    sizes = np.diff(bounds(batch, n))
+    return ", ".join(str(int(s)) for s in sizes)
+
+
+def bounds(batch: int, n: int) -> np.ndarray:
+    """(n + 1,) shard boundaries: worker k takes columns bounds[k]:bounds[k+1] of a step's
+    rows. Equal shards when n divides batch; otherwise the first batch % n shards get one
+    row more (as `np.array_split` and `torch.tensor_split` cut)."""
+    base, extra = divmod(batch, n)
+    sizes = [base + (k < extra) for k in range(n)]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def shards(rows: Any, n: int) -> list[Any]:
+    """The n contiguous shards of one step's rows (any array or tensor indexable by slices)."""
+    edges = bounds(len(rows), n)
+    return [rows[edges[k] : edges[k + 1]] for k in range(n)]
+
+
+# --------------------------------------------------------------------------- worker processes
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (for MASTER_PORT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Progress:
+    """The step each worker is on, in a small file every process maps: worker k writes
+    `steps[k]` before each step (a memory write, no system call); the launcher reads it
+    when a worker dies. -1: not started."""
+
+    def __init__(self, path: Path, workers: int, *, create: bool) -> None:
+        if create or path.exists():
+            mode = "w+" if create else "r+"
+            self.steps = np.memmap(path, dtype=np.int64, mode=mode, shape=(workers,))
+        else:  # started by torchrun, not by run_workers: nobody reads it
+            self.steps = np.full(workers, -1, dtype=np.int64)
+        if create:
+            self.steps[:] = -1
+            self.steps.flush()
+        kill = os.environ.get(KILL_ENV, "")
+        rank, _, step = kill.partition(":")
+        self._kill = (int(rank), int(step)) if rank.isdigit() and step.isdigit() else None
+
+    def at(self, rank: int, step: int) -> None:
+        """Worker `rank` starts `step` (and, under the test hook, dies there)."""
+        self.steps[rank] = step
+        if self._kill == (rank, step):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def worker_main(run: Any) -> None:
+    """The body of `python -m adapters.<framework module> JOB_DIR`: read the job, call
+    `run(job, progress)` and write what it returns (rank 0 only) or the error it raised."""
+    job_dir = Path(sys.argv[1])
+    rank = int(os.environ.get("RANK", "0"))
+    with open(job_dir / "job.pkl", "rb") as f:
+        job = pickle.load(f)  # noqa: S301 (written by this package's launcher, or the user's)
+    workers = int(os.environ.get("WORLD_SIZE", "1"))
+    progress = Progress(job_dir / "progress", workers, create=False)
+    try:
+        result = run(job, progress)
+    except BaseException as err:
+        text = f"{type(err).__name__}: {err}"
+        (job_dir / f"error.{rank}").write_text(text)
+        raise
+    if rank == 0:
+        tmp = job_dir / "result.pkl.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(result, f)
+        tmp.replace(job_dir / "result.pkl")
+
+
+def run_workers(
+    framework: str, module: str, job: dict, envs: list[dict[str, str]], timeout_s: float
+) -> Any:
+    """Start `python -m module JOB_DIR` once per entry of `envs` (each adds its variables to
+    this process's environment, which itself is not changed), wait for all, return what
+    worker 0 wrote. A worker that exits abnormally stops the others and raises WorkerError;
+    every worker has exited when this returns or raises. `timeout_s` bounds how long the
+    others may keep running after the first one finished."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory(prefix="scratch-parity-dp-") as tmp:
+        job_dir = Path(tmp)
+        with open(job_dir / "job.pkl", "wb") as f:
+            pickle.dump(job, f)
+        progress = Progress(job_dir / "progress", len(envs), create=True)
+        procs: list[subprocess.Popen] = []
+        try:
+            for k, env in enumerate(envs):
+                full = {
+                    **os.environ,
+                    "PYTHONPATH": package_root + (os.pathsep + path if path else ""),
+                    **env,
+                }
+                with open(job_dir / f"stderr.{k}", "wb") as err:  # the child keeps its copy
+                    procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", module, str(job_dir)],
+                            env=full,
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=err,
+                        )
+                    )
+            _wait(framework, procs, progress, job_dir, timeout_s)
+            with open(job_dir / "result.pkl", "rb") as f:
+                return pickle.load(f)  # noqa: S301 (written by our worker 0)
+        finally:
+            _stop(procs)
+
+
+def _wait(
+    framework: str, procs: list[subprocess.Popen], progress: Progress, job_dir: Path, timeout: float
+) -> None:
+    first_done = None
+    while True:
+        codes = [p.poll() for p in procs]
+        failed = [k for k, c in enumerate(codes) if c not in (None, 0)]
+        if failed:
+            k = _culprit(failed, codes, job_dir)
+            step = int(progress.steps[k])
+            raise WorkerError(
+                framework, k, None if step < 0 else step, _reason(codes[k], job_dir, k)
+            )
+        if all(c == 0 for c in codes):
+            return
+        if any(c == 0 for c in codes):
+            first_done = first_done or time.monotonic()
+            if time.monotonic() - first_done > timeout:
+                k = next(k for k, c in enumerate(codes) if c is None)
+                step = int(progress.steps[k])
+                raise WorkerError(
+                    framework, k, step, f"still running {timeout:.0f} s after the others finished"
+                )
+        time.sleep(_POLL_S)
+
+
+def _culprit(failed: list[int], codes: list[int | None], job_dir: Path) -> int:
+    """The worker that died first in spirit: one killed by a signal, else one whose error
+    is not a failed collective (the others' collectives fail because it died)."""
+    for k in failed:
+        if codes[k] < 0:
+            return k
+    for k in failed:
+        error = job_dir / f"error.{k}"
+        text = error.read_text() if error.exists() else ""
+        if "DistBackendError" not in text and "Connection" not in text:
+            return k
+    return failed[0]
+
+
+def _reason(code: int, job_dir: Path, k: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        why = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"killed by {name}{why}"
+    error = job_dir / f"error.{k}"
+    if error.exists():
+        return error.read_text().strip().splitlines()[-1][:500]
+    tail = (job_dir / f"stderr.{k}").read_text(errors="replace").strip()
+    last = tail.splitlines()[-1][:500] if tail else "no message"
+    return f"exit status {code}: {last}"
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate the workers still running, SIGKILL any that outlive the grace period, and
+    reap them all (no zombie or orphan left)."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + _GRACE_S
+    for p in procs:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

@@ -1,0 +1,117 @@
+"""Data-parallel training in PyTorch: N processes, `torch.distributed` and
+`DistributedDataParallel`, each rank on its shard of every batch.
+
+The launcher (`train`) starts one process per rank, exactly as `torchrun` does: each gets
+MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK in its environment and runs
+`python -m adapters.torch_ddp JOB_DIR`, whose `run` calls
+`torch.distributed.init_process_group` from those variables (gloo on the CPU, NCCL on
+GPUs), wraps the adapter's nn.Module in `DistributedDataParallel` and trains with the
+adapter's own optimizer and `train_step`. DDP's backward hooks all-reduce the gradients
+(their mean over the ranks) before `clip_grad_norm_` and `optimizer.step()` see them, so
+clipping applies to the all-reduced gradient, as in the single run. Rank 0's recorded
+weights and the mean of the ranks' losses come back as the usual Trajectory.
+
+Under torchrun across machines, the same worker runs unchanged:
+`torchrun --nnodes 2 --nproc-per-node 4 ... -m adapters.torch_ddp JOB_DIR` (README).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from datetime import timedelta
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from adapters import data_parallel, torch_adapter
+from adapters.base import TrainInputs
+
+
+def max_workers(device: str) -> tuple[int, str]:
+    """Ranks this device allows: one per GPU under NCCL; gloo on the CPU has no limit."""
+    if device.startswith("cuda"):
+        return torch.cuda.device_count(), "the CUDA devices torch sees (one rank per GPU)"
+    return sys.maxsize, "torch can start"
+
+
+def train(net, inputs: TrainInputs, n: int):
+    """Run `inputs` on n ranks; return (losses, weights, gap) as `Net._train` does and leave
+    `net` at rank 0's final weights."""
+    job = {
+        "weights": net.weights(),
+        "dtype": net.dtype,
+        "device": net.device,
+        "tf32": net.tf32,
+        "inputs": inputs,
+        "timeout": data_parallel.COLLECTIVE_TIMEOUT_S,
+    }
+    port = str(data_parallel.free_port())
+    envs = [
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+            "RANK": str(rank),
+            "WORLD_SIZE": str(n),
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": str(n),
+        }
+        for rank in range(n)
+    ]
+    losses, weights, gap = data_parallel.run_workers(
+        "torch", __name__, job, envs, data_parallel.COLLECTIVE_TIMEOUT_S
+    )
+    net._load({k: v[-1] for k, v in weights.items()})
+    return losses, weights, gap
+
+
+class _Counted:
+    """The DDP module, called once per step by `torch_adapter.train_step`; says which step
+    this rank is on before each forward (data_parallel.Progress)."""
+
+    def __init__(self, module: DistributedDataParallel, progress, rank: int) -> None:
+        self.module, self.progress, self.rank, self.step = module, progress, rank, 0
+
+    def __call__(self, xb: torch.Tensor) -> torch.Tensor:
+        self.progress.at(self.rank, self.step)
+        self.step += 1
+        return self.module(xb)
+
+
+def run(job: dict, progress) -> tuple[np.ndarray, dict, None]:
+    """One rank, initialised from the environment (our launcher's or torchrun's)."""
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    device = job["device"]
+    cuda = device.startswith("cuda")
+    if cuda:
+        device = f"cuda:{local}"
+        torch.cuda.set_device(device)
+    else:  # the machine's cores shared between the ranks on it
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    dist.init_process_group(
+        "nccl" if cuda else "gloo", timeout=timedelta(seconds=job["timeout"])
+    )  # env://: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
+    try:
+        net = torch_adapter.Net(job["weights"], dtype=job["dtype"], device=device, tf32=job["tf32"])
+        inputs = job["inputs"]
+        edges = data_parallel.bounds(inputs.schedule.shape[1], world)
+        mine = dataclasses.replace(  # this rank's shard of every step: (steps, batch / N)
+            inputs, schedule=inputs.schedule[:, edges[rank] : edges[rank + 1]]
+        )
+        ddp = DistributedDataParallel(net.module, device_ids=[local] if cuda else None)
+        losses, weights, gap = net._train(mine, module=_Counted(ddp, progress, rank))
+        total = torch.from_numpy(losses).to(device)
+        dist.all_reduce(total)  # one collective for every step's loss, after the run
+        losses = (total / world).cpu().numpy()  # the mean of the shard losses
+    finally:
+        dist.destroy_process_group()
+    return losses, weights, gap
+
+
+if __name__ == "__main__":
+    data_parallel.worker_main(run)
