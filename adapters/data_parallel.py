@@ -142,44 +142,79 @@ class Progress:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def worker_main(run: Any) -> None:
-    """The body of `python -m adapters.<framework module> JOB_DIR`: read the job, call
-    `run(job, progress)` and write what it returns (rank 0 only) or the error it raised."""
+def _dump(obj: Any, path: Path) -> None:
+    """Pickle `obj` to `path` atomically: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(obj, f)
+    tmp.replace(path)
+
+
+def _load(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return pickle.load(f)  # noqa: S301 (written by this package, in a private directory)
+
+
+def write_jobs(job_dir: Path, setup: dict, jobs: list[dict]) -> None:
+    """A job directory a group of workers runs and leaves: `setup` once, then each job in
+    turn (job.0.pkl, job.1.pkl, ...; worker 0 writes result.K.pkl), then stop. This is
+    what to hand `torchrun ... -m adapters.torch_ddp JOB_DIR` (README)."""
+    _dump(setup, job_dir / "setup.pkl")
+    for k, job in enumerate(jobs):
+        _dump(job, job_dir / f"job.{k}.pkl")
+    (job_dir / "stop").touch()
+
+
+def worker_main(start: Any, run: Any, stop: Any) -> None:
+    """The body of `python -m adapters.<framework module> JOB_DIR`: `state = start(setup)`,
+    then `run(state, job, progress)` for job.0.pkl, job.1.pkl, ... as they appear (worker 0
+    writes each result), until the file `stop` appears, the launcher goes away, or a job
+    fails (its error is written to error.RANK and the worker exits with status 1)."""
     job_dir = Path(sys.argv[1])
     rank = int(os.environ.get("RANK", "0"))
-    with open(job_dir / "job.pkl", "rb") as f:
-        job = pickle.load(f)  # noqa: S301 (written by this package's launcher, or the user's)
-    workers = int(os.environ.get("WORLD_SIZE", "1"))
-    progress = Progress(job_dir / "progress", workers, create=False)
+    launcher = os.getppid()
+    progress = Progress(job_dir / "progress", int(os.environ.get("WORLD_SIZE", "1")), create=False)
     try:
-        result = run(job, progress)
+        state = start(_load(job_dir / "setup.pkl"))
+        try:
+            k = 0
+            while True:
+                job = job_dir / f"job.{k}.pkl"
+                if job.exists():
+                    result = run(state, _load(job), progress)
+                    if rank == 0:
+                        _dump(result, job_dir / f"result.{k}.pkl")
+                    k += 1
+                elif (job_dir / "stop").exists() or os.getppid() != launcher:
+                    break
+                else:
+                    time.sleep(0.002)
+        finally:
+            stop(state)
     except BaseException as err:
-        text = f"{type(err).__name__}: {err}"
-        (job_dir / f"error.{rank}").write_text(text)
+        (job_dir / f"error.{rank}").write_text(f"{type(err).__name__}: {err}")
         raise
-    if rank == 0:
-        tmp = job_dir / "result.pkl.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(result, f)
-        tmp.replace(job_dir / "result.pkl")
 
 
-def run_workers(
-    framework: str, module: str, job: dict, envs: list[dict[str, str]], timeout_s: float
-) -> Any:
-    """Start `python -m module JOB_DIR` once per entry of `envs` (each adds its variables to
-    this process's environment, which itself is not changed), wait for all, return what
-    worker 0 wrote. A worker that exits abnormally stops the others and raises WorkerError;
-    every worker has exited when this returns or raises. `timeout_s` bounds how long the
-    others may keep running after the first one finished."""
-    package_root = str(Path(__file__).resolve().parent.parent)
-    path = os.environ.get("PYTHONPATH", "")
-    with tempfile.TemporaryDirectory(prefix="scratch-parity-dp-") as tmp:
-        job_dir = Path(tmp)
-        with open(job_dir / "job.pkl", "wb") as f:
-            pickle.dump(job, f)
-        progress = Progress(job_dir / "progress", len(envs), create=True)
-        procs: list[subprocess.Popen] = []
+class WorkerGroup:
+    """Worker processes `python -m module JOB_DIR`, one per entry of `envs` (each adds its
+    variables to this process's environment, which itself is not changed), started once
+    and given jobs one after the other with `run`. A worker that exits abnormally stops
+    the others and raises WorkerError; when `close` returns (or the `with` block ends)
+    every worker has exited and been reaped."""
+
+    def __init__(
+        self, framework: str, module: str, setup: dict, envs: list[dict[str, str]]
+    ) -> None:
+        self.framework, self.workers = framework, len(envs)
+        self._tmp = tempfile.TemporaryDirectory(prefix="scratch-parity-dp-")
+        self.job_dir = Path(self._tmp.name)
+        self._jobs, self._closed = 0, False
+        self._procs: list[subprocess.Popen] = []
+        _dump(setup, self.job_dir / "setup.pkl")
+        self.progress = Progress(self.job_dir / "progress", len(envs), create=True)
+        package_root = str(Path(__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH", "")
         try:
             for k, env in enumerate(envs):
                 full = {
@@ -187,47 +222,61 @@ def run_workers(
                     "PYTHONPATH": package_root + (os.pathsep + path if path else ""),
                     **env,
                 }
-                with open(job_dir / f"stderr.{k}", "wb") as err:  # the child keeps its copy
-                    procs.append(
+                with open(self.job_dir / f"stderr.{k}", "wb") as err:  # the child has its own
+                    self._procs.append(
                         subprocess.Popen(
-                            [sys.executable, "-m", module, str(job_dir)],
+                            [sys.executable, "-m", module, str(self.job_dir)],
                             env=full,
                             stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
                             stderr=err,
                         )
                     )
-            _wait(framework, procs, progress, job_dir, timeout_s)
-            with open(job_dir / "result.pkl", "rb") as f:
-                return pickle.load(f)  # noqa: S301 (written by our worker 0)
-        finally:
-            _stop(procs)
+        except BaseException:
+            self.close(graceful=False)
+            raise
 
+    def run(self, job: dict) -> Any:
+        """Give every worker `job`; return what worker 0 wrote for it."""
+        k = self._jobs
+        self._jobs += 1
+        self.progress.steps[:] = -1
+        _dump(job, self.job_dir / f"job.{k}.pkl")
+        result = self.job_dir / f"result.{k}.pkl"
+        try:
+            while not result.exists():
+                self._check()
+                time.sleep(_POLL_S)
+            return _load(result)
+        except BaseException:
+            self.close(graceful=False)
+            raise
 
-def _wait(
-    framework: str, procs: list[subprocess.Popen], progress: Progress, job_dir: Path, timeout: float
-) -> None:
-    first_done = None
-    while True:
-        codes = [p.poll() for p in procs]
-        failed = [k for k, c in enumerate(codes) if c not in (None, 0)]
+    def _check(self) -> None:
+        codes = [p.poll() for p in self._procs]
+        failed = [k for k, c in enumerate(codes) if c is not None]
         if failed:
-            k = _culprit(failed, codes, job_dir)
-            step = int(progress.steps[k])
-            raise WorkerError(
-                framework, k, None if step < 0 else step, _reason(codes[k], job_dir, k)
-            )
-        if all(c == 0 for c in codes):
+            k = _culprit(failed, codes, self.job_dir)
+            step = int(self.progress.steps[k])
+            reason = _reason(codes[k], self.job_dir, k)
+            raise WorkerError(self.framework, k, None if step < 0 else step, reason)
+
+    def close(self, graceful: bool = True) -> None:
+        """Let the workers finish and exit (`graceful`; else terminate them at once), kill
+        any still there after the grace period, reap them all, remove the job directory.
+        Closing twice does nothing."""
+        if self._closed:
             return
-        if any(c == 0 for c in codes):
-            first_done = first_done or time.monotonic()
-            if time.monotonic() - first_done > timeout:
-                k = next(k for k, c in enumerate(codes) if c is None)
-                step = int(progress.steps[k])
-                raise WorkerError(
-                    framework, k, step, f"still running {timeout:.0f} s after the others finished"
-                )
-        time.sleep(_POLL_S)
+        self._closed = True
+        (self.job_dir / "stop").touch()
+        _stop(self._procs, graceful)
+        self._tmp.cleanup()
+
+    def __enter__(self) -> WorkerGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _culprit(failed: list[int], codes: list[int | None], job_dir: Path) -> int:
@@ -257,16 +306,18 @@ def _reason(code: int, job_dir: Path, k: int) -> str:
     return f"exit status {code}: {last}"
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    """Terminate the workers still running, SIGKILL any that outlive the grace period, and
-    reap them all (no zombie or orphan left)."""
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    deadline = time.monotonic() + _GRACE_S
+def _stop(procs: list[subprocess.Popen], graceful: bool) -> None:
+    """Wait up to the grace period for the workers to exit (`graceful`), terminate those
+    still running, SIGKILL any that outlive that, and reap them all (no zombie or orphan)."""
+    deadline = time.monotonic() + (_GRACE_S if graceful else 0.0)
     for p in procs:
         try:
             p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(_GRACE_S)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()

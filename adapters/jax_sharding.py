@@ -169,19 +169,26 @@ def train(net, inputs: TrainInputs, n: int):
         return train_here(net, inputs, n)
     job = {"weights": net.weights(), "dtype": net.dtype, "tf32": net.tf32, "inputs": inputs}
     env = {"JAX_NUM_CPU_DEVICES": str(n), "JAX_PLATFORMS": "cpu", "WORLD_SIZE": "1"}
-    losses, weights, gap = data_parallel.run_workers(
-        "jax", __name__, job, [env], data_parallel.COLLECTIVE_TIMEOUT_S
-    )
+    with data_parallel.WorkerGroup("jax", __name__, {}, [env]) as group:
+        losses, weights, gap = group.run(job)
     net._load({k: v[-1] for k, v in weights.items()})
     return losses, weights, gap
 
 
-def run(job: dict, progress):
+def start(setup: dict) -> None:
+    return None
+
+
+def run(state: None, job: dict, progress):
     """The fresh process: n host devices, the same mesh run as `train_here`."""
     net = jax_adapter.Net(job["weights"], dtype=job["dtype"], device="cpu", tf32=job["tf32"])
     n = len(jax.devices("cpu"))
     return train_here(net, job["inputs"], n, progress)
 
 
+def stop(state: None) -> None:
+    return None
+
+
 if __name__ == "__main__":
-    data_parallel.worker_main(run)
+    data_parallel.worker_main(start, run, stop)

@@ -17,6 +17,7 @@ Under torchrun across machines, the same worker runs unchanged:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -38,17 +39,26 @@ def max_workers(device: str) -> tuple[int, str]:
     return sys.maxsize, "torch can start"
 
 
-def train(net, inputs: TrainInputs, n: int):
-    """Run `inputs` on n ranks; return (losses, weights, gap) as `Net._train` does and leave
-    `net` at rank 0's final weights."""
-    job = {
-        "weights": net.weights(),
-        "dtype": net.dtype,
-        "device": net.device,
-        "tf32": net.tf32,
-        "inputs": inputs,
-        "timeout": data_parallel.COLLECTIVE_TIMEOUT_S,
-    }
+_GROUPS: dict = {}  # (n, device) -> the WorkerGroup of an open `ranks` block
+
+
+@contextlib.contextmanager
+def ranks(n: int, device: str = "cpu"):
+    """Start n ranks once for every `Net.train(..., data_parallel=n)` on `device` inside
+    the block (a rank's start, `import torch` and the process group cost seconds; a short
+    run, milliseconds). Without it each data-parallel run starts and stops its own."""
+    key = (n, device)
+    if key in _GROUPS:
+        raise ValueError(f"ranks({n}, {device!r}) is already open")
+    with _start(n, device) as group:
+        _GROUPS[key] = group
+        try:
+            yield group
+        finally:
+            del _GROUPS[key]
+
+
+def _start(n: int, device: str) -> data_parallel.WorkerGroup:
     port = str(data_parallel.free_port())
     envs = [
         {
@@ -61,9 +71,20 @@ def train(net, inputs: TrainInputs, n: int):
         }
         for rank in range(n)
     ]
-    losses, weights, gap = data_parallel.run_workers(
-        "torch", __name__, job, envs, data_parallel.COLLECTIVE_TIMEOUT_S
-    )
+    setup = {"device": device, "timeout": data_parallel.COLLECTIVE_TIMEOUT_S}
+    return data_parallel.WorkerGroup("torch", __name__, setup, envs)
+
+
+def train(net, inputs: TrainInputs, n: int):
+    """Run `inputs` on n ranks (those of an open `ranks` block, else fresh ones); return
+    (losses, weights, gap) as `Net._train` does and leave `net` at rank 0's final weights."""
+    job = {"weights": net.weights(), "dtype": net.dtype, "tf32": net.tf32, "inputs": inputs}
+    group = _GROUPS.get((n, net.device))
+    if group is None:
+        with _start(n, net.device) as group:
+            losses, weights, gap = group.run(job)
+    else:
+        losses, weights, gap = group.run(job)
     net._load({k: v[-1] for k, v in weights.items()})
     return losses, weights, gap
 
@@ -81,11 +102,11 @@ class _Counted:
         return self.module(xb)
 
 
-def run(job: dict, progress) -> tuple[np.ndarray, dict, None]:
-    """One rank, initialised from the environment (our launcher's or torchrun's)."""
+def start(setup: dict) -> dict:
+    """One rank joins the group, from the environment (our launcher's or torchrun's)."""
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local = int(os.environ.get("LOCAL_RANK", rank))
-    device = job["device"]
+    device = setup["device"]
     cuda = device.startswith("cuda")
     if cuda:
         device = f"cuda:{local}"
@@ -94,24 +115,30 @@ def run(job: dict, progress) -> tuple[np.ndarray, dict, None]:
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     dist.init_process_group(
-        "nccl" if cuda else "gloo", timeout=timedelta(seconds=job["timeout"])
+        "nccl" if cuda else "gloo", timeout=timedelta(seconds=setup["timeout"])
     )  # env://: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
-    try:
-        net = torch_adapter.Net(job["weights"], dtype=job["dtype"], device=device, tf32=job["tf32"])
-        inputs = job["inputs"]
-        edges = data_parallel.bounds(inputs.schedule.shape[1], world)
-        mine = dataclasses.replace(  # this rank's shard of every step: (steps, batch / N)
-            inputs, schedule=inputs.schedule[:, edges[rank] : edges[rank + 1]]
-        )
-        ddp = DistributedDataParallel(net.module, device_ids=[local] if cuda else None)
-        losses, weights, gap = net._train(mine, module=_Counted(ddp, progress, rank))
-        total = torch.from_numpy(losses).to(device)
-        dist.all_reduce(total)  # one collective for every step's loss, after the run
-        losses = (total / world).cpu().numpy()  # the mean of the shard losses
-    finally:
-        dist.destroy_process_group()
-    return losses, weights, gap
+    return {"rank": rank, "world": world, "local": local, "device": device, "cuda": cuda}
+
+
+def run(rank: dict, job: dict, progress) -> tuple[np.ndarray, dict, None]:
+    """One run on this rank's shard of every batch; the losses come back all-reduced."""
+    r, world, device = rank["rank"], rank["world"], rank["device"]
+    net = torch_adapter.Net(job["weights"], dtype=job["dtype"], device=device, tf32=job["tf32"])
+    inputs = job["inputs"]
+    edges = data_parallel.bounds(inputs.schedule.shape[1], world)
+    mine = dataclasses.replace(  # this rank's shard of every step: (steps, batch / N)
+        inputs, schedule=inputs.schedule[:, edges[r] : edges[r + 1]]
+    )
+    ddp = DistributedDataParallel(net.module, device_ids=[rank["local"]] if rank["cuda"] else None)
+    losses, weights, gap = net._train(mine, module=_Counted(ddp, progress, r))
+    total = torch.from_numpy(losses).to(device)
+    dist.all_reduce(total)  # one collective for every step's loss, after the run
+    return (total / world).cpu().numpy(), weights, gap  # the mean of the shard losses
+
+
+def stop(rank: dict) -> None:
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    data_parallel.worker_main(run)
+    data_parallel.worker_main(start, run, stop)

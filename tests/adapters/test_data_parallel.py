@@ -50,6 +50,41 @@ def parallel(framework, mode, case, n, epochs=SHORT, dtype="float64", **kw):
     return traj
 
 
+def uneven_schedule(epochs: int = SHORT) -> np.ndarray:
+    """The book's data in batches of 29 (the book's shuffles): 2 workers get 15 and 14 rows."""
+    from scratch.trainer import shuffled_batches
+
+    return shuffled_batches(300, 29, epochs, np.random.RandomState(7))
+
+
+TORCH_CASES = {  # n -> [(case, epochs, dtype, uneven)], each group of ranks started once
+    2: [("sgd", 300, "float64", False), ("adam", SHORT, "float64", False),
+        ("sgd+clip", SHORT, "float32", False), ("sgd", SHORT, "float64", True)],
+    3: [("momentum", SHORT, "float64", False), ("adam", SHORT, "float64", False)],
+}  # fmt: skip
+
+
+@functools.cache
+def torch_runs(n: int) -> dict:
+    """Every torch case for n ranks, on one group of ranks (a start costs seconds)."""
+    from adapters import torch_ddp
+
+    x, t, w, _ = book_run(max_epoch=1)
+    runs = {}
+    with torch_ddp.ranks(n):
+        for case, epochs, dtype, uneven in TORCH_CASES[n]:
+            schedule = uneven_schedule() if uneven else book_run(max_epoch=epochs)[3]
+            spec, max_grad = BOOK_OPTIMIZERS[case]
+            net = adapters.build("torch", w, dtype=dtype)
+            runs[case, epochs, dtype, uneven] = net.train(
+                x, t, schedule, spec, max_grad=max_grad, record_every=50 if epochs > SHORT else 1,
+                data_parallel=n, uneven=uneven,
+            )  # fmt: skip
+            for k, v in net.weights().items():
+                np.testing.assert_array_equal(v, runs[case, epochs, dtype, uneven].weights[k][-1])
+    return runs
+
+
 def assert_same_run(ref: adapters.Trajectory, other: adapters.Trajectory) -> None:
     assert other.steps == ref.steps > 0 and other.framework != "" and other.weights["W1"].size
     report = parity.compare_trajectories(ref, other)
@@ -79,7 +114,7 @@ def children() -> list[int]:
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, 2.0, True, "2", None])
 def test_a_bad_worker_count_is_refused_naming_data_parallel(framework, bad, monkeypatch):
-    monkeypatch.setattr(data_parallel, "run_workers", None)  # no worker may start
+    monkeypatch.setattr(data_parallel, "WorkerGroup", None)  # no worker may start
     x, t, w, schedule = book_run(max_epoch=1)
     net = adapters.build(framework, w)
     with pytest.raises(ValueError, match="data_parallel"):
@@ -87,7 +122,7 @@ def test_a_bad_worker_count_is_refused_naming_data_parallel(framework, bad, monk
 
 
 def test_more_workers_than_rows_or_devices_is_refused_before_any_work(framework, monkeypatch):
-    monkeypatch.setattr(data_parallel, "run_workers", None)
+    monkeypatch.setattr(data_parallel, "WorkerGroup", None)
     x, t, w, schedule = book_run(max_epoch=1)
     net = adapters.build(framework, w)
     spec = adapters.OptimizerSpec("sgd", 1.0)
@@ -128,11 +163,14 @@ def test_numpy_by_hand_equals_the_single_run_for_every_optimizer(case, n):
     assert_same_run(single(case), parallel("numpy", "eager", case, n))
 
 
-@pytest.mark.parametrize("n", [2, 3])
-@pytest.mark.parametrize("case", list(BOOK_OPTIMIZERS))
-def test_jax_mesh_equals_the_single_run_for_every_optimizer(case, n):
+JAX_CASES = [("scan", 2, case) for case in BOOK_OPTIMIZERS] + [
+    ("step", 3, case) for case in ("sgd", "momentum", "adam")
+]
+
+
+@pytest.mark.parametrize("mode, n, case", JAX_CASES)
+def test_jax_mesh_equals_the_single_run_for_every_optimizer(mode, n, case):
     need("jax")
-    mode = "scan" if n == 2 else "step"
     assert_same_run(single(case), parallel("jax", mode, case, n))
 
 
@@ -140,59 +178,72 @@ def test_jax_mesh_equals_the_single_run_for_every_optimizer(case, n):
 def test_the_books_3000_steps_on_two_workers_equal_the_single_run(framework, mode):
     need(framework)
     ref = single("sgd", 300, record_every=50)
-    other = parallel(framework, mode, "sgd", 2, 300, record_every=50)
-    assert other.steps == 3000
+    if framework == "torch":
+        other = torch_runs(2)["sgd", 300, "float64", False]
+    else:
+        other = parallel(framework, mode, "sgd", 2, 300, record_every=50)
+    assert other.steps == 3000 and other.framework == framework
     assert_same_run(ref, other)
 
 
-@pytest.mark.parametrize(
-    "case, n, dtype",
-    [("momentum", 3, "float64"), ("adam", 2, "float64"), ("sgd+clip", 3, "float32")],
-)
-def test_torch_ddp_equals_the_single_run(case, n, dtype):
+@pytest.mark.parametrize("n", [2, 3])
+def test_torch_ddp_equals_the_single_run(n):
     need("torch")
-    other = parallel("torch", "eager", case, n, dtype=dtype)
-    if dtype == "float64":
-        assert_same_run(single(case), other)
-    else:
-        ref32 = single(case, dtype="float32")
-        report = parity.compare_trajectories(ref32, other, calibration=(single(case), ref32))
-        assert report.passed and report.calibrated, report.summary()
+    cases = [c for c in TORCH_CASES[n] if c[1] == SHORT and c[2] == "float64" and not c[3]]
+    assert cases
+    for case in cases:
+        assert_same_run(single(case[0]), torch_runs(n)[case])
 
 
 @pytest.mark.parametrize("framework, mode", MODES, ids=[f"{f}-{m}" for f, m in MODES])
 def test_float32_with_two_workers_stays_within_the_calibrated_bound(framework, mode):
     need(framework)
+    case = "sgd+clip"
+    ref64, ref32 = single(case), single(case, dtype="float32")
     if framework == "torch":
-        pytest.skip("covered by test_torch_ddp_equals_the_single_run (a process start each)")
-    ref64, ref32 = single("adam"), single("adam", dtype="float32")
-    other = parallel(framework, mode, "adam", 2, dtype="float32")
+        other = torch_runs(2)[case, SHORT, "float32", False]
+    else:
+        other = parallel(framework, mode, case, 2, dtype="float32")
     assert other.weights["W1"].dtype == np.float32
     report = parity.compare_trajectories(ref32, other, calibration=(ref64, ref32))
-    assert report.passed, report.summary()
+    assert report.passed and report.calibrated, report.summary()
 
 
 # --------------------------------------------------------------------------- unequal shards
 
 
 def test_unequal_shards_drift_from_the_books_run_and_the_report_says_where():
-    """Batch 30 on 4 workers (8, 8, 7, 7 rows): every framework runs it the way DDP does,
-    identically, and the comparison with the book's run finds the drift at step 0, where
-    the mean of the shard means first differs from the batch mean."""
+    """Batch 29 on 2 workers (15 and 14 rows): every framework runs it the way DDP does,
+    identically, and the comparison with the single run finds the drift at step 0, where
+    the mean of the two shard means first differs from the batch mean."""
     need("torch", "jax")
-    book = single("sgd")
-    by_hand = parallel("numpy", "eager", "sgd", 4, uneven=True)
-    report = parity.compare_trajectories(book, by_hand)
+    x, t, w, _ = book_run(max_epoch=1)
+    schedule = uneven_schedule()
+    spec = BOOK_OPTIMIZERS["sgd"][0]
+    whole = adapters.build("numpy", w).train(x, t, schedule, spec)
+    by_hand = adapters.build("numpy", w).train(x, t, schedule, spec, data_parallel=2, uneven=True)
+    report = parity.compare_trajectories(whole, by_hand)
     assert not report.passed and report.first_step == 0 and report.first_loss_step == 0
     assert report.first_weight_step == 1  # the first update is where the weights part
     assert "first diverge after 0 updates in the loss of step 0" in report.summary()
-    # JAX: 4 > the 3 host devices of this process, so a fresh process with 4 runs it
+    for mode in ("scan", "step"):
+        net = adapters.build("jax", w)
+        assert_same_run(
+            by_hand, net.train(x, t, schedule, spec, mode=mode, data_parallel=2, uneven=True)
+        )
+    assert_same_run(by_hand, torch_runs(2)["sgd", SHORT, "float64", True])
+
+
+def test_jax_starts_a_fresh_process_when_this_one_has_too_few_devices():
+    """4 workers > the 3 host devices of this process: the run goes to a fresh process with
+    4, and this process's JAX is as it was. Batch 30 makes 4 unequal shards (8, 8, 7, 7)."""
+    need("jax")
     import jax
 
-    devices = len(jax.devices("cpu"))
+    devices = jax.devices("cpu")
+    by_hand = parallel("numpy", "eager", "sgd", 4, uneven=True)
     assert_same_run(by_hand, parallel("jax", "scan", "sgd", 4, uneven=True))
-    assert len(jax.devices("cpu")) == devices  # this process's JAX is as it was
-    assert_same_run(by_hand, parallel("torch", "eager", "sgd", 4, uneven=True))
+    assert jax.devices("cpu") == devices and children() == []
 
 
 # --------------------------------------------------------------------------- faults
@@ -209,6 +260,6 @@ def test_a_killed_worker_ends_the_run_with_one_clear_error_and_no_process_left(m
     assert time.monotonic() - start < 0.5 * data_parallel.COLLECTIVE_TIMEOUT_S  # no hang
     assert (err.value.worker, err.value.step) == (1, 5)
     assert "torch data-parallel worker 1 died at step 5: killed by SIGKILL" in str(err.value)
-    assert children() == []
+    assert children() == []  # no worker left, not even a zombie
     assert threading.active_count() == threads
     assert {s: signal.getsignal(s) for s in handlers} == handlers
