@@ -61,7 +61,8 @@ def adapter_module(framework: str):
 def net_class(framework: str) -> type[NetBase]:
     """The `Net` class of `framework`: what it can do, as class attributes and static
     methods (`DTYPES`, `DEVICES`, `MODES` (the first is the default), `TF32`,
-    `device_available(device)`, `tf32_capable(device)`). The one public way to ask."""
+    `device_available(device)`, `tf32_capable(device)`, `max_workers(device)`). The one
+    public way to ask."""
     return adapter_module(framework).Net
 
 
@@ -434,7 +435,7 @@ class NetBase:
             raise ValueError(
                 f"mode must be one of {', '.join(self.MODES)} for {self.framework}; got {mode!r}"
             )
-        workers, where = self._max_workers()
+        workers, where = self.max_workers(self.device)
         n = dp.check(data_parallel, uneven, schedule.shape[1], workers, where)
         steps = schedule.shape[0]
         record_every = min(record_every, steps)  # the same records; no framework sees 10**30
@@ -500,8 +501,9 @@ class NetBase:
     def _train(self, inputs: TrainInputs) -> tuple[np.ndarray, dict[str, np.ndarray], Any]:
         raise NotImplementedError
 
-    def _max_workers(self) -> tuple[int, str]:
-        """How many data-parallel workers this net's device allows, and what says so."""
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        """How many data-parallel workers `device` allows, and what says so."""
         raise NotImplementedError
 
     def _train_data_parallel(self, inputs: TrainInputs, n: int):

@@ -416,10 +416,11 @@ class Net(NetBase):
         with pinned_precision(self.dtype, self.tf32):
             return {k: to_numpy(v) for k, v in _activations(self.module, self._array(x)).items()}
 
-    def _max_workers(self) -> tuple[int, str]:
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
         from adapters import jax_sharding
 
-        return jax_sharding.max_workers(self.device)
+        return jax_sharding.max_workers(device)
 
     def _train_data_parallel(self, inputs: TrainInputs, n: int):
         from adapters import jax_sharding

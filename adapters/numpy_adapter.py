@@ -171,7 +171,8 @@ class Net(NetBase):
         acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
         return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _max_workers(self) -> tuple[int, str]:
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
         return sys.maxsize, "numpy can run"  # the workers take turns in this process
 
     def _train_data_parallel(self, inputs: TrainInputs, n: int):

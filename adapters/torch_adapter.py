@@ -303,10 +303,11 @@ class Net(NetBase):
             acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": torch.softmax(a2, 1)}
             return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _max_workers(self) -> tuple[int, str]:
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
         from adapters import torch_ddp
 
-        return torch_ddp.max_workers(self.device)
+        return torch_ddp.max_workers(device)
 
     def _train_data_parallel(self, inputs: TrainInputs, n: int):
         from adapters import torch_ddp

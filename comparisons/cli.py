@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import adapters
-from adapters import OptimizerSpec
+from adapters import OptimizerSpec, data_parallel
 
 COMMANDS = ("train", "check", "rosetta", "bench", "drift")
 
@@ -158,6 +158,19 @@ def build_parser() -> Parser:
         "--dtype float32); the report then names TF32 as the cause of the drift",
     )
     train.add_argument(
+        "--data-parallel",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="train every framework with each batch split over N workers (torch: DDP "
+        "processes; jax: N devices), against the reference in one process",
+    )
+    train.add_argument(
+        "--allow-uneven",
+        action="store_true",
+        help="with --data-parallel N, run a batch size N does not divide (the run drifts)",
+    )
+    train.add_argument(
         "--precisions",
         type=_precisions,
         default=PRECISIONS,
@@ -254,6 +267,16 @@ def train_config(args: argparse.Namespace):
             if fw == "numpy" and beside and reference_device(fw, args.device) == "cpu":
                 continue
             raise UsageError(f"--device {args.device!r} is not available to {fw}")
+    for fw in args.frameworks:
+        where = reference_device(fw, args.device)
+        workers, what = adapters.net_class(fw).max_workers(where)
+        try:
+            data_parallel.check(
+                args.data_parallel, args.allow_uneven, args.batch_size, workers, f"{what} ({fw})"
+            )
+        except ValueError as err:
+            text = str(err).replace("data_parallel", "--data-parallel")
+            raise UsageError(text.replace("uneven=True", "--allow-uneven")) from None
     for folder in (args.out, *args.out.parents):
         if folder.exists() and not folder.is_dir():
             raise UsageError(
@@ -270,13 +293,15 @@ def train_config(args: argparse.Namespace):
         seed=args.seed,
         max_grad=args.max_grad,
         tf32=args.tf32,
+        data_parallel=args.data_parallel,
+        uneven=args.allow_uneven,
     )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from adapters.files import atomic_write_text
     from comparisons import plots, report
-    from comparisons.run import format_table, run, table_rows
+    from comparisons.run import format_table, run, table_rows, uneven_note
 
     config = args.config
     talk = not args.quiet
@@ -284,7 +309,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     book_lines = print if talk and not args.json else None
     try:
         results = run(config, progress=progress, book_lines=book_lines)
-    except adapters.DivergenceError as err:  # nothing is written for a run that blew up
+    except (adapters.DivergenceError, data_parallel.WorkerError) as err:  # nothing written
         print(f"scratch-parity: {err}", file=sys.stderr)
         return 1
     if args.precisions:
@@ -317,10 +342,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "seed": config.seed,
                 "max_grad": config.max_grad,
                 "tf32": config.tf32,
+                "data_parallel": config.data_parallel,
+                "uneven": config.uneven,
             },
             "results": rows,
             "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
             "tf32_note": results.tf32_note,
+            "uneven_note": uneven_note(results),
             "precision_matrix": None if results.matrix is None else results.matrix.to_dict(),
             "passed": results.passed and (results.matrix is None or results.matrix.passed),
             "settings": {k: str(v) for k, v in results.settings.items()},
@@ -335,6 +363,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(r.report.summary())
         if results.tf32_note:
             print(results.tf32_note)
+        if uneven_note(results):
+            print(uneven_note(results))
         if results.matrix is not None:
             print("\nprecision matrix (the same run in every precision, against float64):\n")
             print(results.matrix.table())

@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 from comparisons import rosetta
-from comparisons.run import RunResults, format_table, table_rows
+from comparisons.run import RunResults, format_table, table_rows, uneven_note
 
 PLOTS = {
     "loss_curves.png": "Loss curves of every framework (averaged over 10 iterations, as the book)",
@@ -36,6 +36,7 @@ def _config_lines(results: RunResults) -> list[tuple[str, str]]:
         ),
         ("optimizer", repr(c.optimizer)),
         ("max_grad", str(c.max_grad)),
+        *([("data parallel", f"x {c.data_parallel} workers")] if c.data_parallel > 1 else []),
     ]
 
 
@@ -43,6 +44,8 @@ def _verdicts(results: RunResults) -> list[str]:
     lines = [r.report.summary() for r in results.results if r.report is not None]
     if results.tf32_note:
         lines.append(results.tf32_note)
+    if uneven_note(results):
+        lines.append(uneven_note(results))
     return lines
 
 

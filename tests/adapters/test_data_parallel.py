@@ -128,7 +128,7 @@ def test_more_workers_than_rows_or_devices_is_refused_before_any_work(framework,
     spec = adapters.OptimizerSpec("sgd", 1.0)
     with pytest.raises(ValueError, match="data_parallel 31 is larger than the batch size 30"):
         net.train(x, t, schedule, spec, data_parallel=31, uneven=True)
-    monkeypatch.setattr(type(net), "_max_workers", lambda self: (2, "the GPUs here"))
+    monkeypatch.setattr(type(net), "max_workers", staticmethod(lambda d: (2, "the GPUs here")))
     with pytest.raises(ValueError, match=r"data_parallel 3 is more workers than the GPUs here \(2"):
         net.train(x, t, schedule, spec, data_parallel=3)
     np.testing.assert_array_equal(net.weights()["W1"], w["W1"])  # nothing trained

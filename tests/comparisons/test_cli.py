@@ -159,7 +159,9 @@ def test_bad_option_in_a_real_process_exits_2():
 def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, capsys):
     need("torch", "jax")
     assert cli.main(["check"]) == 0
-    assert "check: PASS" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "check: PASS" in out and "PASS  numpy/eager vs torch/eager" in out
+    assert out.count("(x 2 workers)") == 4
     from adapters import torch_adapter
 
     original = torch_adapter.to_module
@@ -170,6 +172,10 @@ def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, c
         return original(w, dtype, device)
 
     monkeypatch.setattr(torch_adapter, "to_module", perturbed)
+    from comparisons import check
+
+    # (the data-parallel part's workers are fresh processes the patch does not reach)
+    monkeypatch.setattr(check, "check_data_parallel", lambda *args: True)
     assert cli.main(["check"]) == 1
     out = capsys.readouterr().out
     assert "check: FAIL" in out and "torch" in out
