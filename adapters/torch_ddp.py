@@ -22,6 +22,7 @@ import dataclasses
 import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -87,6 +88,32 @@ def train(net, inputs: TrainInputs, n: int):
         losses, weights, gap = group.run(job)
     net._load({k: v[-1] for k, v in weights.items()})
     return losses, weights, gap
+
+
+def write_book_job(
+    job_dir: str, epochs: int = 300, device: str = "cpu", record_every: int = 10
+) -> None:
+    """A job directory holding the book's run (ch01: spiral, batch 30, hidden 10, SGD lr
+    1.0) for `torchrun --nproc-per-node N -m adapters.torch_ddp JOB_DIR`; rank 0 writes
+    (losses, weights, None) to JOB_DIR/result.0.pkl. README: "Data-parallel training"."""
+    from adapters.base import OptimizerSpec, record_steps
+    from scratch import init_weights, spiral
+    from scratch.trainer import shuffled_batches
+
+    rng = np.random.RandomState(1984)
+    x, t = spiral.load_data(rng=rng)
+    weights = init_weights(2, 10, 3, rng=rng)
+    schedule = shuffled_batches(len(x), 30, epochs, rng)
+    inputs = TrainInputs(
+        x=x, t=t.argmax(axis=1), schedule=schedule, optimizer=OptimizerSpec("sgd", 1.0),
+        max_grad=None, record_steps=record_steps(len(schedule), record_every),
+        record_every=record_every, mode="eager",
+    )  # fmt: skip
+    job = {"weights": weights, "dtype": "float64", "tf32": False, "inputs": inputs}
+    setup = {"device": device, "timeout": data_parallel.COLLECTIVE_TIMEOUT_S}
+    path = Path(job_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    data_parallel.write_jobs(path, setup, [job])
 
 
 class _Counted:
