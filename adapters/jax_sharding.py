@@ -23,6 +23,7 @@ then lists every process's devices and the same mesh spans them (README).
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 
 import numpy as np
@@ -168,7 +169,17 @@ def train(net, inputs: TrainInputs, n: int):
     if len(jax.devices(kind)) >= n:
         return train_here(net, inputs, n)
     job = {"weights": net.weights(), "dtype": net.dtype, "tf32": net.tf32, "inputs": inputs}
-    env = {"JAX_NUM_CPU_DEVICES": str(n), "JAX_PLATFORMS": "cpu", "WORLD_SIZE": "1"}
+    flags = [  # the count is ours to set there; an XLA flag inherited from here would clash
+        f
+        for f in os.environ.get("XLA_FLAGS", "").split()
+        if not f.startswith("--xla_force_host_platform_device_count")
+    ]
+    env = {
+        "JAX_NUM_CPU_DEVICES": str(n),
+        "JAX_PLATFORMS": "cpu",
+        "WORLD_SIZE": "1",
+        "XLA_FLAGS": " ".join(flags),
+    }
     with data_parallel.WorkerGroup("jax", __name__, {}, [env]) as group:
         losses, weights, gap = group.run(job)
     net._load({k: v[-1] for k, v in weights.items()})

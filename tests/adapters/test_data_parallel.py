@@ -58,7 +58,7 @@ def uneven_schedule(epochs: int = SHORT) -> np.ndarray:
 
 
 TORCH_CASES = {  # n -> [(case, epochs, dtype, uneven)], each group of ranks started once
-    2: [("sgd", 300, "float64", False), ("adam", SHORT, "float64", False),
+    2: [("sgd", SHORT, "float64", False), ("adam", SHORT, "float64", False),
         ("sgd+clip", SHORT, "float32", False), ("sgd", SHORT, "float64", True)],
     3: [("momentum", SHORT, "float64", False), ("adam", SHORT, "float64", False)],
 }  # fmt: skip
@@ -77,8 +77,7 @@ def torch_runs(n: int) -> dict:
             spec, max_grad = BOOK_OPTIMIZERS[case]
             net = adapters.build("torch", w, dtype=dtype)
             runs[case, epochs, dtype, uneven] = net.train(
-                x, t, schedule, spec, max_grad=max_grad, record_every=50 if epochs > SHORT else 1,
-                data_parallel=n, uneven=uneven,
+                x, t, schedule, spec, max_grad=max_grad, data_parallel=n, uneven=uneven,
             )  # fmt: skip
             for k, v in net.weights().items():
                 np.testing.assert_array_equal(v, runs[case, epochs, dtype, uneven].weights[k][-1])
@@ -174,14 +173,14 @@ def test_jax_mesh_equals_the_single_run_for_every_optimizer(mode, n, case):
     assert_same_run(single(case), parallel("jax", mode, case, n))
 
 
-@pytest.mark.parametrize("framework, mode", MODES, ids=[f"{f}-{m}" for f, m in MODES])
+@pytest.mark.parametrize("framework, mode", [("numpy", "eager"), ("jax", "scan")])
 def test_the_books_3000_steps_on_two_workers_equal_the_single_run(framework, mode):
+    """Where the whole run is cheap; torch's DDP and JAX's step mode pay a collective per
+    step (3000 steps: seconds), and comparisons/data_parallel_measure.py measures them
+    over the same 3000 steps (README)."""
     need(framework)
     ref = single("sgd", 300, record_every=50)
-    if framework == "torch":
-        other = torch_runs(2)["sgd", 300, "float64", False]
-    else:
-        other = parallel(framework, mode, "sgd", 2, 300, record_every=50)
+    other = parallel(framework, mode, "sgd", 2, 300, record_every=50)
     assert other.steps == 3000 and other.framework == framework
     assert_same_run(ref, other)
 
