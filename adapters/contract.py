@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from adapters import checks
+from adapters import data_parallel as dp
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.recording import Recorder
 from adapters.trajectory import DivergenceError, Trajectory, raise_if_diverged, record_steps
@@ -173,8 +174,14 @@ class NetBase:
         max_grad: float | None = None,
         record_every: int = 1,
         mode: str | None = None,
+        data_parallel: int = 1,
+        uneven: bool = False,
     ) -> Trajectory:
         """Train on the rows `schedule[i]` at step i; return the Trajectory.
+
+        `data_parallel=N` splits each step's rows into N contiguous shards, one per worker,
+        and averages the shard gradients (adapters/data_parallel.py); a batch N does not
+        divide is refused unless `uneven=True`.
 
         The net is left at the trained weights, as the book's model is updated in place.
         A non-finite loss or non-finite weights stop the run with `DivergenceError` naming
@@ -202,6 +209,8 @@ class NetBase:
             raise ValueError(
                 f"mode must be one of {', '.join(self.MODES)} for {self.framework}; got {mode!r}"
             )
+        workers, where = self.max_workers(self.device)
+        n = dp.check(data_parallel, uneven, schedule.shape[1], workers, where)
         steps = schedule.shape[0]
         record_every = min(record_every, steps)  # the same records; no framework sees 10**30
         inputs = TrainInputs(
@@ -218,7 +227,10 @@ class NetBase:
         # A run that blows up overflows on its way to inf and NaN; NumPy would warn at every
         # step. It is reported once instead, as DivergenceError naming the step (below).
         with np.errstate(over="ignore", invalid="ignore"):
-            losses, weights, gap = self._run(inputs)
+            if n == 1:
+                losses, weights, gap = self._run(inputs)
+            else:
+                losses, weights, gap = self._train_data_parallel(inputs, n)
         traj = Trajectory(
             losses=losses,
             record_steps=inputs.record_steps,
@@ -237,12 +249,15 @@ class NetBase:
                 self._load(error.trajectory.final_weights())  # the last finite record
             raise
 
-    def _run(self, inputs: TrainInputs) -> tuple[np.ndarray, Weights, np.ndarray | None]:
-        """The training loop every framework shares: the framework's `_training` makes
-        the steps, a `Recorder` takes the losses and weight records. Returns NumPy
-        losses (steps,), records {name: (records, *shape)} and the loss gap (or None)."""
+    def _run(
+        self, inputs: TrainInputs, training: contextlib.AbstractContextManager | None = None
+    ) -> tuple[np.ndarray, Weights, np.ndarray | None]:
+        """The training loop every framework shares: the framework's `_training` (or the
+        `training` given, e.g. a data-parallel one) makes the steps, a `Recorder` takes
+        the losses and weight records. Returns NumPy losses (steps,), records
+        {name: (records, *shape)} and the loss gap (or None)."""
         recorder = Recorder(inputs.schedule.shape[0], inputs.record_every)
-        with self._training(inputs) as training:
+        with training or self._training(inputs) as training:
             recorder.start(training.weights())
             for i in range(recorder.steps):
                 recorder.step(training.step(i), training.weights)
@@ -271,6 +286,17 @@ class NetBase:
 
     def _training(self, inputs: TrainInputs) -> contextlib.AbstractContextManager[Training]:
         """A context manager yielding the `Training` of this run; on exit the net holds
+        the trained weights."""
+        raise NotImplementedError
+
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        """How many data-parallel workers `device` allows, and what says so."""
+        raise NotImplementedError
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        """`_run` with each step's rows split over `n` workers: NumPy losses (steps,),
+        records {name: (records, *shape)} and the loss gap (or None); the net is left at
         the trained weights."""
         raise NotImplementedError
 

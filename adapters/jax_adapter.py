@@ -8,7 +8,6 @@ so nothing is transposed here.
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from adapters import data_parallel
 from adapters.contract import NetBase, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
@@ -252,12 +252,17 @@ def make_optimizer(spec: OptimizerSpec, max_grad: float | None) -> optax.Gradien
 # --------------------------------------------------------------------------- one training step
 
 
-def make_train_step(tx: optax.GradientTransformation):
-    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function."""
+def make_train_step(tx: optax.GradientTransformation, value_and_grad=None):
+    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function.
+
+    `value_and_grad(params, xb, tb) -> (loss, grads)` defaults to `loss_fn`'s; a
+    data-parallel worker passes one that all-reduces them (adapters/jax_sharding.py).
+    """
+    value_and_grad = value_and_grad or jax.value_and_grad(loss_fn)
 
     def train_step(carry, xb, tb):
         params, opt_state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params, xb, tb)
+        loss, grads = value_and_grad(params, xb, tb)
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
@@ -276,10 +281,8 @@ def compiled_run(
     MAX_RUNS of them, so a sweep over learning rates does not grow without bound).
 
     "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
-    run as one XLA program: an outer `lax.scan` over chunks of `record_every` steps
-    (weights recorded after each), then a scan over the remaining steps.
-    "step": (start, step), a jitted step called from a Python loop; `start` makes the
-    carry and the loss and weight buffers the steps write into.
+    run as one XLA program. "step": (start, step), a jitted step called from a Python
+    loop; `start` makes the carry and the loss and weight buffers the steps write into.
     """
     key = (spec, max_grad, mode, record_every, dtype)
     with _RUNS_LOCK:
@@ -287,14 +290,33 @@ def compiled_run(
             _RUNS.move_to_end(key)
             return _RUNS[key]
     tx = make_optimizer(spec, max_grad)
-    train_step = make_train_step(tx)
+    run = run_functions(make_train_step(tx), tx, mode, record_every)
+    if mode == "scan":
+        run = jax.jit(run)
+    else:
+        start, step = run
+        run = (jax.jit(start, static_argnums=(1, 2)), jax.jit(step, donate_argnums=(1, 2)))
+    with _RUNS_LOCK:
+        _RUNS[key] = run
+        while len(_RUNS) > MAX_RUNS:
+            _RUNS.popitem(last=False)
+    return run
+
+
+def run_functions(train_step, tx: optax.GradientTransformation, mode: str, record_every: int):
+    """The training run around `train_step`, as pure functions for `jax.jit` (and for
+    `shard_map`, adapters/jax_sharding.py).
+
+    "scan": run(params, x, t, schedule) -> (losses, records, params): an outer `lax.scan`
+    over chunks of `record_every` steps (weights recorded after each), then a scan over
+    the remaining steps. "step": (start, step) for a Python loop over the steps.
+    """
 
     def scan_step(carry, rows, x, t):
         return train_step(carry, x[rows], t[rows])
 
     if mode == "scan":
 
-        @jax.jit
         def run(params, x, t, schedule):
             steps, batch = schedule.shape
             n = steps // record_every
@@ -310,35 +332,28 @@ def compiled_run(
             losses = jnp.concatenate([head_losses.reshape(-1), tail_losses])
             return losses, records, carry[0]
 
-    else:
+        return run
 
-        @functools.partial(jax.jit, static_argnums=(1, 2))
-        def start(params, steps: int, n_records: int):
-            """(carry, losses (steps,), records {name: (n_records, *shape)}), the
-            initial weights in record 0."""
-            records = jax.tree.map(
-                lambda p: jnp.zeros((n_records, *p.shape), p.dtype).at[0].set(p), params
-            )
-            losses = jnp.zeros(steps, jax.tree.leaves(params)[0].dtype)
-            return (params, tx.init(params)), losses, records
+    def start(params, steps: int, n_records: int):
+        """(carry, losses (steps,), records {name: (n_records, *shape)}), the initial
+        weights in record 0."""
+        records = jax.tree.map(
+            lambda p: jnp.zeros((n_records, *p.shape), p.dtype).at[0].set(p), params
+        )
+        losses = jnp.zeros(steps, jax.tree.leaves(params)[0].dtype)
+        return (params, tx.init(params)), losses, records
 
-        @functools.partial(jax.jit, donate_argnums=(1, 2))
-        def step(carry, losses, records, i, x, t, schedule):
-            """Step i: the batch is picked on the device; the loss and the weights are
-            written in place into the donated buffers (no per-step slicing, stacking or
-            copying back). The weights go to record ceil((i + 1) / record_every), so the
-            last write to record r is the one after step r * record_every (or the last)."""
-            carry, loss = scan_step(carry, schedule[i], x, t)
-            r = (i + record_every) // record_every
-            records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
-            return carry, losses.at[i].set(loss), records
+    def step(carry, losses, records, i, x, t, schedule):
+        """Step i: the batch is picked on the device; the loss and the weights are written
+        in place into the donated buffers (no per-step slicing, stacking or copying back).
+        The weights go to record ceil((i + 1) / record_every), so the last write to record
+        r is the one after step r * record_every (or the last)."""
+        carry, loss = scan_step(carry, schedule[i], x, t)
+        r = (i + record_every) // record_every
+        records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
+        return carry, losses.at[i].set(loss), records
 
-        run = (start, step)
-    with _RUNS_LOCK:
-        _RUNS[key] = run
-        while len(_RUNS) > MAX_RUNS:
-            _RUNS.popitem(last=False)
-    return run
+    return start, step
 
 
 # --------------------------------------------------------------------------- the Net
@@ -413,15 +428,28 @@ class Net(NetBase):
             acts = _activations(self.module, self._array(x))
             return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _run(self, inputs: TrainInputs):
-        run = compiled_run(
-            inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every, self.dtype
-        )
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        return data_parallel.engine("jax").max_workers(device)
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        return data_parallel.engine("jax").train(self, inputs, n)
+
+    def _run(self, inputs: TrainInputs, training=None, *, run=None, put=None):
+        """The whole run here (scan mode is one XLA program, not a Python loop over a
+        Recorder). A data-parallel run (adapters/jax_sharding.py) brings its own `run`
+        over a device mesh and `put`, which places the arrays on the mesh."""
+        if run is None:
+            run = compiled_run(
+                inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every, self.dtype
+            )
         marks = inputs.record_steps
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
             x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
             schedule = self._array(inputs.schedule)
             params = self.module
+            if put is not None:
+                params, x, t, schedule = put(params, x, t, schedule)
             if inputs.mode == "scan":
                 losses, head, params = run(params, x, t, schedule)
                 records = [self.module, head]
@@ -440,5 +468,5 @@ class Net(NetBase):
                     carry, losses, records = step(carry, losses, records, i, x, t, schedule)
                 params = carry[0]
                 weights = {k: to_numpy(records[k]) for k in WEIGHT_NAMES}  # (records, *shape)
-            self.module = params
+            self.module = params if put is None else jax.device_put(params, self._device)
             return np.asarray(losses, dtype=np.float64), weights, None

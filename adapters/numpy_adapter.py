@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 
 import numpy as np
 
+from adapters import data_parallel
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
-from scratch.functions import BOOK_LOG_EPS, epsilon_gap, epsilon_gap_from_log, log_softmax
+from scratch.functions import BOOK_LOG_EPS, epsilon_gap, log_softmax
 from scratch.trainer import clip_grads
 from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
 from scratch.xp import cupy_available, to_numpy
@@ -63,9 +65,13 @@ class EpsilonGaps:
 
     A step stores only its label probabilities p (N,); the gaps are computed once, after
     the run (`scratch.functions.epsilon_gap`). Where a label's probability underflowed to
-    (nearly) 0, 1e-7 / p would overflow: that step's gap is computed at once, exactly, from
-    a stable log-softmax of its scores. Such a step has a large book loss (one label alone
-    adds -log(1e-7) / N), so the loss says when to look.
+    (nearly) 0, 1e-7 / p would overflow: that step's per-row gaps are computed at once,
+    exactly, from a stable log-softmax of its scores. Such a step has a large book loss
+    (one label alone adds -log(1e-7) / N), so the loss says when to look.
+
+    Data-parallel steps (adapters/numpy_data_parallel.py) store each shard's rows and set
+    `shard_weights`: the recorded loss is then the mean of the shard means, and so is the
+    gap (the same as the plain mean when the shards are equal).
     """
 
     def __init__(self, steps: int, batch: int, dtype: np.dtype, xp) -> None:
@@ -73,30 +79,55 @@ class EpsilonGaps:
         # float32 (as they do): 1e-7 / p would overflow float16 for any p below 1.5e-12
         self.work = np.float32 if dtype == np.float16 else dtype
         self.p = xp.empty((steps, batch), dtype=self.work)  # (steps, N)
-        self.rows = xp.arange(batch)
+        self.xp = xp
         self.suspect = -np.log(2 * BOOK_LOG_EPS) / batch  # a loss below it: no underflow
-        self.exact: dict[int, float] = {}
+        self.exact: dict[int, np.ndarray] = {}  # step -> per-row gaps (N,), NaN where not
+        self.shard_weights: np.ndarray | None = None  # (N,) summing to 1; None: the mean
 
-    def take(self, step: int, model: TwoLayerNet, tb, loss: float) -> None:
-        """After the forward pass of `step`, before the update changes W2."""
-        p = self.p[step]
-        p[...] = model.loss_layer.y[self.rows, tb]
+    def take(self, step: int, model: TwoLayerNet, tb, loss: float, rows=slice(None)) -> None:
+        """After the forward pass of `step` (on its `rows` of the batch, all by default),
+        before the update changes W2."""
+        p = self.p[step, rows]
+        p[...] = model.loss_layer.y[self.xp.arange(p.shape[0]), tb]
         if not loss <= self.suspect and not float(p.min()) > 1e-300:  # NaN looks too
             affine2 = model.layers[-1]
             W2, b2 = affine2.params
-            scores = to_numpy(affine2.x @ W2 + b2).astype(self.work)  # (N, O), the forward's
-            logp = log_softmax(scores)[np.arange(scores.shape[0]), to_numpy(tb)]  # (N,)
-            self.exact[step] = epsilon_gap_from_log(logp)
+            scores = to_numpy(affine2.x @ W2 + b2).astype(self.work)  # (n, O), the forward's
+            logp = log_softmax(scores)[np.arange(scores.shape[0]), to_numpy(tb)]  # (n,)
+            exact = self.exact.setdefault(step, np.full(self.p.shape[1], np.nan))
+            exact[rows] = np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp
 
     def gaps(self) -> np.ndarray:
         """(steps,) float64."""
         p = to_numpy(self.p)
-        for step in self.exact:
-            p[step] = 1  # a placeholder, overwritten below
-        gap = np.asarray(epsilon_gap(p), dtype=np.float64)
-        for step, value in self.exact.items():
-            gap[step] = value
-        return gap
+        for step, exact in self.exact.items():
+            p[step, ~np.isnan(exact)] = 1  # placeholders, replaced by the exact gaps below
+        if self.shard_weights is None and not self.exact:
+            return np.asarray(epsilon_gap(p), dtype=np.float64)  # (steps,)
+        per_row = np.log1p(BOOK_LOG_EPS / p)  # (steps, N)
+        for step, exact in self.exact.items():
+            per_row[step] = np.where(np.isnan(exact), per_row[step], exact)
+        if self.shard_weights is None:
+            return per_row.mean(axis=1).astype(np.float64)
+        return (per_row @ self.shard_weights).astype(np.float64)
+
+
+def forward_backward(model: TwoLayerNet, xb, tb, gaps: EpsilonGaps, step: int, rows=slice(None)):
+    """forward and backward: the book's loss (what its epsilon gap needs goes to `gaps`
+    before the update changes W2); the gradients are left in `model.grads`."""
+    loss = model.forward(xb, tb)
+    if not isinstance(loss, np.floating):  # a CuPy 0-d array on the GPU: one sync a step
+        loss = float(loss)
+    gaps.take(step, model, tb, loss, rows)
+    model.backward()
+    return loss
+
+
+def update(model: TwoLayerNet, optimizer, max_grad: float | None) -> None:
+    """clip_grads, then the optimizer's update of `model.params` from `model.grads`."""
+    if max_grad is not None:
+        clip_grads(model.grads, max_grad)
+    optimizer.update(model.params, model.grads)
 
 
 def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None, gaps, step: int):
@@ -105,14 +136,8 @@ def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None, ga
     Returns the book's loss; `gaps` takes what the step's epsilon gap needs before the
     update changes W2.
     """
-    loss = model.forward(xb, tb)
-    if not isinstance(loss, np.floating):  # a CuPy 0-d array on the GPU: one sync a step
-        loss = float(loss)
-    gaps.take(step, model, tb, loss)
-    model.backward()
-    if max_grad is not None:
-        clip_grads(model.grads, max_grad)
-    optimizer.update(model.params, model.grads)
+    loss = forward_backward(model, xb, tb, gaps, step)
+    update(model, optimizer, max_grad)
     return loss
 
 
@@ -172,8 +197,16 @@ class Net(NetBase):
         acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
         return {k: to_numpy(v) for k, v in acts.items()}
 
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        return sys.maxsize, "numpy can run"  # the workers take turns in this process
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        step = data_parallel.engine("numpy").make_train_step(n, inputs.schedule.shape[1])
+        return self._run(inputs, self._training(inputs, step))
+
     @contextlib.contextmanager
-    def _training(self, inputs: TrainInputs):
+    def _training(self, inputs: TrainInputs, train_step=train_step):
         model = self.module
         x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
         schedule = self._array(inputs.schedule)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adapters import data_parallel
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import TORCH_LOCK, pinned_precision
@@ -305,10 +306,19 @@ class Net(NetBase):
             acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": torch.softmax(a2, 1)}
             return {k: to_numpy(v) for k, v in acts.items()}
 
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        return data_parallel.engine("torch").max_workers(device)
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        return data_parallel.engine("torch").train(self, inputs, n)
+
     @contextlib.contextmanager
-    def _training(self, inputs: TrainInputs):
-        module = self.module
-        params = book_params(module)
+    def _training(self, inputs: TrainInputs, module=None):
+        """`module` (default: the nn.Module) is what a step calls forward, e.g. its
+        DistributedDataParallel wrapper on a data-parallel rank."""
+        module = self.module if module is None else module
+        params = book_params(self.module)
         optimizer = make_optimizer(inputs.optimizer, params)
         x, t = self._tensor(inputs.x), self._tensor(inputs.t)  # moved once, not per step
         schedule = self._tensor(inputs.schedule)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import adapters
-from adapters import OptimizerSpec, checks
+from adapters import OptimizerSpec, checks, data_parallel
 from comparisons import bench, outdir
 from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
@@ -296,6 +296,19 @@ def build_parser() -> Parser:
         "--dtype float32); the report then names TF32 as the cause of the drift",
     )
     train.add_argument(
+        "--data-parallel",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="train every framework with each batch split over N workers (torch: DDP "
+        "processes; jax: N devices), against the reference in one process (default: 1)",
+    )
+    train.add_argument(
+        "--allow-uneven",
+        action="store_true",
+        help="with --data-parallel N, run a batch size N does not divide (the run drifts)",
+    )
+    train.add_argument(
         "--precisions",
         type=_precisions,
         default=checks.DTYPE_NAMES,
@@ -509,6 +522,16 @@ def train_config(args: argparse.Namespace) -> RunConfig:
             hint = " (NumPy has no bfloat16: --frameworks torch,jax)" if fw == "numpy" else ""
             raise UsageError(f"--dtype {args.dtype} is not supported by {fw}{hint}")
     check_device(frameworks, args.device)
+    for fw in frameworks:
+        where = reference_device(fw, args.device)
+        workers, what = adapters.net_class(fw).max_workers(where)
+        try:
+            data_parallel.check(
+                args.data_parallel, args.allow_uneven, args.batch_size, workers, f"{what} ({fw})"
+            )
+        except ValueError as err:
+            text = str(err).replace("data_parallel", "--data-parallel")
+            raise UsageError(text.replace("uneven=True", "--allow-uneven")) from None
     check_fits(spec, args.max_grad, args.dtype)  # the float64 calibration run holds more
     need_module("matplotlib", "train (its plots)")
     try:
@@ -526,6 +549,8 @@ def train_config(args: argparse.Namespace) -> RunConfig:
         seed=args.seed,
         max_grad=args.max_grad,
         tf32=args.tf32,
+        data_parallel=args.data_parallel,
+        uneven=args.allow_uneven,
     )
     check_memory(
         memory_needed(config, args.precisions),
@@ -570,14 +595,14 @@ def drift_frameworks(args: argparse.Namespace) -> list[str]:
 
 def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
     from comparisons import plots, report, text
-    from comparisons.run import run, table_rows
+    from comparisons.run import run, table_rows, uneven_note
 
     talk = not args.quiet
     progress = (lambda msg: print(msg, file=sys.stderr)) if talk else None
     book_lines = print if talk and not args.json else None
     try:
         results = run(config, progress=progress, book_lines=book_lines)
-    except adapters.DivergenceError as err:  # nothing is written for a run that blew up
+    except (adapters.DivergenceError, data_parallel.WorkerError) as err:  # nothing written
         print(f"scratch-parity: {err}", file=sys.stderr)
         return 1
     if args.precisions:
@@ -608,6 +633,7 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
             "results": rows,
             "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
             "tf32_note": results.tf32_note,
+            "uneven_note": uneven_note(results),
             "precision_matrix": None if results.matrix is None else results.matrix.to_dict(),
             "passed": passed,
             "settings": {k: str(v) for k, v in results.settings.items()},
@@ -625,6 +651,8 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
             print(results.tf32_note)
         for note in notes:
             print(note)
+        if uneven_note(results):
+            print(uneven_note(results))
         if results.matrix is not None:
             print("\nprecision matrix (the same run in every precision, against float64):\n")
             print(results.matrix.table())

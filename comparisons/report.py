@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from comparisons import rosetta
-from comparisons.run import RunResults, table_rows
+from comparisons.run import RunResults, table_rows, uneven_note
 from comparisons.text import (
     MATRIX_HEAD,
     RESULT_HEAD,
@@ -63,6 +63,7 @@ def _config_lines(results: RunResults) -> list[tuple[str, str]]:
         ),
         ("optimizer", repr(c.optimizer)),
         ("max_grad", str(c.max_grad)),
+        *([("data parallel", f"x {c.data_parallel} workers")] if c.data_parallel > 1 else []),
     ]
 
 
@@ -70,6 +71,8 @@ def _verdicts(results: RunResults) -> list[str]:
     lines = [r.report.summary() for r in results.results if r.report is not None]
     if results.tf32_note:
         lines.append(results.tf32_note)
+    if uneven_note(results):
+        lines.append(uneven_note(results))
     return lines
 
 

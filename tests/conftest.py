@@ -14,13 +14,18 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from importlib.metadata import entry_points
 
 import numpy as np
 import pytest
 
-import adapters
+# JAX's data-parallel tests need a mesh of host devices, whose number is fixed when JAX's
+# backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
+os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
+
+import adapters  # noqa: E402
 
 PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
