@@ -11,6 +11,7 @@ import importlib
 
 import numpy as np
 
+from adapters import checks
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap, epsilon_gap_from_log, log_softmax
@@ -130,12 +131,12 @@ class Net(NetBase):
 
     @staticmethod
     def device_available(device: str) -> bool:
-        kind, _, index = device.partition(":")
-        if kind == "cpu":
-            return True
+        parsed = checks.parse_device(device, Net.DEVICES)
+        if parsed is None or parsed[0] == "cpu":
+            return parsed is not None
         if not cupy_available():
             return False
-        return int(index or 0) < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
+        return parsed[1] < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
 
     @staticmethod
     def tf32_capable(device: str) -> bool:
