@@ -187,7 +187,9 @@ class Net(NetBase):
             rows = schedule[i]
             return train_step(model, optimizer, x[rows], t[rows], max_grad, gaps, i)
 
+        params = dict(zip(WEIGHT_NAMES, model.params, strict=True))  # updated in place
+
         def weights() -> dict:
-            return dict(zip(WEIGHT_NAMES, model.params, strict=True))  # updated in place
+            return params
 
         yield Training(step, weights, gaps.gaps)

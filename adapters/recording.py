@@ -79,14 +79,16 @@ class Recorder:
         if r == 0 and not self._stores:
             raise RuntimeError("Recorder.step: call start(weights) before the first step")
         stores = self._stores
-        if not isinstance(weights, Mapping) or weights.keys() != stores.keys():
+        step = self._marks[r]
+        mapping = type(weights) is dict or isinstance(weights, Mapping)
+        if not mapping or weights.keys() != stores.keys():
             raise ValueError(
                 f"weights() must return the same names at every record: first "
-                f"{sorted(stores)}, after {self.record_steps[r]} steps "
-                f"{sorted(weights) if isinstance(weights, Mapping) else type(weights).__name__}"
+                f"{sorted(stores)}, after {step} steps "
+                f"{sorted(weights) if mapping else type(weights).__name__}"
             )
         for name, store in stores.items():
-            store.put(r, weights[name], name, int(self.record_steps[r]))
+            store.put(r, weights[name], name, step)
         self._next = r + 1
 
     # -- at the end
