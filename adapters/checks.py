@@ -148,19 +148,28 @@ def check_weights(weights: Any) -> tuple[Weights, tuple[int, int, int]]:
     return arrays, (I, H, O)
 
 
-def check_device(device: Any, kinds: tuple[str, ...], framework: str) -> tuple[str, int | None]:
-    """(kind, index) of "kind" or "kind:N" (N in ASCII digits); "cpu" takes no index.
-    ValueError naming `device` and the kinds `framework` has, otherwise."""
+def parse_device(device: Any, kinds: tuple[str, ...]) -> tuple[str, int] | None:
+    """(kind, index) of "kind" (index 0) or "kind:N" (N in ASCII digits), kind one of
+    `kinds`; "cpu" takes no index. None for anything else ("cpu:0", "cuda:\u00b2", 0)."""
     kind, colon, index = device.partition(":") if isinstance(device, str) else ("", "", "")
-    ok = kind in kinds and (
-        not colon or (kind != "cpu" and index.isascii() and index.isdigit() and len(index) < 6)
-    )
-    if not ok:
+    if kind not in kinds:
+        return None
+    if not colon:
+        return kind, 0
+    if kind == "cpu" or not (index.isascii() and index.isdigit() and len(index) < 6):
+        return None
+    return kind, int(index)
+
+
+def check_device(device: Any, kinds: tuple[str, ...], framework: str) -> tuple[str, int]:
+    """`parse_device`, or ValueError naming `device` and the kinds `framework` has."""
+    parsed = parse_device(device, kinds)
+    if parsed is None:
         indexed = [k + ":N" for k in kinds if k != "cpu"]
         raise ValueError(
             f"device must be one of {', '.join((*kinds, *indexed))} for {framework}; got {device!r}"
         )
-    return kind, int(index) if colon else None
+    return parsed
 
 
 def check_x(x: Any, input_size: int) -> np.ndarray:

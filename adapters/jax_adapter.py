@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from adapters import data_parallel
+from adapters import checks, data_parallel
 from adapters.contract import NetBase, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
@@ -49,12 +49,14 @@ def to_numpy(a: jax.Array) -> np.ndarray:
 
 def jax_device(device: str):
     """The jax.Device for "cpu" / "cuda" / "cuda:N", or None when there is none."""
-    kind, _, index = device.partition(":")  # checked: "cpu", "cuda" or "cuda:N"
+    parsed = checks.parse_device(device, Net.DEVICES)
+    if parsed is None:
+        return None
+    kind, i = parsed
     try:
         found = jax.devices("cpu" if kind == "cpu" else "gpu")
     except RuntimeError:
         return None
-    i = int(index or 0)
     return found[i] if i < len(found) else None
 
 
@@ -278,7 +280,8 @@ def compiled_run(
     spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int, dtype: str
 ):
     """The jitted training function for these settings, built once and kept (at most
-    MAX_RUNS of them, so a sweep over learning rates does not grow without bound).
+    MAX_RUNS of them, so a sweep over learning rates does not grow without bound); one per
+    dtype too, so runs with x64 on (float64) and off never share a jitted function.
 
     "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
     run as one XLA program. "step": (start, step), a jitted step called from a Python

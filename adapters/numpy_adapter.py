@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from adapters import data_parallel
+from adapters import checks, data_parallel
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap, log_softmax
@@ -155,12 +155,12 @@ class Net(NetBase):
 
     @staticmethod
     def device_available(device: str) -> bool:
-        kind, _, index = device.partition(":")
-        if kind == "cpu":
-            return True
+        parsed = checks.parse_device(device, Net.DEVICES)
+        if parsed is None or parsed[0] == "cpu":
+            return parsed is not None
         if not cupy_available():
             return False
-        return int(index or 0) < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
+        return parsed[1] < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
 
     @staticmethod
     def tf32_capable(device: str) -> bool:
@@ -219,7 +219,9 @@ class Net(NetBase):
             rows = schedule[i]
             return train_step(model, optimizer, x[rows], t[rows], max_grad, gaps, i)
 
+        params = dict(zip(WEIGHT_NAMES, model.params, strict=True))  # updated in place
+
         def weights() -> dict:
-            return dict(zip(WEIGHT_NAMES, model.params, strict=True))  # updated in place
+            return params
 
         yield Training(step, weights, gaps.gaps)

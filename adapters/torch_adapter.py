@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adapters import data_parallel
+from adapters import checks, data_parallel
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import TORCH_LOCK, pinned_precision
@@ -252,10 +252,10 @@ class Net(NetBase):
 
     @staticmethod
     def device_available(device: str) -> bool:
-        kind, _, index = device.partition(":")
-        if kind == "cpu":
-            return True
-        return torch.cuda.is_available() and int(index or 0) < torch.cuda.device_count()
+        parsed = checks.parse_device(device, Net.DEVICES)
+        if parsed is None or parsed[0] == "cpu":
+            return parsed is not None
+        return torch.cuda.is_available() and parsed[1] < torch.cuda.device_count()
 
     @staticmethod
     def tf32_capable(device: str) -> bool:
