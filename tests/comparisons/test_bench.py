@@ -17,10 +17,10 @@ import adapters
 from comparisons import baselines, bench, cli
 from comparisons.run import RunConfig, book_data
 from scratch import spiral
-from tests.conftest import need
+from tests.helpers import FRAMEWORKS, framework_modes, need
 
 QUICK = ["--sizes", "book", "--steps", "30", "--repeats", "1"]
-ROWS = {("numpy", "eager"), ("torch", "eager"), ("jax", "scan"), ("jax", "step")}
+ROWS = set(framework_modes())
 # off the record grid (10 steps, a record every 4), small and non-square (2-5-3)
 TINY = bench.Size("tiny", hidden=5, batch=7, points=60, steps=10, record_every=4, lr=0.5)
 
@@ -85,7 +85,7 @@ def test_the_fused_numpy_loop_does_the_references_work(dtype):
 
 
 @pytest.mark.crossframework
-@pytest.mark.parametrize("framework, mode", [("torch", "eager"), ("jax", "scan"), ("jax", "step")])
+@pytest.mark.parametrize("framework, mode", framework_modes(FRAMEWORKS[1:]))
 @pytest.mark.parametrize("dtype", bench.DTYPES)
 def test_the_hand_written_loops_do_the_adapters_work(framework, mode, dtype):
     need(framework)

@@ -18,13 +18,13 @@ from comparisons.precision import (
 )
 from comparisons.run import RunConfig, book_data
 from tests.adapters.helpers import SHAPES, everything, problem
-from tests.conftest import need
+from tests.helpers import FRAMEWORKS, need
 
 LOW = ("float16", "bfloat16")
 
 
 def supports(framework: str, dtype: str) -> bool:
-    return dtype in adapters.base.adapter_module(framework).DTYPES
+    return dtype in adapters.net_class(framework).DTYPES
 
 
 # --------------------------------------------------------------------------- transport
@@ -33,7 +33,7 @@ def supports(framework: str, dtype: str) -> bool:
 @pytest.mark.crossframework
 def test_round_bfloat16_is_the_rounding_torch_and_jax_do():
     need("torch", "jax")
-    adapters.base.adapter_module("jax")  # imports jax with NumPy's global RNG kept
+    adapters.net_class("jax")  # imports jax with NumPy's global RNG kept
     import jax.numpy as jnp
     import torch
 
@@ -188,27 +188,25 @@ def test_a_wrong_update_is_caught_even_in_float16():
 # --------------------------------------------------------------------------- the matrix
 
 
-@pytest.fixture(scope="module")
-def matrix():
+@pytest.fixture
+def matrix(default_run) -> PrecisionMatrix:
+    """The default run's matrix: the book's 3000 steps in every precision (conftest)."""
     need("torch", "jax")
-    return precision_matrix(RunConfig(epochs=40))
+    return default_run.results.matrix
 
 
 @pytest.mark.crossframework
 def test_the_matrix_has_every_supported_precision_and_the_storage_case(matrix):
     cells = {(r.precision, r.framework) for r in matrix.rows}
     expected = {
-        (dtype, fw)
-        for dtype in checks.DTYPE_NAMES
-        for fw in ("numpy", "torch", "jax")
-        if supports(fw, dtype)
+        (dtype, fw) for dtype in checks.DTYPE_NAMES for fw in FRAMEWORKS if supports(fw, dtype)
     }
     assert cells == expected | {(STORAGE, "numpy")}
     assert ("bfloat16", "numpy") not in cells
     assert matrix.rows[0].precision == "float64" and matrix.rows[0].verdict == "reference"
     assert matrix.row("bfloat16", "torch").verdict == "stand-in"
     compared = [r for r in matrix.rows if r.report is not None]
-    assert len(compared) == 7 and all(r.report.steps == matrix.steps == 400 for r in compared)
+    assert len(compared) == 7 and all(r.report.steps == matrix.steps == 3000 for r in compared)
     assert matrix.passed, matrix.table()
 
 
@@ -217,7 +215,7 @@ def test_the_matrix_drift_grows_as_the_precision_falls(matrix):
     """float64 agrees to rounding; float32 drifts by ~1e-5; float16 and bfloat16 by far
     more; the nets still classify (the book's point: float16 is enough to infer with)."""
     drift = {(r.precision, r.framework): r.drift for r in matrix.rows}
-    for fw in ("numpy", "torch", "jax"):
+    for fw in FRAMEWORKS:
         assert drift[("float64", fw)] < 1e-11
         assert 1e-8 < drift[("float32", fw)] < 1e-3
         assert drift[("float16", fw)] > 100 * drift[("float32", fw)]

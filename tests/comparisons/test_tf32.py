@@ -17,7 +17,7 @@ from adapters import OptimizerSpec
 from adapters.precision import pinned_precision
 from comparisons import cli, run
 from comparisons.run import RunConfig, book_data
-from tests.conftest import need
+from tests.helpers import need
 
 
 @pytest.mark.crossframework

@@ -13,7 +13,7 @@ import pytest
 
 import adapters
 from comparisons import streams
-from tests.reliability.processes import env, start, train_argv
+from tests.comparisons.processes import env, start, train_argv
 
 QUIET_ENDINGS = (b"Traceback", b"Exception ignored", b"BrokenPipeError")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,7 +42,14 @@ def writer_argv(out) -> list[str]:
     return [sys.executable, "-c", _WRITER, str(out)]
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, so that Python turns it into Ctrl-C even
+    when pytest runs as a background job (the shell starts those with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(argv: list[str], cwd, **kwargs) -> subprocess.Popen:
+    kwargs.setdefault("preexec_fn", _default_sigint)
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
     kwargs.setdefault("env", env())
