@@ -1,11 +1,12 @@
 """The input rules of DESIGN.md, checked once, before any framework work.
 
-Every adapter calls these through `adapters.base.NetBase`, so bad input gets the same
+Every adapter calls these through `adapters.contract.NetBase`, so bad input gets the same
 `ValueError`/`TypeError`, naming the argument, whichever framework was asked for.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,11 @@ def _is_real_array(a: np.ndarray) -> bool:
 
 
 def as_array(value: Any, name: str) -> np.ndarray:
-    """`np.asarray(value)` that names `name` when the value is not a numeric array."""
+    """`np.asarray(value)` that names `name` when the value is not a numeric array.
+
+    A torch tensor is read detached and from its device (one that tracks gradients would
+    make torch refuse `.numpy()`); bfloat16 comes out as the float32 it is exactly.
+    """
     if value is None or isinstance(value, str | bytes | dict):
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
     if isinstance(value, np.ma.MaskedArray):  # np.asarray would drop the mask silently
@@ -57,6 +62,11 @@ def as_array(value: Any, name: str) -> np.ndarray:
             f"{name} is a masked array (numpy.ma): its mask would be lost; pass "
             f"{name}.filled(value) or {name}.data"
         )
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        if value.dtype == torch.bfloat16:
+            value = value.float()
     try:
         a = np.asarray(value)
     except (ValueError, TypeError) as err:
@@ -119,6 +129,11 @@ def check_weights(weights: Any) -> tuple[Weights, tuple[int, int, int]]:
         )
     I, H = W1.shape
     O = W2.shape[1]
+    if W2.shape[0] == H and O == 1:
+        raise ValueError(
+            "weights['W2'] has 1 output column: the softmax cross-entropy needs at least "
+            "2 classes (one class has probability 1 and loss 0 whatever the weights)"
+        )
     expected = {"W1": (I, H), "b1": (H,), "W2": (H, O), "b2": (O,)}
     for k, shape in expected.items():
         if arrays[k].shape != shape:
@@ -131,6 +146,30 @@ def check_weights(weights: Any) -> tuple[Weights, tuple[int, int, int]]:
         if not np.all(np.isfinite(arrays[k])):
             raise ValueError(f"weights[{k!r}] holds NaN or inf")
     return arrays, (I, H, O)
+
+
+def parse_device(device: Any, kinds: tuple[str, ...]) -> tuple[str, int] | None:
+    """(kind, index) of "kind" (index 0) or "kind:N" (N in ASCII digits), kind one of
+    `kinds`; "cpu" takes no index. None for anything else ("cpu:0", "cuda:\u00b2", 0)."""
+    kind, colon, index = device.partition(":") if isinstance(device, str) else ("", "", "")
+    if kind not in kinds:
+        return None
+    if not colon:
+        return kind, 0
+    if kind == "cpu" or not (index.isascii() and index.isdigit() and len(index) < 6):
+        return None
+    return kind, int(index)
+
+
+def check_device(device: Any, kinds: tuple[str, ...], framework: str) -> tuple[str, int]:
+    """`parse_device`, or ValueError naming `device` and the kinds `framework` has."""
+    parsed = parse_device(device, kinds)
+    if parsed is None:
+        indexed = [k + ":N" for k in kinds if k != "cpu"]
+        raise ValueError(
+            f"device must be one of {', '.join((*kinds, *indexed))} for {framework}; got {device!r}"
+        )
+    return parsed
 
 
 def check_x(x: Any, input_size: int) -> np.ndarray:

@@ -8,14 +8,19 @@ so nothing is transposed here.
 
 from __future__ import annotations
 
-import functools
 import math
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
 
-from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from adapters import checks, data_parallel
+from adapters.contract import NetBase, TrainInputs
+from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
+from scratch.optimizers import BOOK_EPS
+from scratch.trainer import CLIP_EPS
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 _numpy_rng_state = np.random.get_state()  # noqa: NPY002
@@ -27,9 +32,6 @@ finally:
     np.random.set_state(_numpy_rng_state)  # noqa: NPY002
     del _numpy_rng_state
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
-DEVICES = ("cpu", "cuda")
-MODES = ("scan", "step")
 _JAX_DTYPES = {
     "float64": jnp.float64,
     "float32": jnp.float32,
@@ -45,28 +47,16 @@ def to_numpy(a: jax.Array) -> np.ndarray:
     return out.astype(np.float32) if out.dtype == jnp.bfloat16 else out
 
 
-def tf32_capable(device: str) -> bool:
-    """True when `device` is a CUDA GPU of compute capability 8.0 or newer (TF32 units)."""
-    found = jax_device(device) if device.startswith("cuda") else None
-    capability = getattr(found, "compute_capability", None)  # "9.0" on an H200
-    try:
-        return capability is not None and float(capability) >= 8.0
-    except ValueError:
-        return False
-
-
-def device_available(device: str) -> bool:
-    return jax_device(device) is not None
-
-
 def jax_device(device: str):
     """The jax.Device for "cpu" / "cuda" / "cuda:N", or None when there is none."""
-    kind, _, index = device.partition(":")
+    parsed = checks.parse_device(device, Net.DEVICES)
+    if parsed is None:
+        return None
+    kind, i = parsed
     try:
         found = jax.devices("cpu" if kind == "cpu" else "gpu")
     except RuntimeError:
         return None
-    i = int(index) if index.isdigit() else 0
     return found[i] if i < len(found) else None
 
 
@@ -169,7 +159,7 @@ def book_adagrad(lr: float) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         h = jax.tree.map(lambda h, g: h + g * g, state.h, grads)
-        step = jax.tree.map(lambda h, g: -(lr * g / (jnp.sqrt(h) + 1e-7)), h, grads)
+        step = jax.tree.map(lambda h, g: -(lr * g / (jnp.sqrt(h) + BOOK_EPS)), h, grads)
         return step, AccumulatorState(h=h)
 
     return optax.GradientTransformation(init, update)
@@ -203,7 +193,7 @@ def book_adam(lr: float, beta1: float, beta2: float) -> optax.GradientTransforma
         lr_t = lr * jnp.sqrt(1.0 - jnp.exp(kf * log_b2)) / (1.0 - jnp.exp(kf * log_b1))
         m = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.m, grads)
         v = jax.tree.map(lambda v, g: v + (1 - beta2) * (g * g - v), state.v, grads)
-        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + 1e-7)).astype(dtype), m, v)
+        step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + BOOK_EPS)).astype(dtype), m, v)
         return step, BookAdamState(k=k, m=m, v=v)
 
     return optax.GradientTransformation(init, update)
@@ -218,7 +208,7 @@ def book_clip(max_norm: float) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         norm = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))
-        rate = max_norm / (norm + 1e-6)
+        rate = max_norm / (norm + CLIP_EPS)
         scale = jnp.where(rate < 1, rate, 1.0)
         return jax.tree.map(lambda g: g * scale, grads), state
 
@@ -249,7 +239,7 @@ def make_optimizer(spec: OptimizerSpec, max_grad: float | None) -> optax.Gradien
         tx = book_adagrad(lr) if book else optax.adagrad(lr)  # accumulator 0.1, eps in sqrt
     elif spec.name == "rmsprop":
         if book:
-            tx = optax.rmsprop(lr, decay=h["decay_rate"], eps=1e-7, eps_in_sqrt=False)
+            tx = optax.rmsprop(lr, decay=h["decay_rate"], eps=BOOK_EPS, eps_in_sqrt=False)
         else:
             tx = optax.rmsprop(lr, decay=h["decay_rate"])  # eps=1e-8 inside the sqrt
     elif book:
@@ -264,42 +254,72 @@ def make_optimizer(spec: OptimizerSpec, max_grad: float | None) -> optax.Gradien
 # --------------------------------------------------------------------------- one training step
 
 
-def make_train_step(tx: optax.GradientTransformation):
-    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function."""
+def make_train_step(tx: optax.GradientTransformation, value_and_grad=None):
+    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function.
+
+    `value_and_grad(params, xb, tb) -> (loss, grads)` defaults to `loss_fn`'s; a
+    data-parallel worker passes one that all-reduces them (adapters/jax_sharding.py).
+    """
+    value_and_grad = value_and_grad or jax.value_and_grad(loss_fn)
 
     def train_step(carry, xb, tb):
         params, opt_state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params, xb, tb)
+        loss, grads = value_and_grad(params, xb, tb)
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
     return train_step
 
 
-_RUNS: dict = {}  # compiled runs, one per (optimizer, max_grad, mode, record_every)
+MAX_RUNS = 16  # compiled runs kept; the least recently used goes first (an lr sweep)
+_RUNS: OrderedDict = OrderedDict()  # (optimizer, max_grad, mode, record_every, dtype) -> run
+_RUNS_LOCK = threading.Lock()
 
 
-def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int):
-    """The jitted training function for these settings, built once and cached.
+def compiled_run(
+    spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int, dtype: str
+):
+    """The jitted training function for these settings, built once and kept (at most
+    MAX_RUNS of them, so a sweep over learning rates does not grow without bound); one per
+    dtype too, so runs with x64 on (float64) and off never share a jitted function.
 
     "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
-    run as one XLA program: an outer `lax.scan` over chunks of `record_every` steps
-    (weights recorded after each), then a scan over the remaining steps.
-    "step": (start, step), a jitted step called from a Python loop; `start` makes the
-    carry and the loss and weight buffers the steps write into.
+    run as one XLA program. "step": (start, step), a jitted step called from a Python
+    loop; `start` makes the carry and the loss and weight buffers the steps write into.
     """
-    key = (spec, max_grad, mode, record_every)
-    if key in _RUNS:
-        return _RUNS[key]
+    key = (spec, max_grad, mode, record_every, dtype)
+    with _RUNS_LOCK:
+        if key in _RUNS:
+            _RUNS.move_to_end(key)
+            return _RUNS[key]
     tx = make_optimizer(spec, max_grad)
-    train_step = make_train_step(tx)
+    run = run_functions(make_train_step(tx), tx, mode, record_every)
+    if mode == "scan":
+        run = jax.jit(run)
+    else:
+        start, step = run
+        run = (jax.jit(start, static_argnums=(1, 2)), jax.jit(step, donate_argnums=(1, 2)))
+    with _RUNS_LOCK:
+        _RUNS[key] = run
+        while len(_RUNS) > MAX_RUNS:
+            _RUNS.popitem(last=False)
+    return run
+
+
+def run_functions(train_step, tx: optax.GradientTransformation, mode: str, record_every: int):
+    """The training run around `train_step`, as pure functions for `jax.jit` (and for
+    `shard_map`, adapters/jax_sharding.py).
+
+    "scan": run(params, x, t, schedule) -> (losses, records, params): an outer `lax.scan`
+    over chunks of `record_every` steps (weights recorded after each), then a scan over
+    the remaining steps. "step": (start, step) for a Python loop over the steps.
+    """
 
     def scan_step(carry, rows, x, t):
         return train_step(carry, x[rows], t[rows])
 
     if mode == "scan":
 
-        @jax.jit
         def run(params, x, t, schedule):
             steps, batch = schedule.shape
             n = steps // record_every
@@ -315,52 +335,64 @@ def compiled_run(spec: OptimizerSpec, max_grad: float | None, mode: str, record_
             losses = jnp.concatenate([head_losses.reshape(-1), tail_losses])
             return losses, records, carry[0]
 
-        _RUNS[key] = run
-    else:
+        return run
 
-        @functools.partial(jax.jit, static_argnums=(1, 2))
-        def start(params, steps: int, n_records: int):
-            """(carry, losses (steps,), records {name: (n_records, *shape)}), the
-            initial weights in record 0."""
-            records = jax.tree.map(
-                lambda p: jnp.zeros((n_records, *p.shape), p.dtype).at[0].set(p), params
-            )
-            losses = jnp.zeros(steps, jax.tree.leaves(params)[0].dtype)
-            return (params, tx.init(params)), losses, records
+    def start(params, steps: int, n_records: int):
+        """(carry, losses (steps,), records {name: (n_records, *shape)}), the initial
+        weights in record 0."""
+        records = jax.tree.map(
+            lambda p: jnp.zeros((n_records, *p.shape), p.dtype).at[0].set(p), params
+        )
+        losses = jnp.zeros(steps, jax.tree.leaves(params)[0].dtype)
+        return (params, tx.init(params)), losses, records
 
-        @functools.partial(jax.jit, donate_argnums=(1, 2))
-        def step(carry, losses, records, i, x, t, schedule):
-            """Step i: the batch is picked on the device; the loss and the weights are
-            written in place into the donated buffers (no per-step slicing, stacking or
-            copying back). The weights go to record ceil((i + 1) / record_every), so the
-            last write to record r is the one after step r * record_every (or the last)."""
-            carry, loss = scan_step(carry, schedule[i], x, t)
-            r = (i + record_every) // record_every
-            records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
-            return carry, losses.at[i].set(loss), records
+    def step(carry, losses, records, i, x, t, schedule):
+        """Step i: the batch is picked on the device; the loss and the weights are written
+        in place into the donated buffers (no per-step slicing, stacking or copying back).
+        The weights go to record ceil((i + 1) / record_every), so the last write to record
+        r is the one after step r * record_every (or the last)."""
+        carry, loss = scan_step(carry, schedule[i], x, t)
+        r = (i + record_every) // record_every
+        records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
+        return carry, losses.at[i].set(loss), records
 
-        _RUNS[key] = (start, step)
-    return _RUNS[key]
+    return start, step
 
 
 # --------------------------------------------------------------------------- the Net
 
 
 class Net(NetBase):
-    """The JAX TwoLayerNet behind the adapter contract. `.module` is the parameter pytree."""
+    """The JAX TwoLayerNet behind the adapter contract. `.module` is the parameter pytree.
+
+    Training overrides NetBase's loop (`_run`): in "scan" mode the whole run is one XLA
+    program; in "step" mode the jitted step writes the loss and the weights into donated
+    device buffers itself. Handing every record to the Recorder instead would cost a
+    conversion per array (3-5 us each), about half a step of this small net.
+    """
 
     framework = "jax"
-    DTYPES = DTYPES
-    DEVICES = DEVICES
-    MODES = MODES
-    device_available = staticmethod(device_available)
-    tf32_capable = staticmethod(tf32_capable)
+    DTYPES = ("float64", "float32", "float16", "bfloat16")
+    DEVICES = ("cpu", "cuda")
+    MODES = ("scan", "step")
     TF32 = True
 
+    @staticmethod
+    def device_available(device: str) -> bool:
+        return jax_device(device) is not None
+
+    @staticmethod
+    def tf32_capable(device: str) -> bool:
+        """True when `device` is a CUDA GPU of compute capability 8.0 or newer (TF32 units)."""
+        found = jax_device(device) if device.startswith("cuda") else None
+        capability = getattr(found, "compute_capability", None)  # "9.0" on an H200
+        try:
+            return capability is not None and float(capability) >= 8.0
+        except ValueError:
+            return False
+
     def _load(self, weights: Weights) -> None:
-        self._device = jax_device(self.device)
-        if self._device is None:
-            raise ValueError(f"device {self.device!r} is not available to jax on this machine")
+        self._device = jax_device(self.device)  # the jax.Device; NetBase checked it exists
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
             self.module = to_module(weights, self.dtype, self._device)
 
@@ -369,9 +401,16 @@ class Net(NetBase):
 
     def _array(self, a: np.ndarray) -> jax.Array:
         """`a` on the net's device; floats in the net's dtype (bfloat16 arrives as float32
-        holding bfloat16 values, so that conversion is exact)."""
+        holding bfloat16 values, so that conversion is exact); indices as int32.
+
+        int32, whatever the x64 switch: left int64, an index array became s64 in a float64
+        run (x64 on) and s32 in a float32 one, and with both running in two threads a
+        compiled program built for one was handed the other's (an XLA "expected
+        s32[1000,30] but got s64" error). Indices are checked to fit (< rows of x)."""
         if a.dtype.kind == "f":
             a = np.asarray(a, dtype=_JAX_DTYPES[self.dtype])
+        else:
+            a = a.astype(np.int32)
         return jax.device_put(a, self._device)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
@@ -384,19 +423,36 @@ class Net(NetBase):
 
     def _gradients(self, x: np.ndarray, t: np.ndarray) -> Weights:
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
-            return from_module(_grad(self.module, self._array(x), self._array(t)))
+            grads = _grad(self.module, self._array(x), self._array(t))
+            return from_module(grads)
 
     def _activations(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
-            return {k: to_numpy(v) for k, v in _activations(self.module, self._array(x)).items()}
+            acts = _activations(self.module, self._array(x))
+            return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _train(self, inputs: TrainInputs):
-        run = compiled_run(inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every)
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        return data_parallel.engine("jax").max_workers(device)
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        return data_parallel.engine("jax").train(self, inputs, n)
+
+    def _run(self, inputs: TrainInputs, training=None, *, run=None, put=None):
+        """The whole run here (scan mode is one XLA program, not a Python loop over a
+        Recorder). A data-parallel run (adapters/jax_sharding.py) brings its own `run`
+        over a device mesh and `put`, which places the arrays on the mesh."""
+        if run is None:
+            run = compiled_run(
+                inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every, self.dtype
+            )
         marks = inputs.record_steps
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
             x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
             schedule = self._array(inputs.schedule)
             params = self.module
+            if put is not None:
+                params, x, t, schedule = put(params, x, t, schedule)
             if inputs.mode == "scan":
                 losses, head, params = run(params, x, t, schedule)
                 records = [self.module, head]
@@ -415,5 +471,5 @@ class Net(NetBase):
                     carry, losses, records = step(carry, losses, records, i, x, t, schedule)
                 params = carry[0]
                 weights = {k: to_numpy(records[k]) for k in WEIGHT_NAMES}  # (records, *shape)
-            self.module = params
+            self.module = params if put is None else jax.device_put(params, self._device)
             return np.asarray(losses, dtype=np.float64), weights, None

@@ -6,34 +6,19 @@ diff two of them to see what changes between frameworks and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
 
 import numpy as np
 
-from adapters.base import NetBase, OptimizerSpec, TrainInputs
-from scratch import functions
-from scratch.functions import BOOK_LOG_EPS
+from adapters import checks, data_parallel
+from adapters.contract import NetBase, Training, TrainInputs
+from adapters.optimizer_spec import OptimizerSpec
+from scratch.functions import BOOK_LOG_EPS, epsilon_gap, log_softmax
 from scratch.trainer import clip_grads
 from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
 from scratch.xp import cupy_available, to_numpy
-
-DTYPES = ("float64", "float32", "float16")  # NumPy has no bfloat16
-DEVICES = ("cpu", "cuda")  # cuda: the same scratch code on CuPy arrays, as the book's GPU
-MODES = ("eager",)
-
-
-def device_available(device: str) -> bool:
-    kind, _, index = device.partition(":")
-    if kind == "cpu":
-        return not index
-    if kind != "cuda" or not cupy_available():
-        return False
-    return int(index or 0) < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
-
-
-def tf32_capable(device: str) -> bool:
-    """Always False: the reference never computes in TF32 (torch and JAX can be asked to)."""
-    return False
 
 
 def array_module_for(device: str):
@@ -73,44 +58,87 @@ def make_optimizer(spec: OptimizerSpec):
 # --------------------------------------------------------------------------- one training step
 
 
-def epsilon_gap(model: TwoLayerNet, tb: np.ndarray) -> float:
-    """mean(log(p + 1e-7) - log p) over the batch just forwarded: how far the book's
-    reported loss sits below the epsilon-free cross-entropy torch and optax compute.
+class EpsilonGaps:
+    """The book-epsilon gap of every step: mean(log(p + 1e-7) - log p) over the batch, how
+    far the book's reported loss sits below the epsilon-free cross-entropy torch and
+    optax compute (`Trajectory.loss_gap`).
 
-    Usually log1p(1e-7 / p). Where a label's probability underflowed to (nearly) 0, log p
-    comes from a stable log-softmax of the scores instead, so the gap stays finite.
+    A step stores only its label probabilities p (N,); the gaps are computed once, after
+    the run (`scratch.functions.epsilon_gap`). Where a label's probability underflowed to
+    (nearly) 0, 1e-7 / p would overflow: that step's per-row gaps are computed at once,
+    exactly, from a stable log-softmax of its scores. Such a step has a large book loss
+    (one label alone adds -log(1e-7) / N), so the loss says when to look.
+
+    Data-parallel steps (adapters/numpy_data_parallel.py) store each shard's rows and set
+    `shard_weights`: the recorded loss is then the mean of the shard means, and so is the
+    gap (the same as the plain mean when the shards are equal).
     """
-    y, tb = to_numpy(model.loss_layer.y), to_numpy(tb)  # from the GPU, for a CuPy net
-    p = y[np.arange(tb.shape[0]), tb]  # (N,)
-    # in the net's precision, as torch and optax compute their loss, but float16 in float32
-    # (as they do): 1e-7 / p would overflow float16 for any p below 1.5e-12
-    work = np.float32 if y.dtype == np.float16 else y.dtype
-    p = p.astype(work, copy=False)  # no copy but for float16
-    if p.min() > 1e-300:
-        return functions.epsilon_gap(p)
-    affine2 = model.layers[-1]
-    W2, b2 = affine2.params
-    scores = to_numpy(affine2.x @ W2 + b2).astype(work, copy=False)  # (N, O), the forward's
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    rows = np.arange(tb.shape[0])
-    logp = shifted[rows, tb] - np.log(np.exp(shifted).sum(axis=1))  # (N,)
-    return float(np.mean(np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp))
+
+    def __init__(self, steps: int, batch: int, dtype: np.dtype, xp) -> None:
+        # in the net's precision, as torch and optax compute their loss, but float16 in
+        # float32 (as they do): 1e-7 / p would overflow float16 for any p below 1.5e-12
+        self.work = np.float32 if dtype == np.float16 else dtype
+        self.p = xp.empty((steps, batch), dtype=self.work)  # (steps, N)
+        self.xp = xp
+        self.suspect = -np.log(2 * BOOK_LOG_EPS) / batch  # a loss below it: no underflow
+        self.exact: dict[int, np.ndarray] = {}  # step -> per-row gaps (N,), NaN where not
+        self.shard_weights: np.ndarray | None = None  # (N,) summing to 1; None: the mean
+
+    def take(self, step: int, model: TwoLayerNet, tb, loss: float, rows=slice(None)) -> None:
+        """After the forward pass of `step` (on its `rows` of the batch, all by default),
+        before the update changes W2."""
+        p = self.p[step, rows]
+        p[...] = model.loss_layer.y[self.xp.arange(p.shape[0]), tb]
+        if not loss <= self.suspect and not float(p.min()) > 1e-300:  # NaN looks too
+            affine2 = model.layers[-1]
+            W2, b2 = affine2.params
+            scores = to_numpy(affine2.x @ W2 + b2).astype(self.work)  # (n, O), the forward's
+            logp = log_softmax(scores)[np.arange(scores.shape[0]), to_numpy(tb)]  # (n,)
+            exact = self.exact.setdefault(step, np.full(self.p.shape[1], np.nan))
+            exact[rows] = np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp
+
+    def gaps(self) -> np.ndarray:
+        """(steps,) float64."""
+        p = to_numpy(self.p)
+        for step, exact in self.exact.items():
+            p[step, ~np.isnan(exact)] = 1  # placeholders, replaced by the exact gaps below
+        if self.shard_weights is None and not self.exact:
+            return np.asarray(epsilon_gap(p), dtype=np.float64)  # (steps,)
+        per_row = np.log1p(BOOK_LOG_EPS / p)  # (steps, N)
+        for step, exact in self.exact.items():
+            per_row[step] = np.where(np.isnan(exact), per_row[step], exact)
+        if self.shard_weights is None:
+            return per_row.mean(axis=1).astype(np.float64)
+        return (per_row @ self.shard_weights).astype(np.float64)
 
 
-def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None):
-    """forward, backward, clip_grads, update: the inner loop of common/trainer.py.
-
-    Returns the book's loss and its `epsilon_gap`, taken before the update changes W2.
-    """
+def forward_backward(model: TwoLayerNet, xb, tb, gaps: EpsilonGaps, step: int, rows=slice(None)):
+    """forward and backward: the book's loss (what its epsilon gap needs goes to `gaps`
+    before the update changes W2); the gradients are left in `model.grads`."""
     loss = model.forward(xb, tb)
     if not isinstance(loss, np.floating):  # a CuPy 0-d array on the GPU: one sync a step
         loss = float(loss)
-    gap = epsilon_gap(model, tb)
+    gaps.take(step, model, tb, loss, rows)
     model.backward()
+    return loss
+
+
+def update(model: TwoLayerNet, optimizer, max_grad: float | None) -> None:
+    """clip_grads, then the optimizer's update of `model.params` from `model.grads`."""
     if max_grad is not None:
         clip_grads(model.grads, max_grad)
     optimizer.update(model.params, model.grads)
-    return loss, gap
+
+
+def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None, gaps, step: int):
+    """forward, backward, clip_grads, update: the inner loop of common/trainer.py.
+
+    Returns the book's loss; `gaps` takes what the step's epsilon gap needs before the
+    update changes W2.
+    """
+    loss = forward_backward(model, xb, tb, gaps, step)
+    update(model, optimizer, max_grad)
+    return loss
 
 
 # --------------------------------------------------------------------------- the Net
@@ -120,15 +148,26 @@ class Net(NetBase):
     """The reference behind the adapter contract. `.module` is the scratch TwoLayerNet."""
 
     framework = "numpy"
-    DTYPES = DTYPES
-    DEVICES = DEVICES
-    MODES = MODES
-    device_available = staticmethod(device_available)
-    tf32_capable = staticmethod(tf32_capable)
+    DTYPES = ("float64", "float32", "float16")  # NumPy has no bfloat16
+    DEVICES = ("cpu", "cuda")  # cuda: the same scratch code on CuPy arrays, as the book's GPU
+    MODES = ("eager",)
+    TF32 = False
+
+    @staticmethod
+    def device_available(device: str) -> bool:
+        parsed = checks.parse_device(device, Net.DEVICES)
+        if parsed is None or parsed[0] == "cpu":
+            return parsed is not None
+        if not cupy_available():
+            return False
+        return parsed[1] < importlib.import_module("cupy").cuda.runtime.getDeviceCount()
+
+    @staticmethod
+    def tf32_capable(device: str) -> bool:
+        """Always False: the reference never computes in TF32 (torch and JAX can be asked to)."""
+        return False
 
     def _load(self, weights: Weights) -> None:
-        if not device_available(self.device):
-            raise ValueError(f"device {self.device!r} is not available to numpy (CuPy) here")
         self.module = to_module(weights, self.dtype, self.device)
 
     def _weights(self) -> Weights:
@@ -158,28 +197,31 @@ class Net(NetBase):
         acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": self.module.loss_layer.y}
         return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _train(self, inputs: TrainInputs):
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        return sys.maxsize, "numpy can run"  # the workers take turns in this process
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        step = data_parallel.engine("numpy").make_train_step(n, inputs.schedule.shape[1])
+        return self._run(inputs, self._training(inputs, step))
+
+    @contextlib.contextmanager
+    def _training(self, inputs: TrainInputs, train_step=train_step):
         model = self.module
         x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
         schedule = self._array(inputs.schedule)
         optimizer = make_optimizer(inputs.optimizer)
-        steps = inputs.schedule.shape[0]
-        losses = np.empty(steps, dtype=np.float64)
-        gap = np.empty(steps, dtype=np.float64)
-        records = {
-            k: np.empty((len(inputs.record_steps), *p.shape), p.dtype)
-            for k, p in zip(WEIGHT_NAMES, model.params, strict=True)
-        }
-        rec = 0
-        for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
-            records[k][rec] = to_numpy(p)
-        rec += 1
-        for step, rows in enumerate(schedule):
-            losses[step], gap[step] = train_step(
-                model, optimizer, x[rows], t[rows], inputs.max_grad
-            )
-            if step + 1 == inputs.record_steps[rec]:
-                for k, p in zip(WEIGHT_NAMES, model.params, strict=True):
-                    records[k][rec] = to_numpy(p)
-                rec += 1
-        return losses, records, gap
+        xp = array_module_for(self.device)
+        gaps = EpsilonGaps(*schedule.shape, model.params[0].dtype, xp)
+        max_grad = inputs.max_grad
+
+        def step(i: int) -> float:
+            rows = schedule[i]
+            return train_step(model, optimizer, x[rows], t[rows], max_grad, gaps, i)
+
+        params = dict(zip(WEIGHT_NAMES, model.params, strict=True))  # updated in place
+
+        def weights() -> dict:
+            return params
+
+        yield Training(step, weights, gaps.gaps)

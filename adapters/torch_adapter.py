@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adapters.base import NetBase, OptimizerSpec, TrainInputs
+from adapters import checks, data_parallel
+from adapters.contract import NetBase, Training, TrainInputs
+from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import TORCH_LOCK, pinned_precision
+from scratch.optimizers import BOOK_EPS
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
-DEVICES = ("cpu", "cuda")
-MODES = ("eager",)
 _TORCH_DTYPES = {
     "float64": torch.float64,
     "float32": torch.float32,
@@ -38,23 +38,6 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
     if tensor.dtype == torch.bfloat16:
         tensor = tensor.float()
     return tensor.numpy()
-
-
-def tf32_capable(device: str) -> bool:
-    """True when `device` has TF32 units: a CUDA GPU of compute capability 8.0 (Ampere)
-    or newer. On the CPU TF32 does not exist, and asking for it changes nothing."""
-    if not device.startswith("cuda") or not device_available(device):
-        return False
-    return torch.cuda.get_device_capability(torch.device(device)) >= (8, 0)
-
-
-def device_available(device: str) -> bool:
-    kind, _, index = device.partition(":")
-    if kind == "cpu":
-        return not index
-    return (
-        kind == "cuda" and torch.cuda.is_available() and int(index or 0) < torch.cuda.device_count()
-    )
 
 
 # --------------------------------------------------------------------------- the model
@@ -175,7 +158,7 @@ class BookAdam(torch.optim.Optimizer):
                 g = p.grad
                 m.add_((g - m).mul(1 - b1))
                 v.add_((g.square() - v).mul(1 - b2))
-                p.sub_(m.mul(lr_t).div(v.sqrt().add(1e-7)))
+                p.sub_(m.mul(lr_t).div(v.sqrt().add(BOOK_EPS)))
 
 
 def make_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.optim.Optimizer:
@@ -197,11 +180,11 @@ def make_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.opt
         return torch.optim.SGD(params, lr=lr, momentum=h["momentum"], nesterov=True)
     if spec.name == "adagrad":
         if spec.flavor == "book":
-            return torch.optim.Adagrad(params, lr=lr, eps=1e-7)
+            return torch.optim.Adagrad(params, lr=lr, eps=BOOK_EPS)
         return torch.optim.Adagrad(params, lr=lr)  # eps=1e-10
     if spec.name == "rmsprop":
         if spec.flavor == "book":
-            return torch.optim.RMSprop(params, lr=lr, alpha=h["decay_rate"], eps=1e-7)
+            return torch.optim.RMSprop(params, lr=lr, alpha=h["decay_rate"], eps=BOOK_EPS)
         return torch.optim.RMSprop(params, lr=lr, alpha=h["decay_rate"])  # eps=1e-8
     if spec.flavor == "book":
         return BookAdam(params, lr=lr, beta1=h["beta1"], beta2=h["beta2"])
@@ -215,7 +198,8 @@ def train_step(module, optimizer, params, xb, tb, max_grad: float | None) -> tor
     """zero_grad, forward, backward, clip_grad_norm_, step: the book's Trainer step.
 
     `clip_grad_norm_` is the book's clip_grads: scale by max_norm / (norm + 1e-6) when
-    that is below 1 (torch clamps the factor at 1.0, which is the same thing).
+    that is below 1 (torch clamps the factor at 1.0, which is the same thing; its 1e-6 is
+    the book's, scratch.trainer.CLIP_EPS, and not an argument).
     """
     optimizer.zero_grad(set_to_none=True)  # backward then writes fresh grads: no zero_ pass
     loss = F.cross_entropy(module(xb), tb)
@@ -261,16 +245,27 @@ class Net(NetBase):
     """The torch TwoLayerNet behind the adapter contract. `.module` is the nn.Module."""
 
     framework = "torch"
-    DTYPES = DTYPES
-    DEVICES = DEVICES
-    MODES = MODES
-    device_available = staticmethod(device_available)
-    tf32_capable = staticmethod(tf32_capable)
+    DTYPES = ("float64", "float32", "float16", "bfloat16")
+    DEVICES = ("cpu", "cuda")
+    MODES = ("eager",)
     TF32 = True
 
+    @staticmethod
+    def device_available(device: str) -> bool:
+        parsed = checks.parse_device(device, Net.DEVICES)
+        if parsed is None or parsed[0] == "cpu":
+            return parsed is not None
+        return torch.cuda.is_available() and parsed[1] < torch.cuda.device_count()
+
+    @staticmethod
+    def tf32_capable(device: str) -> bool:
+        """True when `device` has TF32 units: a CUDA GPU of compute capability 8.0 (Ampere)
+        or newer. On the CPU TF32 does not exist, and asking for it changes nothing."""
+        if not device.startswith("cuda") or not Net.device_available(device):
+            return False
+        return torch.cuda.get_device_capability(torch.device(device)) >= (8, 0)
+
     def _load(self, weights: Weights) -> None:
-        if not device_available(self.device):
-            raise ValueError(f"device {self.device!r} is not available to torch on this machine")
         self.module = to_module(weights, self.dtype, self.device)
 
     def _weights(self) -> Weights:
@@ -311,41 +306,33 @@ class Net(NetBase):
             acts = {"affine1": a1, "sigmoid": z, "affine2": a2, "softmax": torch.softmax(a2, 1)}
             return {k: to_numpy(v) for k, v in acts.items()}
 
-    def _train(self, inputs: TrainInputs):
-        module = self.module
-        params = book_params(module)
+    @staticmethod
+    def max_workers(device: str) -> tuple[int, str]:
+        return data_parallel.engine("torch").max_workers(device)
+
+    def _train_data_parallel(self, inputs: TrainInputs, n: int):
+        return data_parallel.engine("torch").train(self, inputs, n)
+
+    @contextlib.contextmanager
+    def _training(self, inputs: TrainInputs, module=None):
+        """`module` (default: the nn.Module) is what a step calls forward, e.g. its
+        DistributedDataParallel wrapper on a data-parallel rank."""
+        module = self.module if module is None else module
+        params = book_params(self.module)
         optimizer = make_optimizer(inputs.optimizer, params)
         x, t = self._tensor(inputs.x), self._tensor(inputs.t)  # moved once, not per step
         schedule = self._tensor(inputs.schedule)
-        steps = schedule.shape[0]
-        losses = torch.empty(steps, dtype=x.dtype, device=self.device)
-        records = [  # stored in the book's layout: (records, in, out)
-            torch.empty(
-                (len(inputs.record_steps), *book_layout(p).shape), dtype=p.dtype, device=self.device
-            )
-            for p in params
-        ]
-        marks = inputs.record_steps.tolist()
-        rec = 0
+        max_grad = inputs.max_grad
 
-        def record() -> None:
-            with torch.no_grad():
-                for buf, p in zip(records, params, strict=True):
-                    buf[rec].copy_(book_layout(p))  # (out, in) -> (in, out)
+        def step(i: int) -> torch.Tensor:
+            rows = schedule[i]
+            return train_step(module, optimizer, params, x[rows], t[rows], max_grad)
+
+        def weights() -> dict:  # views in the book's layout: Linear's (out, in) -> (in, out)
+            return {name: book_layout(p) for name, p in zip(WEIGHT_NAMES, params, strict=True)}
 
         with (
             pinned_precision("torch", self.dtype, tf32=self.tf32),
             tiny_net_threads(self.sizes, schedule.shape[1], self.device),
         ):
-            record()
-            rec += 1
-            for step in range(steps):
-                rows = schedule[step]
-                losses[step] = train_step(
-                    module, optimizer, params, x[rows], t[rows], inputs.max_grad
-                )
-                if step + 1 == marks[rec]:
-                    record()
-                    rec += 1
-        weights = {name: to_numpy(buf) for name, buf in zip(WEIGHT_NAMES, records, strict=True)}
-        return to_numpy(losses).astype(np.float64), weights, None
+            yield Training(step, weights, lambda: None)

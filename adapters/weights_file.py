@@ -56,7 +56,7 @@ def save_weights(path: str | os.PathLike, weights: Weights, *, dtype: str | None
     leaves any previous file at `path` as it was. Returns the path written.
 
     `dtype="float16"` stores them in half the bytes, as the book's `save_params` does
-    (§1.5.2); `load_weights` gives float16 arrays back, and a float32 net built from them
+    (§1.5.1); `load_weights` gives float16 arrays back, and a float32 net built from them
     computes in float32. A value beyond the dtype's range is refused, nothing written.
     """
     arrays, _ = checks.check_weights(weights)

@@ -7,6 +7,7 @@ framework against the reference. Exit status 1 on any mismatch.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -74,5 +75,31 @@ def run_check(
                 report = parity.compare_trajectories(ref, other)
                 say(("PASS  " if report.passed else "FAIL  ") + report.summary())
                 ok &= report.passed
+    ok &= check_data_parallel(frameworks, dtype, say)
     say("\ncheck: " + ("PASS, every framework agrees with the reference" if ok else "FAIL"))
+    return ok
+
+
+def check_data_parallel(
+    frameworks: list[str], dtype: str = "float64", say: Callable[[str], None] = print
+) -> bool:
+    """SGD on the book's run with each batch split over 2 workers, in every framework and
+    mode, against the reference in one process."""
+    x, t, w, schedule = book_data(RunConfig(epochs=3))
+    spec = OptimizerSpec("sgd", 1.0)
+    ref = adapters.build(frameworks[0], w, dtype=dtype).train(x, t, schedule, spec)
+    say(f"\n== data parallel: {spec.name} x 2 workers, {ref.steps} steps of the book's run ==")
+    ok = True
+    with contextlib.ExitStack() as stack:
+        if "torch" in frameworks:  # the ranks start once for every torch run here
+            from adapters import torch_ddp
+
+            stack.enter_context(torch_ddp.ranks(2))
+        for fw in frameworks:
+            for mode in adapters.net_class(fw).MODES:
+                net = adapters.build(fw, w, dtype=dtype)
+                other = net.train(x, t, schedule, spec, mode=mode, data_parallel=2)
+                report = parity.compare_trajectories(ref, other)
+                say(("PASS  " if report.passed else "FAIL  ") + report.summary() + " (x 2 workers)")
+                ok &= report.passed
     return ok

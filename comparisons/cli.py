@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import adapters
-from adapters import OptimizerSpec, checks
+from adapters import OptimizerSpec, checks, data_parallel
 from comparisons import bench, outdir
 from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
@@ -129,6 +129,51 @@ def _frameworks(text: str) -> list[str]:
                 f" ({_install_hint(name)})"
             )
     return sorted(names, key=adapters.FRAMEWORKS.index)  # the reference (numpy) first
+
+
+def _concept_ids(text: str) -> list:
+    from comparisons import rosetta
+
+    ids = [n.strip() for n in text.split(",") if n.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("expected ID[,ID] (see rosetta --list)")
+    try:
+        return [rosetta.concept(i) for i in dict.fromkeys(ids)]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _rosetta_frameworks(text: str) -> tuple[str, ...]:
+    from comparisons import rosetta
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in rosetta.FRAMEWORKS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct names from {','.join(rosetta.FRAMEWORKS)}, got {text!r}"
+        )
+    return tuple(names)
+
+
+def _rosetta_width(text: str) -> int:
+    from comparisons import rosetta
+
+    value = _positive_int(text)
+    if not rosetta.MIN_WIDTH <= value <= rosetta.MAX_WIDTH:
+        raise argparse.ArgumentTypeError(
+            f"expected {rosetta.MIN_WIDTH} to {rosetta.MAX_WIDTH} columns, got {value}"
+        )
+    return value
+
+
+def _out_file(text: str) -> Path:
+    path = Path(text)
+    if not text.strip() or path.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    for folder in path.parents:
+        if folder.exists() and not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{str(folder)!r} exists and is not a directory")
+    return path
 
 
 def _precisions(text: str) -> tuple[str, ...]:
@@ -251,6 +296,19 @@ def build_parser() -> Parser:
         "--dtype float32); the report then names TF32 as the cause of the drift",
     )
     train.add_argument(
+        "--data-parallel",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="train every framework with each batch split over N workers (torch: DDP "
+        "processes; jax: N devices), against the reference in one process (default: 1)",
+    )
+    train.add_argument(
+        "--allow-uneven",
+        action="store_true",
+        help="with --data-parallel N, run a batch size N does not divide (the run drifts)",
+    )
+    train.add_argument(
         "--precisions",
         type=_precisions,
         default=checks.DTYPE_NAMES,
@@ -278,9 +336,32 @@ def build_parser() -> Parser:
     check.add_argument("--quiet", action="store_true", help="only the verdict")
 
     rosetta = sub.add_parser(
-        "rosetta", help="the book's code and its torch/JAX twins, side by side"
+        "rosetta", help="each piece of chapter 1 in NumPy (the book), PyTorch and JAX"
     )
-    rosetta.add_argument("--width", type=_positive_int, default=None)
+    rosetta.add_argument("--list", action="store_true", help="the concept ids and titles")
+    rosetta.add_argument(
+        "--concept", type=_concept_ids, default=None, help="ID[,ID] (see --list; default: all)"
+    )
+    rosetta.add_argument(
+        "--frameworks",
+        type=_rosetta_frameworks,
+        default=("numpy", "torch", "jax"),
+        help="comma-separated, from numpy,torch,jax (default: all three)",
+    )
+    rosetta.add_argument(
+        "--format",
+        default="text",
+        choices=["text", "markdown", "html"],
+        help="text (the terminal, default), markdown, or html (a whole page)",
+    )
+    rosetta.add_argument("--lang", default="en", choices=["en", "ja"], help="en or ja (日本語)")
+    rosetta.add_argument(
+        "--width",
+        type=_rosetta_width,
+        default=None,
+        help="columns, 80 to 1000 (default: the terminal's)",
+    )
+    rosetta.add_argument("--out", type=_out_file, default=None, help="write to FILE, not stdout")
 
     drift = sub.add_parser("drift", help="stock torch.optim / optax vs the book's optimizers")
     _frameworks_option(drift)
@@ -441,6 +522,16 @@ def train_config(args: argparse.Namespace) -> RunConfig:
             hint = " (NumPy has no bfloat16: --frameworks torch,jax)" if fw == "numpy" else ""
             raise UsageError(f"--dtype {args.dtype} is not supported by {fw}{hint}")
     check_device(frameworks, args.device)
+    for fw in frameworks:
+        where = reference_device(fw, args.device)
+        workers, what = adapters.net_class(fw).max_workers(where)
+        try:
+            data_parallel.check(
+                args.data_parallel, args.allow_uneven, args.batch_size, workers, f"{what} ({fw})"
+            )
+        except ValueError as err:
+            text = str(err).replace("data_parallel", "--data-parallel")
+            raise UsageError(text.replace("uneven=True", "--allow-uneven")) from None
     check_fits(spec, args.max_grad, args.dtype)  # the float64 calibration run holds more
     need_module("matplotlib", "train (its plots)")
     try:
@@ -458,6 +549,8 @@ def train_config(args: argparse.Namespace) -> RunConfig:
         seed=args.seed,
         max_grad=args.max_grad,
         tf32=args.tf32,
+        data_parallel=args.data_parallel,
+        uneven=args.allow_uneven,
     )
     check_memory(
         memory_needed(config, args.precisions),
@@ -502,14 +595,14 @@ def drift_frameworks(args: argparse.Namespace) -> list[str]:
 
 def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
     from comparisons import plots, report, text
-    from comparisons.run import run, table_rows
+    from comparisons.run import run, table_rows, uneven_note
 
     talk = not args.quiet
     progress = (lambda msg: print(msg, file=sys.stderr)) if talk else None
     book_lines = print if talk and not args.json else None
     try:
         results = run(config, progress=progress, book_lines=book_lines)
-    except adapters.DivergenceError as err:  # nothing is written for a run that blew up
+    except (adapters.DivergenceError, data_parallel.WorkerError) as err:  # nothing written
         print(f"scratch-parity: {err}", file=sys.stderr)
         return 1
     if args.precisions:
@@ -540,6 +633,7 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
             "results": rows,
             "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
             "tf32_note": results.tf32_note,
+            "uneven_note": uneven_note(results),
             "precision_matrix": None if results.matrix is None else results.matrix.to_dict(),
             "passed": passed,
             "settings": {k: str(v) for k, v in results.settings.items()},
@@ -557,6 +651,8 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
             print(results.tf32_note)
         for note in notes:
             print(note)
+        if uneven_note(results):
+            print(uneven_note(results))
         if results.matrix is not None:
             print("\nprecision matrix (the same run in every precision, against float64):\n")
             print(results.matrix.table())
@@ -574,11 +670,45 @@ def cmd_check(args: argparse.Namespace, frameworks: list[str]) -> int:
 def cmd_rosetta(args: argparse.Namespace) -> int:
     from comparisons import rosetta
 
+    if args.list:
+        text = rosetta.render_list(args.lang)
+    elif args.format == "text":
+        ascii_only = args.out is None and not _can_encode(sys.stdout, "━│─┼")
+        text = rosetta.render_text(
+            args.concept, args.frameworks, args.lang, args.width, ascii_only=ascii_only
+        )
+    elif args.format == "markdown":
+        text = rosetta.render_markdown(args.concept, args.frameworks, args.lang)
+    else:
+        text = rosetta.render_html(args.concept, args.frameworks, args.lang, page=True)
+    if args.out is not None:
+        from adapters.files import atomic_write_text
+
+        atomic_write_text(args.out, text if text.endswith("\n") else text + "\n")
+        return 0
+    return _print_quietly(text)
+
+
+def _can_encode(stream, text: str) -> bool:
     try:
-        text = rosetta.render_terminal(args.width)
-    except ValueError as err:  # a width too narrow for three columns
-        raise UsageError(str(err)) from None
-    print(text)
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _print_quietly(text: str) -> int:
+    """`text` on stdout. What its encoding cannot show is escaped (\\u65e5), with one
+    note on stderr (a reader that closed the pipe is comparisons.streams' to handle)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    if not _can_encode(sys.stdout, text):
+        print(
+            f"scratch-parity: stdout is {encoding}: characters it cannot show are escaped "
+            "(PYTHONIOENCODING=utf-8 shows them)",
+            file=sys.stderr,
+        )
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    sys.stdout.write(text + "\n")  # a closed pipe: comparisons.streams ends it quietly
     return 0
 
 

@@ -10,6 +10,7 @@ that are not finite are left out, and `draw_all` returns a note saying so.
 from __future__ import annotations
 
 import io
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap

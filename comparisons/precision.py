@@ -1,6 +1,6 @@
 """The precision matrix: the book's run in float64, float32, float16 and bfloat16.
 
-The book ends chapter 1 (§1.5.2) with lower bit precision as a way to go faster: float32
+The book ends chapter 1 (§1.5.1) with lower bit precision as a way to go faster: float32
 for computing, float16 for storing the weights. This module trains the book's run in
 every precision every installed framework supports, from the same weights on the same
 batches, and shows for each how far its weights drift from the float64 reference and
@@ -206,7 +206,7 @@ def storage_row(
     config: RunConfig,
 ) -> PrecisionRow:
     """The book's save_params: float32 weights written as float16, read back and used in
-    float32 (§1.5.2). Only the storage rounds; the arithmetic is float32."""
+    float32 (§1.5.1). Only the storage rounds; the arithmetic is float32."""
     try:
         stored = {
             k: checks.cast(np.asarray(v), "float16", f"weights[{k!r}]")

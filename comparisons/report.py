@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from comparisons import rosetta
-from comparisons.run import RunResults, table_rows
+from comparisons.run import RunResults, table_rows, uneven_note
 from comparisons.text import (
     MATRIX_HEAD,
     RESULT_HEAD,
@@ -63,6 +63,7 @@ def _config_lines(results: RunResults) -> list[tuple[str, str]]:
         ),
         ("optimizer", repr(c.optimizer)),
         ("max_grad", str(c.max_grad)),
+        *([("data parallel", f"x {c.data_parallel} workers")] if c.data_parallel > 1 else []),
     ]
 
 
@@ -70,6 +71,8 @@ def _verdicts(results: RunResults) -> list[str]:
     lines = [r.report.summary() for r in results.results if r.report is not None]
     if results.tf32_note:
         lines.append(results.tf32_note)
+    if uneven_note(results):
+        lines.append(uneven_note(results))
     return lines
 
 
@@ -83,7 +86,7 @@ MATRIX_NOTE = (
     "that reference's own drift from float64 (NumPy has no bfloat16: torch's run stands "
     "in). A float16 run ends at another point of the same basin, so its parity says only "
     "that the frameworks drifted alike. The last row is the book's save_params: the "
-    "float32 weights stored in float16 and computed with in float32 (§1.5.2)."
+    "float32 weights stored in float16 and computed with in float32 (§1.5.1)."
 )
 
 

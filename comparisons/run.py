@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import adapters
-from adapters import OptimizerSpec, Trajectory
+from adapters import OptimizerSpec, Trajectory, data_parallel
 from comparisons import parity
 from scratch import init_weights, spiral
 from scratch.train_custom_loop import custom_loop_line
@@ -40,6 +40,8 @@ class RunConfig:
     max_grad: float | None = None
     record_every: int = 10  # every epoch of the book's run
     tf32: bool = False  # let torch and JAX use TF32 for float32 matmuls (the trap)
+    data_parallel: int = 1  # workers per run (each batch split N ways), against 1 process
+    uneven: bool = False  # allow a batch N does not divide (the run then drifts)
 
     @property
     def steps(self) -> int:
@@ -63,6 +65,7 @@ class FrameworkResult:
     final_loss: float  # the average of the last epoch's losses, as the book reports it
     report: parity.TrajectoryReport | None  # None for the reference itself
     net: object = None  # the trained Net, for the decision-boundary plots
+    workers: int = 1  # data-parallel workers
 
     @property
     def name(self) -> str:
@@ -169,11 +172,14 @@ def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
     return 8 * steps * config.batch_size + 8 * 10 * 300 * hidden + (kept + 3) * trajectory
 
 
-def train(net, config: RunConfig, x, t, schedule, mode: str | None = None) -> Trajectory:
-    """`net.train` with the run's optimizer, clipping and recording."""
+def train(
+    net, config: RunConfig, x, t, schedule, mode: str | None = None, workers: int = 1
+) -> Trajectory:
+    """`net.train` with the run's optimizer, clipping and recording (on `workers`)."""
     return net.train(
         x, t, schedule, config.optimizer, max_grad=config.max_grad,
         record_every=config.record_every, mode=mode,
+        data_parallel=workers, uneven=config.uneven,
     )  # fmt: skip
 
 
@@ -198,14 +204,18 @@ def run(
     if config.dtype != "float64":  # the reference's own drift calibrates the comparison
         say(f"training numpy/eager in float64 ({schedule.shape[0]} steps), to calibrate ...")
         ref64 = train(adapters.build("numpy", weights), config, x, t, schedule)
-    for framework in config.frameworks:
+    # with --data-parallel N, the reference runs in one process, then every framework on N
+    runs = [(fw, 1) for fw in config.frameworks[:1]] if config.data_parallel > 1 else []
+    runs += [(fw, config.data_parallel) for fw in config.frameworks]
+    for framework, workers in runs:
         net_class = adapters.net_class(framework)
         tf32 = config.tf32 and net_class.TF32  # the reference never uses TF32
         device = reference_device(framework, config.device)
+        on = f" x {workers} workers" if workers > 1 else ""
         for mode in net_class.MODES:
-            say(f"training {framework}/{mode} on {device} ({schedule.shape[0]} steps) ...")
+            say(f"training {framework}/{mode}{on} on {device} ({schedule.shape[0]} steps) ...")
             net = adapters.build(framework, weights, dtype=config.dtype, device=device, tf32=tf32)
-            traj = train(net, config, x, t, schedule, mode)
+            traj = train(net, config, x, t, schedule, mode, workers)
             report = None
             if ref_traj is None:
                 ref_traj = traj
@@ -222,10 +232,30 @@ def run(
                     final_loss=float(traj.losses[-max_iters:].mean()),
                     report=report,
                     net=net,
+                    workers=workers,
                 )
             )
             say(f"  {framework}/{mode}: {traj.seconds:.2f} s")
     return RunResults(config, x, t, results, precision_settings(config), calibration=ref64)
+
+
+def uneven_note(results: RunResults) -> str | None:
+    """With unequal shards (--allow-uneven): why the run drifts, and from which step."""
+    config = results.config
+    batch, n = config.batch_size, config.data_parallel
+    if n == 1 or batch % n == 0:
+        return None
+    sizes = ", ".join(str(int(s)) for s in np.diff(data_parallel.bounds(batch, n)))
+    firsts = [r.report.first_step for r in results.results if r.report is not None]
+    firsts = [f for f in firsts if f is not None]
+    when = f"from step {min(firsts)}" if firsts else "nowhere measurable here"
+    return (
+        f"x {n} workers on unequal shards of the batch of {batch} ({sizes} rows): each worker "
+        "averages its own rows and the workers' means are averaged with equal weight, as "
+        "DistributedDataParallel does, so a row of a smaller shard counts more than one of a "
+        f"larger one; the gradient is not the batch's, and the run drifts from the book's "
+        f"{when}. Equal shards (a worker count that divides the batch) give the book's run."
+    )
 
 
 TF32_UNIT_ROUNDOFF = 2.0**-11  # TF32 keeps float16's 10 mantissa bits (float32: 23)
@@ -287,7 +317,8 @@ def table_rows(results: RunResults) -> list[dict]:
         rows.append(
             {
                 "framework": tr.framework,
-                "mode": tr.mode,
+                "mode": tr.mode + (f" x {r.workers} workers" if r.workers > 1 else ""),
+                "workers": r.workers,
                 "final_loss": r.final_loss,
                 "accuracy": r.accuracy,
                 "max_abs_dweights": dw,

@@ -65,8 +65,27 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
     return -np.log(y[rows, t] + BOOK_LOG_EPS).sum() / batch_size
 
 
-def epsilon_gap(p: np.ndarray) -> float:
-    """mean(log(p + 1e-7) - log p) = mean(log1p(1e-7 / p)) over the label probabilities
-    `p` (N,): how far `cross_entropy_error` sits below the epsilon-free cross-entropy
-    that torch and optax compute. Not in the book; it explains the book's 1e-7."""
-    return float(np.mean(np.log1p(BOOK_LOG_EPS / p)))
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise log of the softmax of scores x (N, C), stable: x - max - log(sum(exp(x - max))).
+
+    Not in the book. No probability is formed, so a label whose probability underflows
+    to 0 in `softmax` still gets its (very negative, finite) log-probability here.
+    """
+    shifted = x - x.max(axis=1, keepdims=True)  # (N, C), the largest is 0
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def epsilon_gap(p: np.ndarray) -> float | np.ndarray:
+    """mean(log(p + 1e-7) - log p) = mean(log1p(1e-7 / p)) over the last axis of the label
+    probabilities `p`: how far `cross_entropy_error` sits below the epsilon-free
+    cross-entropy that torch and optax compute. A float for p (N,); (S,) for p (S, N), one
+    gap per step. Not in the book; it explains the book's 1e-7. p must be large enough
+    that 1e-7 / p does not overflow (see `epsilon_gap_from_log`)."""
+    gap = np.mean(np.log1p(BOOK_LOG_EPS / p), axis=-1)
+    return float(gap) if np.ndim(gap) == 0 else gap
+
+
+def epsilon_gap_from_log(logp: np.ndarray) -> float:
+    """`epsilon_gap` from the log-probabilities of the labels (N,), as from `log_softmax`:
+    mean(log(exp(logp) + 1e-7) - logp), finite however far a probability underflowed."""
+    return float(np.mean(np.logaddexp(logp, np.log(BOOK_LOG_EPS)) - logp))

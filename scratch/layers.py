@@ -3,7 +3,7 @@
 Every layer keeps `params` and `grads` as lists of arrays. Backward writes the gradients
 into the arrays already in `grads` (`grad[...] = ...`), never rebinding them, so a
 network can collect these lists once and see every later update (§1.3.4). The arrays'
-own module computes (`array_module`): NumPy arrays, or CuPy arrays on the GPU (§1.5.3).
+own module computes (`array_module`): NumPy arrays, or CuPy arrays on the GPU (§1.5.2).
 
 | here            | PyTorch                          | JAX                              |
 |-----------------|----------------------------------|----------------------------------|

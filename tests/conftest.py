@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -23,7 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import INSTALLED, PAIRS, need
+# JAX's data-parallel tests need a mesh of host devices, whose number is fixed when JAX's
+# backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
+os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
+
+from tests.helpers import INSTALLED, PAIRS, need  # noqa: E402
 
 PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):

@@ -164,7 +164,7 @@ def test_optimizer_spec_takes_the_books_defaults():
 
 def test_missing_framework_error_names_the_extra(monkeypatch):
     need("numpy")
-    monkeypatch.setattr(adapters.base, "available", lambda: ["numpy"])
+    monkeypatch.setattr(adapters, "available", lambda: ["numpy"])
     with pytest.raises(ValueError, match=r"not installed.*scratch-parity\[torch,jax\]"):
         adapters.build("torch", W)
 
@@ -181,3 +181,16 @@ def test_an_lr_float16_cannot_hold_is_refused_before_training(framework):
         net.train(X, T, schedule, adapters.OptimizerSpec("sgd", 0.1), max_grad=1e5)
     for k, v in net.weights().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize(
+    "device", ["cpu:0", "cpu:\u00b2", "cuda:\u00b2", "cuda:x", "tpu", "", 0, None]
+)
+def test_device_available_answers_false_for_a_malformed_device_in_every_framework(
+    framework, device
+):
+    """The one capability question the CLI asks before a run: a malformed name is "not
+    available" (it was an int() crash for cuda:\u00b2, and True for cpu:0 in JAX alone)."""
+    assert adapters.net_class(framework).device_available(device) is False
+    with pytest.raises(ValueError, match="device must be one of"):
+        adapters.build(framework, W, device=device)

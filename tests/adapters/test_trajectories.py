@@ -167,3 +167,25 @@ def test_stock_optimizers_that_differ_from_the_book_are_caught(framework_name):
         )
         report = parity.compare_trajectories(ref, got)
         assert not report.passed and report.first_step is not None, name
+
+
+@pytest.mark.crossframework
+def test_a_learning_rate_sweep_keeps_a_bounded_number_of_compiled_runs():
+    """Each learning rate is a new compiled run (the optimizer's constants are baked in);
+    kept without limit, a sweep grew the cache forever. At most MAX_RUNS stay, the most
+    recently used. (Building a run compiles nothing until it is called, so the sweep is
+    cheap; the one training run shows `train` goes through this cache.)"""
+    need("jax")
+    from adapters import jax_adapter
+
+    x, t, w, schedule = book_run(max_epoch=1)
+    adapters.build("jax", w).train(x, t, schedule[:3], OptimizerSpec("sgd", 0.5))
+    trained = (OptimizerSpec("sgd", 0.5), None, "scan", 1, "float64")
+    assert trained in jax_adapter._RUNS
+    sweep = [OptimizerSpec("sgd", 0.001 * (i + 1)) for i in range(3 * jax_adapter.MAX_RUNS)]
+    for spec in sweep:
+        jax_adapter.compiled_run(spec, None, "scan", 1, "float64")
+        assert len(jax_adapter._RUNS) <= jax_adapter.MAX_RUNS
+    assert trained not in jax_adapter._RUNS  # the least recently used went first
+    kept = [key[0] for key in jax_adapter._RUNS]
+    assert kept == sweep[-jax_adapter.MAX_RUNS :]

@@ -152,7 +152,9 @@ def test_bad_option_in_a_real_process_exits_2():
 def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, capsys):
     need("torch", "jax")
     assert cli.main(["check"]) == 0
-    assert "check: PASS" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "check: PASS" in out and "PASS  numpy/eager vs torch/eager" in out
+    assert out.count("(x 2 workers)") == 4
     from adapters import torch_adapter
 
     original = torch_adapter.to_module
@@ -163,6 +165,10 @@ def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, c
         return original(w, dtype, device)
 
     monkeypatch.setattr(torch_adapter, "to_module", perturbed)
+    from comparisons import check
+
+    # (the data-parallel part's workers are fresh processes the patch does not reach)
+    monkeypatch.setattr(check, "check_data_parallel", lambda *args: True)
     assert cli.main(["check", "--frameworks", "numpy,torch"]) == 1  # jax passed above
     out = capsys.readouterr().out
     assert "check: FAIL" in out and "torch" in out
@@ -387,7 +393,7 @@ def test_help_lists_every_command_and_says_train_options_work_alone(capsys):
 def test_every_train_option_has_help_that_shows_its_default():
     train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     options = [a for a in train._actions if a.option_strings and a.dest != "help"]
-    assert len(options) == 20  # every option of train
+    assert len(options) == 22  # every option of train
     for action in options:
         assert action.help, action.dest
         if action.default not in (None, False):

@@ -1,4 +1,4 @@
-"""Lower bit precision (§1.5.2): float16 and bfloat16 in every framework that has them,
+"""Lower bit precision (§1.5.1): float16 and bfloat16 in every framework that has them,
 the calibration of their tolerance rows, and the precision matrix of the report."""
 
 from __future__ import annotations

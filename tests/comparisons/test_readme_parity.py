@@ -14,14 +14,12 @@ from tests.helpers import need
 
 HEADING = "## Parity for your own model"
 README = Path(__file__).resolve().parents[2] / "README.md"
-DRAFT = Path("/work/notes/README-parity.md")  # until the lead moves the section into README
 
 
 def section_code() -> list[str]:
     """The section's Python code blocks, in order."""
-    text = README.read_text()
-    if HEADING not in text:  # the draft, only while README.md lacks the section
-        text = DRAFT.read_text()
+    text = README.read_text(encoding="utf-8")
+    assert HEADING in text, f"README.md lost its section {HEADING!r}"
     section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, re.S)
 

@@ -1,201 +1,255 @@
-"""comparisons.rosetta: every concept is there, every source resolves to real code of its
-framework, every test it names exists, and the three renderings hold that code intact."""
+"""comparisons.rosetta: the catalogue is tied to the book and to tests that exist, and the
+three renderings (terminal, Markdown, HTML) show every snippet whole, in both languages."""
 
 from __future__ import annotations
 
+import ast
 import html
+import importlib
 import re
-import sys
+from pathlib import Path
 
 import pytest
 
 from comparisons import rosetta
-from comparisons.rosetta import CONCEPTS, FRAMEWORKS, Concept, source_of
+from comparisons.rosetta import CONCEPTS, FRAMEWORKS, code, concept
+from comparisons.rosetta.render import display_width, wrap
 
-REQUIRED = (  # the learner's order: data, weights, layers, loss, gradients, updates, use
-    "Data",
-    "Weight layout and initialisation",
-    "Affine",
-    "Sigmoid",
-    "Softmax with loss",
-    "Backward pass",
-    "SGD update",
-    "Other optimizers",
-    "Gradient clipping",
-    "Training step",
-    "Prediction",
-    "Bit precision (§1.5.2)",  # the book's speed-ups, last, as in the chapter
-    "The GPU (§1.5.3)",
+REPO = Path(__file__).resolve().parents[2]
+ORDER = (  # the reader's order: data, net, layers, loss, gradients, updates, use, speed
+    "data",
+    "weights",
+    "affine",
+    "sigmoid",
+    "softmax_loss",
+    "backward",
+    "sgd",
+    "optimizers",
+    "clipping",
+    "train_step",
+    "training_loop",
+    "predict",
+    "precision",
+    "gpu",
 )
-KEYWORDS = {"torch": ("torch", "nn.", "F."), "jax": ("jax", "optax", "jnp")}
-OWN_MODULES = {
-    "numpy": ("scratch.", "adapters.numpy_adapter."),
-    "torch": ("adapters.torch_adapter.",),
-    "jax": ("adapters.jax_adapter.",),
+BOOK_FILES = {  # chapter 1's files in oreilly-japan/deep-learning-from-scratch-2
+    "dataset/spiral.py",
+    "ch01/two_layer_net.py",
+    "ch01/train_custom_loop.py",
+    "common/layers.py",
+    "common/functions.py",
+    "common/optimizer.py",
+    "common/util.py",
+    "common/trainer.py",
+    "common/base_model.py",
+    "common/config.py",
+    "common/np.py",
 }
+JAPANESE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 
 
-def by_name(name: str) -> Concept:
-    return next(c for c in CONCEPTS if c.name == name)
-
-
-def test_every_required_concept_is_present_in_order_with_a_source_per_framework():
-    assert tuple(c.name for c in CONCEPTS) == REQUIRED
+def test_concepts_follow_the_chapter_and_name_the_books_section_and_file():
+    assert tuple(c.id for c in CONCEPTS) == ORDER
+    sections = {c.id: c.section for c in CONCEPTS}
+    assert sections["precision"] == "§1.5.1" and sections["gpu"] == "§1.5.2"
+    assert sections["sgd"] == "§1.3.6" and sections["weights"] == "§1.4.2"
     for c in CONCEPTS:
-        assert c.summary and "\n" not in c.summary, c.name
-        assert set(c.sources) == set(FRAMEWORKS), c.name
-        for fw, paths in c.sources.items():
-            assert paths, f"{c.name}: no {fw} source"
-            assert all(p.startswith(OWN_MODULES[fw]) for p in paths), (c.name, fw, paths)
-        assert c.tests and all(re.fullmatch(r"tests/\S+\.py::test_\w+", t) for t in c.tests)
+        assert c.section.startswith("§6.1.4" if c.id == "clipping" else "§1."), c.id
+        assert c.book and all(b.split()[0] in BOOK_FILES for b in c.book), c.id
+        assert set(c.code) == set(FRAMEWORKS) and all(c.code.values()), c.id
+        assert c.adapters and c.tests, c.id
 
 
-def test_numpy_sources_resolve_to_non_empty_code():
+def test_every_concept_has_english_and_japanese_text():
     for c in CONCEPTS:
-        for path in c.sources["numpy"]:
-            text = source_of(path)
-            assert text.strip() and not text.startswith("("), path
-            assert text == text.lstrip(), f"{path}: not dedented"
+        for field in (c.title, c.differs):
+            assert set(field) == {"en", "ja"}, c.id
+            assert not JAPANESE.search(field["en"]), c.id
+            assert JAPANESE.search(field["ja"]), c.id
+        sentences = re.split(r"(?<=\.)\s(?=[A-Z])", c.differs["en"])
+        assert 1 <= len(sentences) <= 3 and len(c.differs["en"]) <= 400, c.id  # short
+
+
+def test_the_differences_the_issue_names_are_said_where_they_live():
+    said = {c.id: c.differs["en"] for c in CONCEPTS}
+    assert "(out, in)" in said["weights"] and "(out, in)" in said["affine"]
+    assert "1e-7" in said["softmax_loss"]
+    assert "-v / lr" in said["optimizers"] and "eps" in said["optimizers"]
+    assert "float32" in said["precision"] and "jax_enable_x64" in said["precision"]
+    assert "TF32" in said["precision"]
+
+
+def _test_names(file: Path) -> set[str]:
+    tree = ast.parse(file.read_text(encoding="utf-8"))
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_every_named_test_exists():
+    missing = []
+    for c in CONCEPTS:
+        for test_id in c.tests:
+            file, _, name = test_id.partition("::")
+            path = REPO / file
+            if not path.is_file() or name not in _test_names(path):
+                missing.append(test_id)
+    assert missing == []
 
 
 @pytest.mark.crossframework
-def test_torch_and_jax_sources_resolve_to_their_frameworks_code():
+def test_every_adapter_path_resolves_to_code():
     from tests.conftest import need
 
     need("torch", "jax")
     resolved = 0
     for c in CONCEPTS:
-        for fw, words in KEYWORDS.items():
-            texts = [source_of(path) for path in c.sources[fw]]
-            for path, text in zip(c.sources[fw], texts, strict=True):
-                assert text.strip() and "not installed" not in text, path
-                assert text == text.lstrip(), f"{path}: not dedented"
-                resolved += 1
-            joined = "\n".join(texts)
-            assert any(w in joined for w in words), f"{c.name}: no {words} in the {fw} code"
-    assert resolved == sum(len(c.sources[fw]) for c in CONCEPTS for fw in KEYWORDS)
+        for path in c.adapters:
+            parts = path.split(".")
+            for i in range(len(parts), 0, -1):  # the longest importable prefix
+                try:
+                    obj = importlib.import_module(".".join(parts[:i]))
+                    break
+                except ImportError:
+                    continue
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+            assert callable(obj), path
+            resolved += 1
+    assert resolved == sum(len(c.adapters) for c in CONCEPTS)
 
 
 @pytest.mark.crossframework
-def test_other_optimizers_show_nesterov_and_adam_in_every_framework():
+def test_snippets_are_what_a_person_writes_not_adapter_plumbing():
     from tests.conftest import need
 
     need("torch", "jax")
-    concept = by_name("Other optimizers")
-    for fw in FRAMEWORKS:
-        column = rosetta._column(concept, fw).lower()
-        assert "nesterov" in column and "adam" in column, fw
+    shown = {(c.id, fw): code(c, fw) for c in CONCEPTS for fw in FRAMEWORKS}
+    assert "np.dot(x, W) + b" in shown["affine", "numpy"]
+    assert "nn.Linear" in shown["affine", "torch"] and "x @ W + b" in shown["affine", "jax"]
+    assert (
+        "torch.sigmoid" in shown["sigmoid", "torch"] and "jax.nn.sigmoid" in shown["sigmoid", "jax"]
+    )
+    assert "F.cross_entropy" in shown["softmax_loss", "torch"]
+    assert "loss.backward()" in shown["backward", "torch"]
+    assert "jax.value_and_grad" in shown["backward", "jax"]
+    assert "torch.optim.SGD" in shown["sgd", "torch"] and "optax.sgd" in shown["sgd", "jax"]
+    assert "DataLoader" in shown["data", "torch"] and "TensorDataset" in shown["data", "torch"]
+    assert (
+        "jax.lax.scan" in shown["training_loop", "jax"] and "jax.jit" in shown["train_step", "jax"]
+    )
+    assert ".to(device)" in shown["gpu", "torch"] and "jax.device_put" in shown["gpu", "jax"]
+    assert "データのシャッフル" in shown["data", "numpy"]  # the book's own comments
+    for (cid, fw), text in shown.items():
+        for plumbing in ("pinned_precision", "_tensor", "to_numpy", "adapters.", "checks."):
+            assert plumbing not in text, (cid, fw, plumbing)
+        assert text.count("raise ") <= 1 and len(text.splitlines()) <= 45, (cid, fw)
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def _code_lines(concepts, frameworks) -> list[str]:
+    return [ln for c in concepts for fw in frameworks for ln in code(c, fw).splitlines() if ln]
+
+
+@pytest.mark.parametrize("width", [80, 100, 160, 400])
+def test_terminal_never_breaks_a_code_line(width):
+    text = rosetta.render_text(width=width, frameworks=("numpy",))
+    lines = text.splitlines()
+    for line in _code_lines(CONCEPTS, ("numpy",)):
+        assert any(line in out for out in lines), line
+    code_set = set(_code_lines(CONCEPTS, ("numpy",)))
+    for ln in lines:  # longer only for a whole code line, or one name (a test id)
+        assert display_width(ln) <= width or ln in code_set or " " not in ln.strip(), ln
 
 
 @pytest.mark.crossframework
-def test_a_jitted_function_shows_the_line_that_makes_it():
+def test_columns_when_they_fit_else_the_frameworks_follow_one_another():
     from tests.conftest import need
 
-    need("jax")
-    assert source_of("adapters.jax_adapter._grad") == "_grad = jax.jit(jax.grad(loss_fn))"
+    need("torch", "jax")
+    sgd = [concept("sgd")]
+    wide = rosetta.render_text(sgd, width=300).splitlines()
+    head = next(ln for ln in wide if ln.startswith("NumPy (the book)"))
+    assert " │ PyTorch" in head and " │ JAX" in head
+
+    def bars(line: str) -> list[int]:  # the screen columns of the separators
+        return [display_width(line[:i]) for i, ch in enumerate(line) if ch == "│"]
+
+    rows = [ln for ln in wide if " │ " in ln]
+    assert len(rows) > 5 and len(bars(head)) == 2
+    assert all(bars(ln) == bars(head)[: len(bars(ln))] for ln in rows)
+    narrow = rosetta.render_text(sgd, width=80).splitlines()
+    assert [ln for ln in narrow if ln.startswith("── ")] == [
+        "── NumPy (the book)",
+        "── PyTorch",
+        "── JAX",
+    ]
+    assert not any(" │ " in ln for ln in narrow)
+    for line in _code_lines(sgd, FRAMEWORKS):
+        assert line in narrow  # a whole line of its own
 
 
-def test_a_method_is_dedented_and_a_wrong_path_raises():
-    assert source_of("scratch.layers.Affine.forward").startswith("def forward(self, x")
-    with pytest.raises(AttributeError, match="no attribute 'Afine'"):
-        source_of("scratch.layers.Afine")
-    with pytest.raises(ModuleNotFoundError):
-        source_of("no_such_package.thing")
+@pytest.mark.parametrize("width, error", [(79, ValueError), (1001, ValueError), (True, TypeError)])
+def test_a_width_outside_80_to_1000_is_refused(width, error):
+    with pytest.raises(error, match="width"):
+        rosetta.render_text(width=width)
 
 
-@pytest.mark.parametrize(
-    "module, path, extra",
-    [
-        ("torch", "adapters.torch_adapter.train_step", "torch"),
-        ("jax", "adapters.jax_adapter.predict", "jax"),
-        ("optax", "adapters.jax_adapter.loss_fn", "jax"),
-    ],
-)
-def test_a_missing_framework_gives_a_one_line_placeholder(monkeypatch, module, path, extra):
-    adapter = path.rsplit(".", 1)[0]
-    monkeypatch.setitem(sys.modules, module, None)  # `import <module>` now fails
-    monkeypatch.delitem(sys.modules, adapter, raising=False)
-    expected = f"({extra} not installed: pip install 'scratch-parity[{extra}]')"
-    assert source_of(path) == expected
-    # the column shows the placeholder once, and the page still renders
-    assert (
-        rosetta._column(by_name("Training step" if extra == "torch" else "Prediction"), extra)
-        == expected
-    )
-    assert f"({extra} not installed" in rosetta.render_terminal(150)  # wrapped in a column
-
-
-def test_every_named_test_exists():
-    assert rosetta.missing_tests() == []
-
-
-def test_missing_tests_finds_a_renamed_test_and_a_missing_file(monkeypatch):
-    real = "tests/scratch/test_layers.py::test_affine_backward_matches_numerical_gradient"
-    renamed = "tests/scratch/test_layers.py::test_affine_backward_is_right"
-    gone = "tests/scratch/test_no_such_file.py::test_anything"
-    fake = Concept(
-        "Affine", "one line", {"numpy": ("scratch.layers.Affine",)}, (real, renamed, gone)
-    )
-    monkeypatch.setattr(rosetta, "CONCEPTS", (fake,))
-    assert rosetta.missing_tests() == [renamed, gone]
-
-
-def test_terminal_at_width_150_fits_and_names_every_concept():
-    text = rosetta.render_terminal(150)
-    lines = text.splitlines()
-    assert max(len(line) for line in lines) <= 150
-    for c in CONCEPTS:
-        assert c.name in text
-        assert all(t in text for t in c.tests), c.name
-    # three columns of (150 - 2 * 3) // 3 = 48, the separators always in the same place
-    rows = [line.ljust(150) for line in lines if " │ " in line]
-    assert rows and all(row[48:51] == row[99:102] == " │ " for row in rows)
-
-
-def test_terminal_wraps_long_code_lines_with_a_mark():
-    text = rosetta.render_terminal(80, frameworks=("numpy", "jax"))
-    assert max(len(line) for line in text.splitlines()) <= 80
-    assert "…" in text
-    labels = next(line for line in text.splitlines() if line.startswith("NumPy (the book)"))
-    assert labels.split() == ["NumPy", "(the", "book)", "│", "JAX"]
-
-
-def test_wrap_keeps_every_character_but_spaces_at_breaks():
-    line = "        x = np.array([radius * np.sin(theta), radius * np.cos(theta)])  # (2,)"
-    for width in (20, 30, 47):
-        pieces = rosetta._wrap(line, width)
-        assert len(pieces) > 1 and all(len(p) <= width for p in pieces)
-        assert all(p.endswith("…") for p in pieces[:-1])
-        kept = "".join(p.removesuffix("…") for p in pieces)
-        assert kept.replace(" ", "") == line.replace(" ", "")
-    assert rosetta._wrap("short", 20) == ["short"]
+def test_japanese_prose_wraps_by_display_width_and_keeps_every_character():
+    text = concept("optimizers").differs["ja"]
+    lines = wrap(text, 40)
+    assert len(lines) > 3 and all(display_width(ln) <= 40 for ln in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert not any(ln[0] in "、。）" for ln in lines)
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"width": 40}, {"frameworks": ("numpy", "tf")}, {"frameworks": ()}]
+    "kwargs", [{"frameworks": ("numpy", "tf")}, {"frameworks": ()}, {"lang": "fr"}]
 )
-def test_terminal_refuses_a_bad_width_or_framework(kwargs):
+def test_a_bad_framework_or_language_is_refused(kwargs):
     with pytest.raises(ValueError):
-        rosetta.render_terminal(**{"width": 150, **kwargs})
+        rosetta.render_text(**kwargs)
 
 
-def test_html_is_one_escaped_section_holding_every_source_intact():
+def test_list_names_every_id_and_title():
+    for lang in ("en", "ja"):
+        listing = rosetta.render_list(lang).splitlines()
+        assert len(listing) == 1 + len(CONCEPTS)
+        for c, line in zip(CONCEPTS, listing[1:], strict=True):
+            assert line.split()[0] == c.id and c.title[lang] in line and c.section in line
+
+
+# --------------------------------------------------------------------------- markdown, html
+
+
+@pytest.mark.crossframework
+def test_markdown_holds_every_snippet_intact_in_both_languages():
+    from tests.conftest import need
+
+    need("torch", "jax")
+    for lang in ("en", "ja"):
+        text = rosetta.render_markdown(lang=lang)
+        assert text.startswith("## Rosetta")
+        assert text.count("\n### ") == len(CONCEPTS)
+        for c in CONCEPTS:
+            assert c.differs[lang] in text
+            for fw in FRAMEWORKS:
+                assert f"```python\n{code(c, fw)}\n```" in text, (c.id, fw)
+
+
+@pytest.mark.crossframework
+def test_html_is_one_section_with_every_snippet_escaped_in_a_pre():
+    from tests.conftest import need
+
+    need("torch", "jax")
     page = rosetta.render_html()
-    assert page.count('<section id="rosetta">') == 1 and page.count("</section>") == 1
-    assert page.count("<table>") == len(CONCEPTS)
-    cells = re.findall(r"<td><pre>(.*?)</pre></td>", page, flags=re.S)
-    assert len(cells) == 3 * len(CONCEPTS)
-    assert all("<" not in cell and ">" not in cell for cell in cells)
-    assert "if rate &lt; 1:" in page  # clip_grads, escaped
-    expected = [rosetta._column(c, fw) for c in CONCEPTS for fw in FRAMEWORKS]
-    assert [html.unescape(cell) for cell in cells] == expected
-
-
-def test_markdown_is_a_rosetta_section_holding_every_source_intact():
-    text = rosetta.render_markdown()
-    assert text.startswith("## Rosetta: ")
-    assert text.count("\n### ") == len(CONCEPTS)
-    for c in CONCEPTS:
-        assert f"### {REQUIRED.index(c.name) + 1}. {c.name}" in text
-        for fw in FRAMEWORKS:
-            assert f"```python\n{rosetta._column(c, fw)}\n```" in text, (c.name, fw)
+    assert page.count('<section id="rosetta"') == 1 and page.count("</section>") == 1
+    assert "<script" not in page and "white-space: pre;" in page
+    cells = re.findall(r"<pre><code>(.*?)</code></pre>", page, flags=re.S)
+    assert [html.unescape(cell) for cell in cells] == [
+        code(c, fw) for c in CONCEPTS for fw in FRAMEWORKS
+    ]
+    assert all("<" not in cell for cell in cells)
+    whole = rosetta.render_html([concept("affine")], ("torch",), "ja", page=True)
+    assert whole.startswith("<!DOCTYPE html>") and '<html lang="ja">' in whole
+    assert "Affine レイヤ" in whole and "nn.Linear" in whole and "np.dot" not in whole

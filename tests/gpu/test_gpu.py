@@ -1,4 +1,4 @@
-"""The GPU paths (§1.5.3): torch CUDA, JAX GPU and the reference on CuPy, against the
+"""The GPU paths (§1.5.2): torch CUDA, JAX GPU and the reference on CuPy, against the
 float64 reference on the CPU; the TF32 trap where the GPU has TF32.
 
 Marked `gpu` and skipped, with the reason, on machines without a CUDA device (CI has
@@ -20,7 +20,7 @@ from comparisons.run import RunConfig, book_data
 def _cuda(framework: str) -> bool:
     if framework not in adapters.available():
         return False
-    return adapters.base.adapter_module(framework).device_available("cuda")
+    return adapters.net_class(framework).device_available("cuda")
 
 
 def _any_cuda() -> bool:
@@ -59,7 +59,7 @@ def book():
 def test_float64_on_the_gpu_matches_the_cpu_reference(book, framework):
     need_cuda(framework)
     x, t, w, schedule, ref64, _ = book
-    for mode in adapters.base.adapter_module(framework).MODES:
+    for mode in adapters.net_class(framework).MODES:
         net = adapters.build(framework, w, device="cuda")
         traj = net.train(x, t, schedule, SGD, record_every=10, mode=mode)
         report = parity.compare_trajectories(ref64, traj)
@@ -93,7 +93,7 @@ def test_the_tf32_trap_shows_and_is_named(book, framework):
     """With TF32 allowed, float32 drifts from float64 far more than the pinned run does
     (about 1e-2 against 2e-5 for a hand-written run on an H200), and the note says why."""
     need_cuda(framework)
-    if not adapters.base.adapter_module(framework).tf32_capable("cuda"):
+    if not adapters.net_class(framework).tf32_capable("cuda"):
         pytest.skip("this GPU has no TF32 (compute capability below 8.0)")
     x, t, w, schedule, ref64, ref32 = book
     pinned = adapters.build(framework, w, dtype="float32", device="cuda")

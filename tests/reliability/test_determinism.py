@@ -1,6 +1,7 @@
 """Determinism: the same command twice, in two processes, gives bit-identical trajectories.
 
-`python -m tests.reliability.trajectory_hashes` is run twice, side by side, and its
+`python -m tests.reliability.trajectory_hashes` runs in a fresh process beside the test's
+own run of the same code, and their
 SHA-256 of every trajectory (losses, loss gap, record steps, every recorded weight) must
 be equal for numpy, torch on CPU and JAX on CPU (scan and step), in float64 and float32.
 
@@ -35,27 +36,27 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need
+from tests.reliability import trajectory_hashes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.crossframework
 def test_the_same_run_in_two_processes_is_bit_identical():
+    """This process and a fresh one (same environment) hash the same runs."""
     need("torch", "jax")
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "tests.reliability.trajectory_hashes"]
-    runs = [
-        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]  # side by side: each spends most of its time importing torch and compiling JAX
-    outputs = [run.communicate(timeout=300)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0]
-    first, second = (json.loads(out) for out in outputs)
+    other = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    first = trajectory_hashes.hashes()  # meanwhile, here: the first of the two processes
+    out = other.communicate(timeout=300)[0]
+    assert other.returncode == 0
+    second = json.loads(out)
     expected = {
         f"{fw}/{mode}/{dtype}"
         for fw, mode in [("numpy", "eager"), ("torch", "eager"), ("jax", "scan"), ("jax", "step")]
         for dtype in ("float64", "float32")
     }
-    assert set(first) == expected  # every framework, mode and dtype really ran
+    assert set(first) == set(second) == expected  # every framework, mode and dtype really ran
     differ = [k for k in sorted(first) if first[k] != second[k]]
     assert not differ, f"not bit-identical between two processes: {', '.join(differ)}"

@@ -9,7 +9,7 @@ an lr near the float's largest value (1e308 in float64, 1e38 in float32) makes t
 overflow. The book's loss, -log(p + 1e-7), stays finite (at most 16.1 per sample) when a
 label's score overflows to -inf, where torch's and optax's loss is inf; so divergence is
 judged on the loss, on the epsilon-free loss (losses + loss_gap) and on the recorded
-weights (`adapters.base.divergence`).
+weights (`adapters.trajectory.divergence`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 import adapters
 from adapters import DivergenceError, OptimizerSpec, Trajectory
-from adapters.base import divergence
+from adapters.trajectory import divergence
 from tests.conftest import need
 from tests.reliability.helpers import blowup_problem, last_update_problem
 

@@ -15,6 +15,7 @@ import hashlib
 import io
 import random
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,9 @@ import adapters
 from adapters import DivergenceError, OptimizerSpec
 from comparisons import cli, parity
 from scratch import init_weights
+from tests.adapters.helpers import book_run
 from tests.conftest import need
-from tests.reliability.helpers import last_update_problem
+from tests.reliability.helpers import extreme_problem, last_update_problem
 
 FRAMEWORKS = ("numpy", "torch", "jax")
 MODES = {"numpy": ("eager",), "torch": ("eager",), "jax": ("scan", "step")}
@@ -36,7 +38,7 @@ def frameworks():
     that importing jax draws from."""
     import torch
 
-    adapters.base.adapter_module("jax")
+    adapters.net_class("jax")
     import jax
 
     return torch, jax
@@ -206,3 +208,94 @@ def test_entry_points_work_alike_from_a_non_default_state_and_leave_it_alone():
         assert not changed(before, snapshot()), changed(before, snapshot())
     differ = [k for k in expected if got[k] != expected[k]]
     assert not differ, f"results changed with the global state: {', '.join(differ)}"
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def train_job(framework: str, dtype: str, mode: str, tf32: bool = False):
+    """The book's first 20 epochs (200 steps of 30), as one thread would train them."""
+    x, t, w, schedule = book_run(max_epoch=20)
+    net = adapters.build(framework, w, dtype=dtype, tf32=tf32)
+    return net.train(x, t, schedule, OptimizerSpec("sgd", 1.0), mode=mode)
+
+
+@pytest.mark.crossframework
+@pytest.mark.parametrize(
+    "jobs",
+    [
+        (("jax", "float64", "scan"), ("jax", "float32", "scan")),  # was an XLA s32/s64 error
+        (("jax", "float64", "step"), ("jax", "float32", "step")),
+        (("torch", "float32", "eager", True), ("torch", "float64", "eager")),  # TF32 + not
+    ],
+    ids=["jax-scan", "jax-step", "torch-tf32"],
+)
+def test_training_in_two_threads_gives_the_sequential_results(jobs):
+    need("torch", "jax")
+    before = snapshot()
+    sequential = [train_job(*job) for job in jobs]
+    for _ in range(3):
+        results: list = [None] * len(jobs)
+        errors: list[BaseException] = []
+
+        def work(i: int, results=results, errors=errors) -> None:
+            try:
+                results[i] = train_job(*jobs[i])
+            except BaseException as error:  # reported below, in the test's thread
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors, errors
+        for got, want in zip(results, sequential, strict=True):
+            assert digest({"l": got.losses, **got.weights}) == digest(
+                {"l": want.losses, **want.weights}
+            ), f"{got.framework} {got.dtype} {got.mode} differs from the sequential run"
+    assert not changed(before, snapshot()), changed(before, snapshot())
+
+
+# --------------------------------------------------------------------------- NumPy error state
+
+
+def error_state_exercise() -> dict[str, str]:
+    """Extreme scores (labels whose probability underflows to 0) through the reference,
+    and float16 training (whose small gradients underflow), in every framework."""
+    weights, x, labels = extreme_problem(logit=1000.0)
+    out = {}
+    for fw in FRAMEWORKS:
+        net = adapters.build(fw, weights)
+        out[f"{fw}/loss"] = digest(net.loss(x, labels["mixed"]))
+        out[f"{fw}/gradients"] = digest(net.gradients(x, labels["mixed"]))
+        out[f"{fw}/activations"] = digest(net.activations(x, labels["mixed"]))
+        schedule = np.tile(np.arange(6), (4, 1))  # (4, 6)
+        traj = adapters.build(fw, weights).train(
+            x, labels["mixed"], schedule, OptimizerSpec("sgd", 0.1)
+        )
+        out[f"{fw}/train"] = digest({"l": traj.losses, **traj.weights})
+        xb, tb, wb, sb = book_run(max_epoch=2)
+        half = adapters.build(fw, wb, dtype="float16").train(
+            xb, tb, sb, OptimizerSpec("adam", 0.01)
+        )
+        out[f"{fw}/float16"] = digest({"l": half.losses, **half.weights})
+    return out
+
+
+@pytest.mark.crossframework
+@pytest.mark.parametrize(
+    "state", [{"all": "raise"}, {"under": "warn"}, {"under": "raise", "over": "raise"}]
+)
+def test_results_do_not_depend_on_the_callers_numpy_error_state(state):
+    """np.seterr(all="raise") made the reference raise FloatingPointError: underflow where
+    torch and JAX returned values, and under="warn" made float16 training warn (an error
+    here: warnings fail the suite). Every Net method now computes under NumPy's defaults."""
+    need("torch", "jax")
+    expected = error_state_exercise()
+    with np.errstate(**state):
+        callers = np.geterr()
+        got = error_state_exercise()
+        assert np.geterr() == callers  # the caller's state, untouched
+    differ = [k for k in expected if got[k] != expected[k]]
+    assert not differ, differ

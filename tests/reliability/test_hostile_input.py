@@ -239,7 +239,7 @@ def test_build_refuses_hostile_weights_dtype_and_device(framework, dtype, device
     dtype_ok = (
         isinstance(dtype, str | type)
         and dtype in GOOD_DTYPES
-        and GOOD_DTYPES[dtype] in adapters.base.adapter_module(framework).DTYPES
+        and GOOD_DTYPES[dtype] in adapters.net_class(framework).DTYPES
     )
     weights, valid = data.draw(corrupted_weights(GOOD_DTYPES[dtype] if dtype_ok else "float64"))
     net = outcome(
@@ -327,7 +327,7 @@ def corrupted_train_arguments(draw, framework):
     which = draw(st.sampled_from(["none", *args]))
     if which == "none":
         return args, True, ""
-    modes = adapters.base.adapter_module(framework).MODES
+    modes = adapters.net_class(framework).MODES
     good, bad = {
         "schedule": (
             [SCHEDULE.astype(np.uint8), SCHEDULE.astype(np.int32)],
@@ -415,7 +415,7 @@ def test_optimizer_spec_refuses_hostile_settings(name, lr, flavor, hyper):
 
 # --------------------------------------------------------------------------- fixed cases
 # Each of these escaped before as a warning, an error from inside numpy or XLA, or a
-# silent wrong value; adapters/base.py and adapters/checks.py now refuse them up front.
+# silent wrong value; adapters/contract.py and adapters/checks.py now refuse them up front.
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -438,14 +438,48 @@ def test_fixed_values_beyond_float32_are_refused_by_name(framework):
     "kwargs, error, words",
     [
         ({"dtype": {"names": [1]}}, ValueError, "dtype must be one of"),  # was numpy's
-        ({"device": "cpu:7"}, ValueError, "not available"),  # numpy accepted it
+        ({"device": "cpu:7"}, ValueError, "device must be one of"),  # numpy accepted it
         ({"device": "cuda:x"}, ValueError, "device must be one of"),  # jax took cuda:0
+        ({"dtype": None}, ValueError, "dtype must be one of .*got None"),  # was float64
+        ({"device": "cpu:\u00b2"}, ValueError, "device must be one of"),  # int() crashed
+        ({"device": "cpu:0"}, ValueError, "device must be one of"),  # jax alone took it
     ],
 )
 def test_fixed_build_arguments(framework, kwargs, error, words):
     need(framework)
     with pytest.raises(error, match=words):
         adapters.build(framework, W, **kwargs)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_fixed_a_net_with_one_output_is_refused_by_name(framework):
+    """W2 (H, 1): the NumPy reference crashed (its one-hot test t.size == y.size) while
+    torch and JAX returned a loss of 0; every framework now refuses it the same way."""
+    need(framework)
+    one = {**W, "W2": W["W2"][:, :1], "b2": W["b2"][:1]}
+    with pytest.raises(ValueError, match=r"weights\['W2'\] has 1 output column"):
+        adapters.build(framework, one)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_fixed_torch_tensors_that_track_gradients_are_accepted(framework):
+    """A torch tensor with requires_grad=True as weights or x (what a torch user has at
+    hand) raised torch's "Can't call numpy() on Tensor that requires grad"; it is read
+    (detached) like any array, and the result is the NumPy input's."""
+    need(framework, "torch")
+    import torch
+
+    tracked = {k: torch.tensor(v, requires_grad=True) for k, v in W.items()}
+    x = torch.tensor(X, requires_grad=True)
+    net = adapters.build(framework, tracked)
+    plain = adapters.build(framework, W)
+    np.testing.assert_array_equal(net.predict(x), plain.predict(X))
+    np.testing.assert_array_equal(net.loss(x, torch.tensor(T)), plain.loss(X, T))
+    traj = net.train(x, T, SCHEDULE, OptimizerSpec("sgd", 0.1))
+    assert np.array_equal(
+        traj.losses, plain.train(X, T, SCHEDULE, OptimizerSpec("sgd", 0.1)).losses
+    )
+    assert tracked["W1"].grad is None  # nothing flowed back into the caller's graph
 
 
 @pytest.mark.parametrize(
@@ -470,9 +504,9 @@ def test_fixed_train_arguments(framework):
     with pytest.raises(TypeError, match="max_grad"):  # was clipped at its real part
         net.train(X, T, SCHEDULE, sgd, max_grad=np.complex128(1 + 1j))
     with pytest.raises(ValueError, match="mode must be one of"):  # was "truth value of..."
-        net.train(X, T, SCHEDULE, sgd, mode=np.array(adapters.base.adapter_module(framework).MODES))
+        net.train(X, T, SCHEDULE, sgd, mode=np.array(adapters.net_class(framework).MODES))
     unchanged(net)
-    for mode in adapters.base.adapter_module(framework).MODES:  # jax scan: was an XLA error
+    for mode in adapters.net_class(framework).MODES:  # jax scan: was an XLA error
         traj = adapters.build(framework, W).train(
             X, T, SCHEDULE, sgd, record_every=10**30, mode=mode
         )

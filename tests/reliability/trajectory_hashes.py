@@ -4,7 +4,7 @@
 (10 steps) of the book's run with SGD in every installed framework and mode, in float64
 and float32, and prints a JSON object {"numpy/eager/float64": hash, ...}
 hashing the losses, the loss gap, the record steps and every recorded weight, bit for
-bit. tests/reliability/test_determinism.py runs it twice, in two processes.
+bit. tests/reliability/test_determinism.py runs it in a second process beside its own.
 """
 
 from __future__ import annotations
@@ -30,16 +30,21 @@ def trajectory_hash(traj: adapters.Trajectory) -> str:
     return h.hexdigest()
 
 
-def main() -> None:
+def hashes() -> dict[str, str]:
+    """{"numpy/eager/float64": hash, ...}: every installed framework, mode and dtype."""
     x, t, w, schedule = book_data(RunConfig(epochs=1))
-    hashes = {}
+    out = {}
     for framework in adapters.available():
-        for mode in adapters.base.adapter_module(framework).MODES:
+        for mode in adapters.net_class(framework).MODES:
             for dtype in ("float64", "float32"):
                 net = adapters.build(framework, w, dtype=dtype)
                 traj = net.train(x, t, schedule, OptimizerSpec("sgd", 1.0), mode=mode)
-                hashes[f"{framework}/{mode}/{dtype}"] = trajectory_hash(traj)
-    print(json.dumps(hashes, indent=1, sort_keys=True))
+                out[f"{framework}/{mode}/{dtype}"] = trajectory_hash(traj)
+    return out
+
+
+def main() -> None:
+    print(json.dumps(hashes(), indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":

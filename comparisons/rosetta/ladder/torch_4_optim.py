@@ -1,0 +1,47 @@
+"""Rung 4, PyTorch: torch.optim does the update. This is the PyTorch a person writes.
+
+Changed from rung 3: torch.optim.SGD replaces the loop over parameters;
+optimizer.zero_grad() clears the gradients, optimizer.step() applies them.
+Run: python -m comparisons.rosetta.ladder.torch_4_optim
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from comparisons.rosetta.ladder.reference import NAMES, book_problem, check, one_thread, report
+
+
+def train(x, t, weights, schedule, lr=1.0):
+    x, t = torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1))  # class indices
+    model = nn.Sequential(nn.Linear(2, 10), nn.Sigmoid(), nn.Linear(10, 3)).double()
+    with torch.no_grad():  # the book's weights: (in, out) -> Linear's (out, in)
+        for p, k in zip(model.parameters(), NAMES, strict=True):
+            p.copy_(torch.from_numpy(weights[k].T))  # .T leaves a bias as it is
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for rows in torch.from_numpy(schedule):
+        batch_x, batch_t = x[rows], t[rows]
+        optimizer.zero_grad()  # .grad accumulates: clear it before backward
+        loss = F.cross_entropy(model(batch_x), batch_t)  # softmax + cross-entropy
+        loss.backward()  # autograd: p.grad for every tensor with requires_grad
+        optimizer.step()  # SGD, in place
+        losses.append(loss.item())
+    return losses, {k: p.detach().numpy().T for k, p in zip(NAMES, model.parameters(), strict=True)}
+
+
+def main(epochs: int = 300) -> None:
+    x, t, weights, schedule = book_problem(epochs)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]), one_thread():  # nn.Linear draws a throwaway init
+        losses, trained = train(x, t, weights, schedule)
+    check(losses, trained, epochs)  # parity with the reference
+    report("torch_4_optim", losses, start)  # the assertion passed: the same numbers
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The book's chapter 1 in idiomatic PyTorch (the Rosetta's middle column).
+
+What a person writes: `nn.Sequential` of `nn.Linear` and `nn.Sigmoid`, `F.cross_entropy`,
+`loss.backward()`, `torch.optim`, `TensorDataset`/`DataLoader`, `.to(device)`. Float64
+where the book computes in float64 (NumPy's default; torch's is float32). The tests run
+every function here against the reference (`scratch/`) with the book's weights.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+# --------------------------------------------------------------------------- data
+
+
+def load_batches(x, t, batch_size, rng):
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1)))
+    idx = rng.permutation(len(dataset))  # the book's draw; shuffle=True would use torch's
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=idx.tolist(), drop_last=True)
+    return list(loader)  # [(batch_x (30, 2), batch_t (30,)), ...]: labels as class indices
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def affine(x, W, b):
+    fc = nn.Linear(*W.shape, dtype=torch.float64)  # nn.Linear(in, out)
+    with torch.no_grad():
+        fc.weight.copy_(W.T)  # Linear keeps its weight as (out, in): the book's W.T
+        fc.bias.copy_(b)
+    return fc(x)  # x @ fc.weight.T + fc.bias
+
+
+def sigmoid(x, dout):
+    x = x.requires_grad_()
+    y = torch.sigmoid(x)  # or nn.Sigmoid() as a layer
+    y.backward(dout)  # autograd finds dout * y * (1 - y)
+    return y, x.grad
+
+
+def softmax_with_loss(score, t):
+    score = score.requires_grad_()
+    loss = F.cross_entropy(score, t)  # softmax + mean cross-entropy, no 1e-7
+    loss.backward()
+    return loss, score.grad  # (y - one_hot(t)) / N
+
+
+# --------------------------------------------------------------------------- the net
+
+
+def two_layer_net(W1, b1, W2, b2):
+    I, H = W1.shape
+    O = W2.shape[1]
+    model = nn.Sequential(nn.Linear(I, H), nn.Sigmoid(), nn.Linear(H, O)).double()
+    with torch.no_grad():  # start from the book's weights: (in, out) -> (out, in)
+        model[0].weight.copy_(torch.from_numpy(W1.T))
+        model[0].bias.copy_(torch.from_numpy(b1))
+        model[2].weight.copy_(torch.from_numpy(W2.T))
+        model[2].bias.copy_(torch.from_numpy(b2))
+    return model  # model[0] is the book's layers[0]; list(model.parameters()): W1.T, b1, ...
+
+
+def gradients(model, x, t):
+    loss = F.cross_entropy(model(x), t)
+    model.zero_grad()
+    loss.backward()  # autograd: no hand-written backward
+    return loss, [p.grad for p in model.parameters()]  # dW as (out, in)
+
+
+@torch.no_grad()
+def accuracy(model, x, t):
+    score = model(x)
+    return (score.argmax(dim=1) == t).double().mean().item()
+
+
+# --------------------------------------------------------------------------- updates
+
+
+def sgd_update(model, lr):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    optimizer.step()  # p -= lr * p.grad for every parameter, in place
+
+
+def make_optimizer(name, params, lr):
+    if name == "momentum":  # keeps buf = -v / lr: the same steps as the book
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "nesterov":  # not the book's form of Nesterov
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, eps=1e-7)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-7)
+    if name == "adam":  # eps added after the bias correction: not the book's Adam
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    raise ValueError(f"make_optimizer: unknown name {name!r}")
+
+
+def clip_grads(model, max_norm):
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # max_norm / (norm + 1e-6)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_step(model, optimizer, batch_x, batch_t, max_grad=None):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(batch_x), batch_t)
+    loss.backward()
+    if max_grad is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad)
+    optimizer.step()
+    return loss.item()
+
+
+def train(model, x, t, schedule, learning_rate):
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    dataset = TensorDataset(x, t)
+    # the book's batches as rows (scratch.trainer.shuffled_batches); the everyday form,
+    # DataLoader(dataset, batch_size=30, shuffle=True, drop_last=True), draws its own
+    loader = DataLoader(dataset, batch_sampler=schedule.tolist())
+    return [train_step(model, optimizer, batch_x, batch_t) for batch_x, batch_t in loader]
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def half_storage(model):
+    model = model.float()  # compute in float32 (torch's default dtype)
+    stored = {k: v.half() for k, v in model.state_dict().items()}  # torch.save(stored, f)
+    model.load_state_dict(stored)  # copied back into the float32 parameters
+    return model
+
+
+def to_device(model, x, t):
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device), x.to(device), t.to(device)  # the model and the data, both
