@@ -68,11 +68,14 @@ def default_run(tmp_path_factory) -> DefaultRun:
     out = tmp_path_factory.mktemp("cli") / "comparison-output"
     drawn = []
     stdout, stderr = io.StringIO(), io.StringIO()
+    before = _global_state()  # a session fixture runs outside the per-test guard below
     with pytest.MonkeyPatch.context() as mp:  # the RunResults the plots are drawn from
         draw_all = plots.draw_all
         mp.setattr(plots, "draw_all", lambda results: drawn.append(results) or draw_all(results))
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             rc = cli.main(["--out", str(out)])
+    changed = _changed(before, _global_state())
+    assert not changed, f"the default run changed global numerics state: {', '.join(changed)}"
     return DefaultRun(rc, stdout.getvalue(), stderr.getvalue(), out, drawn[0] if drawn else None)
 
 
@@ -105,10 +108,13 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _changed(before: dict, after: dict) -> list[str]:
+    return [k for k in before if k in after and not _same(before[k], after[k])]
+
+
 @pytest.fixture(autouse=True)
 def no_global_side_effects():
     before = _global_state()
     yield
-    after = _global_state()
-    changed = [k for k in before if k in after and not _same(before[k], after[k])]
+    changed = _changed(before, _global_state())
     assert not changed, f"the test changed global numerics state: {', '.join(changed)}"
