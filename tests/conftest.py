@@ -13,10 +13,13 @@
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import io
 import os
 import sys
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,29 +28,55 @@ import pytest
 # backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
 
-import adapters  # noqa: E402
+from tests.helpers import INSTALLED, PAIRS, need  # noqa: E402
 
 PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
     pytest_plugins = [PLUGIN]
 
-INSTALLED = adapters.available()
-
-
-def need(*frameworks: str) -> None:
-    """Skip (a failure under --require-all-frameworks) unless all are installed."""
-    missing = [fw for fw in frameworks if fw not in INSTALLED]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed")
-
-
-PAIRS = list(itertools.combinations(adapters.FRAMEWORKS, 2))
+# `from tests.conftest import need` (and INSTALLED, PAIRS) kept until the adapters/dp
+# branches merge; new code imports them from tests.helpers.
+__all__ = ["INSTALLED", "PAIRS", "need"]
 
 
 @pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
 def pair(request) -> tuple[str, str]:
     need(*request.param)
     return request.param
+
+
+@dataclass
+class DefaultRun:
+    """What `python -m comparisons --out DIR` gave: status, streams, the set, the results."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    out: Path
+    results: object  # comparisons.run.RunResults, with its precision matrix as .matrix
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> DefaultRun:
+    """The README's main command with its defaults (the book's 3000 steps in every
+    installed framework and mode, then the precision matrix), run once, in this process,
+    for every test that only reads what it printed, wrote or computed. The process
+    boundary of `python -m comparisons` is tested in tests/comparisons/test_streams.py
+    and test_output_set.py."""
+    from comparisons import cli, plots
+
+    out = tmp_path_factory.mktemp("cli") / "comparison-output"
+    drawn = []
+    stdout, stderr = io.StringIO(), io.StringIO()
+    before = _global_state()  # a session fixture runs outside the per-test guard below
+    with pytest.MonkeyPatch.context() as mp:  # the RunResults the plots are drawn from
+        draw_all = plots.draw_all
+        mp.setattr(plots, "draw_all", lambda results: drawn.append(results) or draw_all(results))
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            rc = cli.main(["--out", str(out)])
+    changed = _changed(before, _global_state())
+    assert not changed, f"the default run changed global numerics state: {', '.join(changed)}"
+    return DefaultRun(rc, stdout.getvalue(), stderr.getvalue(), out, drawn[0] if drawn else None)
 
 
 def _global_state() -> dict:
@@ -79,10 +108,13 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _changed(before: dict, after: dict) -> list[str]:
+    return [k for k in before if k in after and not _same(before[k], after[k])]
+
+
 @pytest.fixture(autouse=True)
 def no_global_side_effects():
     before = _global_state()
     yield
-    after = _global_state()
-    changed = [k for k in before if k in after and not _same(before[k], after[k])]
+    changed = _changed(before, _global_state())
     assert not changed, f"the test changed global numerics state: {', '.join(changed)}"

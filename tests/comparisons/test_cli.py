@@ -14,36 +14,24 @@ from comparisons import cli
 from comparisons import run as run_module
 from comparisons.drift import drift_rows
 from comparisons.run import RunConfig
-from tests.conftest import need
+from tests.helpers import FRAMEWORKS, framework_modes, need
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    """`python -m comparisons --out DIR`, the README's main command, in a subprocess."""
-    out = tmp_path_factory.mktemp("cli") / "comparison-output"
-    proc = subprocess.run(
-        [sys.executable, "-m", "comparisons", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return proc, out
-
-
 @pytest.mark.crossframework
 def test_default_run_writes_the_table_plots_and_both_reports(default_run):
+    """`python -m comparisons --out DIR`, the README's main command (tests/conftest.py
+    runs it once for every test that reads it)."""
     need("torch", "jax")
-    proc, out = default_run
+    proc, out = default_run, default_run.out
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "| epoch 1 |  iter 10 / 10 | loss 1.13"  # the book's first line
     assert "| epoch 300 |  iter 10 / 10 | loss 0.11" in lines  # and its last
     table = [ln.split() for ln in lines if ln.split()[:1] in (["numpy"], ["torch"], ["jax"])]
     assert {row[0] for row in table} == set(adapters.available())
-    assert [row[1] for row in table] == ["eager", "eager", "scan", "step"]
+    assert [(row[0], row[1]) for row in table] == framework_modes()
     assert all(row[-1] in ("reference", "PASS") for row in table)
     assert all(row[3] == "97.0%" for row in table)
     for name in ("loss_curves.png", "differences.png", "decision_boundaries.png"):
@@ -181,7 +169,7 @@ def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, c
 
     # (the data-parallel part's workers are fresh processes the patch does not reach)
     monkeypatch.setattr(check, "check_data_parallel", lambda *args: True)
-    assert cli.main(["check"]) == 1
+    assert cli.main(["check", "--frameworks", "numpy,torch"]) == 1  # jax passed above
     out = capsys.readouterr().out
     assert "check: FAIL" in out and "torch" in out
 
@@ -195,10 +183,10 @@ def test_rosetta_prints_and_refuses_a_narrow_width(capsys):
 @pytest.mark.crossframework
 def test_drift_rows_come_from_real_runs():
     need("torch", "jax")
-    rows = drift_rows(["numpy", "torch", "jax"], RunConfig(epochs=3), say=lambda _m: None)
+    rows = drift_rows(list(FRAMEWORKS), RunConfig(epochs=3), say=lambda _m: None)
     by = {(r["optimizer"], r["framework"]): r for r in rows}
     assert len(rows) == 12
-    for fw in ("torch", "jax"):  # stock SGD and momentum are the book's math
+    for fw in FRAMEWORKS[1:]:  # stock SGD and momentum are the book's math
         assert by[("sgd", fw)]["first_diverging_step"] is None
         assert by[("momentum", fw)]["first_diverging_step"] is None
         for name in ("nesterov", "adagrad", "rmsprop", "adam"):  # the rest part at once
@@ -455,7 +443,7 @@ def test_a_run_to_1e300_draws_every_plot_and_says_what_it_clipped(tmp_path, caps
 
 
 @pytest.mark.crossframework
-def test_the_plots_and_notes_say_what_this_run_did(tmp_path):
+def test_the_plots_and_notes_say_what_this_run_did(default_run):
     """No fixed "the curves lie on top of each other" for a run where they part (lr 100),
     a loss-gap note measured on the run, backticks as <code> in the HTML, and the two
     losses named apart."""
@@ -469,7 +457,7 @@ def test_the_plots_and_notes_say_what_this_run_did(tmp_path):
     assert plots.loss_title(parted) == (
         "Training loss: torch/eager part from the reference after 46 updates"
     )
-    agreed = run_module.run(RunConfig(frameworks=("numpy", "torch"), epochs=1))
+    agreed = default_run.results  # the book's run: every framework and mode agrees
     assert plots.loss_title(agreed).startswith("Training loss: every framework agrees")
     gap = parted.reference.trajectory.loss_gap
     note = report.loss_note(parted)
@@ -511,7 +499,7 @@ def test_the_decision_regions_take_their_points_colours_and_the_axes_are_named(
 
     from comparisons import plots
 
-    results = run_module.run(RunConfig(frameworks=("numpy",), epochs=30))
+    results = run_module.run(RunConfig(frameworks=("numpy",), epochs=30))  # numpy alone: cheap
     fig = _drawn(monkeypatch, plots.decision_boundaries, results, tmp_path)
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x[0]", "x[1]")
@@ -523,13 +511,13 @@ def test_the_decision_regions_take_their_points_colours_and_the_axes_are_named(
 
 
 @pytest.mark.crossframework
-def test_no_curve_of_the_differences_plot_hides_another(monkeypatch, tmp_path):
+def test_no_curve_of_the_differences_plot_hides_another(monkeypatch, tmp_path, default_run):
     """jax/scan and jax/step compute the same numbers: drawn in the same style the second
     hid the first; now each has its own line style and markers and says it is equal."""
     from comparisons import plots
 
     need("torch", "jax")
-    results = run_module.run(RunConfig(epochs=2))
+    results = default_run.results  # the book's run in every framework and mode
     fig = _drawn(monkeypatch, plots.difference_curves, results, tmp_path)
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert set(lines) == {"torch/eager", "jax/scan", "jax/step (= jax/scan)"}

@@ -13,7 +13,7 @@ import pytest
 import adapters
 from comparisons.parity import activations, compare, tap, torch_activations
 from tests.comparisons.parity_helpers import SIZES, forward, inputs, params
-from tests.conftest import need
+from tests.helpers import need
 
 LAYERS = ["affine1", "relu", "affine2", "sigmoid", "affine3"]
 

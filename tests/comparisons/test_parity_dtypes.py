@@ -11,7 +11,7 @@ import pytest
 import adapters
 from comparisons.parity import compare, compare_trajectories
 from tests.comparisons.parity_helpers import copy, trajectory, weights
-from tests.conftest import need
+from tests.helpers import need
 
 JAX_CAUSE = "JAX computes in float32 unless x64 is on: use pinned_precision"
 

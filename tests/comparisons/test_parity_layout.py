@@ -9,7 +9,7 @@ import pytest
 import adapters
 from comparisons.parity import from_jax, from_torch, to_jax, to_torch
 from tests.comparisons.parity_helpers import SIZES, forward, inputs, params
-from tests.conftest import need
+from tests.helpers import need
 
 TORCH_NAMES = {
     f"{p}{i}": f"affine{i}.{n}" for i in (1, 2, 3) for p, n in (("W", "weight"), ("b", "bias"))

@@ -20,7 +20,7 @@ from comparisons.parity import (
 from scratch import TwoLayerNet
 from scratch.optimizers import SGD
 from tests.adapters.helpers import book_run
-from tests.conftest import need
+from tests.helpers import need
 
 JAX_CAUSE = "JAX computes in float32 unless x64 is on: use pinned_precision"
 

@@ -18,7 +18,7 @@ from comparisons.precision import (
 )
 from comparisons.run import RunConfig, book_data
 from tests.adapters.helpers import SHAPES, everything, problem
-from tests.conftest import need
+from tests.helpers import FRAMEWORKS, need
 
 LOW = ("float16", "bfloat16")
 
@@ -135,6 +135,16 @@ def test_float16_rows_are_not_looser_than_they_need_be(book_passes):
 # --------------------------------------------------------------------------- parity
 
 
+def passes(framework: str, w, x, t, dtype: str) -> dict:
+    """The forward pass and the gradients (what is compared here; no loss to compile)."""
+    net = adapters.build(framework, w, dtype=dtype)
+    return {
+        "predict": net.predict(x),
+        "activations": net.activations(x, t),
+        "gradients": net.gradients(x, t),
+    }
+
+
 @pytest.mark.crossframework
 @pytest.mark.parametrize("dtype", LOW)
 @pytest.mark.parametrize("framework", ["torch", "jax"])
@@ -144,8 +154,8 @@ def test_low_precision_frameworks_agree_within_the_table(framework, dtype):
     need("torch", "jax")
     for shape in SHAPES:
         w, x, t = problem(*shape, seed=11, scale=0.1)
-        ref = everything("numpy", w, x, t, "float16" if dtype == "float16" else "float64")
-        other = everything(framework, w, x, t, dtype)
+        ref = passes("numpy", w, x, t, "float16" if dtype == "float16" else "float64")
+        other = passes(framework, w, x, t, dtype)
         names = (f"numpy {ref['predict'].dtype}", f"{framework} {dtype}")
         ran = parity.assert_close(
             {"predict": ref["predict"], **ref["activations"]},
@@ -159,7 +169,7 @@ def test_low_precision_frameworks_agree_within_the_table(framework, dtype):
     if dtype == "bfloat16":
         w, x, t = problem(*SHAPES[0], seed=11, scale=0.1)
         three = parity.compare_all(
-            {fw: everything(fw, w, x, t, dtype)["gradients"] for fw in ("torch", "jax")},
+            {fw: passes(fw, w, x, t, dtype)["gradients"] for fw in ("torch", "jax")},
             dtype=dtype,
             quantity="gradient",
         )
@@ -188,27 +198,25 @@ def test_a_wrong_update_is_caught_even_in_float16():
 # --------------------------------------------------------------------------- the matrix
 
 
-@pytest.fixture(scope="module")
-def matrix():
+@pytest.fixture
+def matrix(default_run) -> PrecisionMatrix:
+    """The default run's matrix: the book's 3000 steps in every precision (conftest)."""
     need("torch", "jax")
-    return precision_matrix(RunConfig(epochs=40))
+    return default_run.results.matrix
 
 
 @pytest.mark.crossframework
 def test_the_matrix_has_every_supported_precision_and_the_storage_case(matrix):
     cells = {(r.precision, r.framework) for r in matrix.rows}
     expected = {
-        (dtype, fw)
-        for dtype in checks.DTYPE_NAMES
-        for fw in ("numpy", "torch", "jax")
-        if supports(fw, dtype)
+        (dtype, fw) for dtype in checks.DTYPE_NAMES for fw in FRAMEWORKS if supports(fw, dtype)
     }
     assert cells == expected | {(STORAGE, "numpy")}
     assert ("bfloat16", "numpy") not in cells
     assert matrix.rows[0].precision == "float64" and matrix.rows[0].verdict == "reference"
     assert matrix.row("bfloat16", "torch").verdict == "stand-in"
     compared = [r for r in matrix.rows if r.report is not None]
-    assert len(compared) == 7 and all(r.report.steps == matrix.steps == 400 for r in compared)
+    assert len(compared) == 7 and all(r.report.steps == matrix.steps == 3000 for r in compared)
     assert matrix.passed, matrix.table()
 
 
@@ -217,7 +225,7 @@ def test_the_matrix_drift_grows_as_the_precision_falls(matrix):
     """float64 agrees to rounding; float32 drifts by ~1e-5; float16 and bfloat16 by far
     more; the nets still classify (the book's point: float16 is enough to infer with)."""
     drift = {(r.precision, r.framework): r.drift for r in matrix.rows}
-    for fw in ("numpy", "torch", "jax"):
+    for fw in FRAMEWORKS:
         assert drift[("float64", fw)] < 1e-11
         assert 1e-8 < drift[("float32", fw)] < 1e-3
         assert drift[("float16", fw)] > 100 * drift[("float32", fw)]

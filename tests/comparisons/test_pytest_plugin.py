@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import adapters
-from tests.conftest import need
+from tests.helpers import need
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import adapters
-from tests.conftest import need
+from tests.helpers import need
 
 HEADING = "## Parity for your own model"
 README = Path(__file__).resolve().parents[2] / "README.md"

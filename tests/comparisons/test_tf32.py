@@ -17,7 +17,7 @@ from adapters import OptimizerSpec
 from adapters.precision import pinned_precision
 from comparisons import cli, run
 from comparisons.run import RunConfig, book_data
-from tests.conftest import need
+from tests.helpers import need
 
 
 @pytest.mark.crossframework
@@ -33,6 +33,7 @@ def test_tf32_is_set_inside_the_call_and_restored_after(framework):
             pinned = (torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision())
         assert inside == (True, "high") and pinned == (False, "highest")
     else:
+        adapters.net_class("jax")  # imports jax with NumPy's global generator kept
         import jax
 
         with pinned_precision("jax", "float32", tf32=True):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,11 +43,26 @@ def writer_argv(out) -> list[str]:
     return [sys.executable, "-c", _WRITER, str(out)]
 
 
+@contextlib.contextmanager
+def _sigint_not_ignored():
+    """A child inherits an ignored SIGINT, and Python then never turns it into Ctrl-C: as
+    when pytest runs as a shell's background job. A handled one is reset on exec."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start(argv: list[str], cwd, **kwargs) -> subprocess.Popen:
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)
     kwargs.setdefault("env", env())
-    return subprocess.Popen(argv, cwd=cwd, **kwargs)
+    with _sigint_not_ignored():
+        return subprocess.Popen(argv, cwd=cwd, **kwargs)
 
 
 def pausing_at(step: str, pause) -> dict[str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from comparisons import cli, outdir, report
-from tests.reliability.processes import (
+from tests.comparisons.processes import (
     NEW,
     SET,
     env,
@@ -47,8 +47,10 @@ def assert_one_whole_run(out, epochs: int) -> None:
 
 
 def test_two_runs_into_one_out_never_mix_the_second_waits(tmp_path):
+    """The first writes its set as the command does (outdir, no training: it only has to
+    hold the set's lock); the second is the command itself."""
     out, pause = tmp_path / "out", tmp_path / "pause"
-    first = start(train_argv(out, 2, "--quiet"), tmp_path, env=pausing_at("loss_curves.png", pause))
+    first = start(writer_argv(out), tmp_path, env=pausing_at("loss_curves.png", pause))
     wait_for(pause / "at-loss_curves.png", first)  # the first run is writing its set
     second = start(train_argv(out, 3), tmp_path)
     waited = []

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import adapters
 from comparisons import cli
 
 # any text, line breaks and control characters included
@@ -40,7 +41,7 @@ def _parses(text: str) -> bool:
 
 def _frameworks_ok(text: str) -> bool:
     names = [n.strip() for n in text.split(",") if n.strip()]
-    return bool(names) and len(set(names)) == len(names) and set(names) <= {"numpy", "torch", "jax"}
+    return bool(names) and len(set(names)) == len(names) and set(names) <= set(adapters.FRAMEWORKS)
 
 
 def unit_interval_misses():
