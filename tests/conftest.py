@@ -28,16 +28,11 @@ import pytest
 # backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
 
-from tests.helpers import INSTALLED, PAIRS, need  # noqa: E402
+from tests.helpers import PAIRS, need  # noqa: E402
 
 PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
     pytest_plugins = [PLUGIN]
-
-# `from tests.conftest import need` (and INSTALLED, PAIRS) kept until the adapters/dp
-# branches merge; new code imports them from tests.helpers.
-__all__ = ["INSTALLED", "PAIRS", "need"]
-
 
 @pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
 def pair(request) -> tuple[str, str]:

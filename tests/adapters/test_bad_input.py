@@ -8,7 +8,7 @@ import pytest
 import adapters
 from adapters import OptimizerSpec
 from tests.adapters.helpers import problem
-from tests.conftest import need
+from tests.helpers import need
 
 pytestmark = pytest.mark.crossframework
 

@@ -22,7 +22,7 @@ import adapters
 from adapters import data_parallel
 from comparisons import parity
 from tests.adapters.helpers import BOOK_OPTIMIZERS, book_run
-from tests.conftest import need
+from tests.helpers import need
 
 pytestmark = pytest.mark.crossframework
 

@@ -46,7 +46,7 @@ def test_pairs_agree_in_float64(pair, shape, labels):
 
 @pytest.mark.parametrize("framework_name", adapters.FRAMEWORKS)
 def test_index_and_onehot_labels_give_identical_results(framework_name):
-    from tests.conftest import need
+    from tests.helpers import need
 
     need(framework_name)
     w, x, t = problem(6, 4, 5, 3, seed=3)
@@ -61,7 +61,7 @@ def test_index_and_onehot_labels_give_identical_results(framework_name):
 def test_book_epsilon_explains_the_loss_difference(framework):
     """The reference's loss is -log(p + 1e-7); torch and optax have no epsilon. The raw
     difference is visible (up to ~1e-7 / p), and the gap formula accounts for all of it."""
-    from tests.conftest import need
+    from tests.helpers import need
 
     need(framework)
     w, x, t = problem(4, 3, 5, 2, seed=7, scale=3.0)

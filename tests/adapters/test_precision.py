@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from adapters.precision import pinned_precision
-from tests.conftest import need
+from tests.helpers import need
 
 
 def torch_flags():

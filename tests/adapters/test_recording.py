@@ -9,7 +9,7 @@ import pytest
 from adapters import DivergenceError
 from adapters.recording import Recorder
 from adapters.trajectory import record_steps
-from tests.conftest import need
+from tests.helpers import need
 
 
 def run(make, steps: int, record_every: int, **kwargs):

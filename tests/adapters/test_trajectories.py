@@ -11,7 +11,7 @@ import adapters
 from adapters import OptimizerSpec
 from comparisons import parity
 from tests.adapters.helpers import BOOK_OPTIMIZERS, book_run
-from tests.conftest import need
+from tests.helpers import need
 
 pytestmark = pytest.mark.crossframework
 

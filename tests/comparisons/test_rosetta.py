@@ -97,7 +97,7 @@ def test_every_named_test_exists():
 
 @pytest.mark.crossframework
 def test_every_adapter_path_resolves_to_code():
-    from tests.conftest import need
+    from tests.helpers import need
 
     need("torch", "jax")
     resolved = 0
@@ -119,7 +119,7 @@ def test_every_adapter_path_resolves_to_code():
 
 @pytest.mark.crossframework
 def test_snippets_are_what_a_person_writes_not_adapter_plumbing():
-    from tests.conftest import need
+    from tests.helpers import need
 
     need("torch", "jax")
     shown = {(c.id, fw): code(c, fw) for c in CONCEPTS for fw in FRAMEWORKS}
@@ -164,7 +164,7 @@ def test_terminal_never_breaks_a_code_line(width):
 
 @pytest.mark.crossframework
 def test_columns_when_they_fit_else_the_frameworks_follow_one_another():
-    from tests.conftest import need
+    from tests.helpers import need
 
     need("torch", "jax")
     sgd = [concept("sgd")]
@@ -224,7 +224,7 @@ def test_list_names_every_id_and_title():
 
 @pytest.mark.crossframework
 def test_markdown_holds_every_snippet_intact_in_both_languages():
-    from tests.conftest import need
+    from tests.helpers import need
 
     need("torch", "jax")
     for lang in ("en", "ja"):
@@ -239,7 +239,7 @@ def test_markdown_holds_every_snippet_intact_in_both_languages():
 
 @pytest.mark.crossframework
 def test_html_is_one_section_with_every_snippet_escaped_in_a_pre():
-    from tests.conftest import need
+    from tests.helpers import need
 
     need("torch", "jax")
     page = rosetta.render_html()

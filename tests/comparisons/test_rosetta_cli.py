@@ -40,7 +40,7 @@ def test_list_prints_every_id_and_title():
 
 @pytest.mark.crossframework
 def test_one_concept_in_one_framework_is_a_short_answer_showing_nn_linear():
-    from tests.conftest import need
+    from tests.helpers import need
 
     need("torch")
     status, out, _ = run(["rosetta", "--concept", "affine", "--frameworks", "torch"])

@@ -12,7 +12,7 @@ import pytest
 
 from comparisons.rosetta.ladder import RUNGS
 from comparisons.rosetta.ladder.reference import book_problem, check
-from tests.conftest import need
+from tests.helpers import need
 
 pytestmark = pytest.mark.crossframework
 ALL = tuple(dict.fromkeys(RUNGS["torch"] + RUNGS["jax"]))

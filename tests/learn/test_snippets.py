@@ -11,7 +11,7 @@ from comparisons.rosetta import CONCEPTS
 from scratch import layers, optimizers
 from scratch.functions import softmax
 from scratch.trainer import clip_grads, shuffled_batches
-from tests.conftest import need
+from tests.helpers import need
 from tests.learn.helpers import agree, book_rng_after_data, book_start, framework_state
 
 pytestmark = pytest.mark.crossframework

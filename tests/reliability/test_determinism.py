@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
+from tests.helpers import need
 from tests.reliability import trajectory_hashes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import pytest
 import adapters
 from adapters import DivergenceError, OptimizerSpec, Trajectory
 from adapters.trajectory import divergence
-from tests.conftest import need
+from tests.helpers import need
 from tests.reliability.helpers import blowup_problem, last_update_problem
 
 RUNS = [("numpy", None), ("torch", None), ("jax", "scan"), ("jax", "step")]

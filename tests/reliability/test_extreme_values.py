@@ -25,7 +25,7 @@ from adapters import OptimizerSpec
 from comparisons import parity
 from scratch import layers
 from scratch.functions import sigmoid, softmax
-from tests.conftest import need
+from tests.helpers import need
 from tests.reliability.helpers import (
     book_cross_entropy,
     exact_cross_entropy,

@@ -23,7 +23,7 @@ from hypothesis.extra import numpy as hnp
 import adapters
 from adapters import OptimizerSpec, checks
 from scratch import init_weights
-from tests.conftest import need
+from tests.helpers import need
 
 pytestmark = pytest.mark.crossframework
 
