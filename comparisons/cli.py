@@ -12,6 +12,7 @@ import argparse
 import difflib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -401,6 +402,13 @@ def build_parser() -> Parser:
     b.add_argument(
         "--steps", type=_positive_int, default=None, help="steps at every size (a quick run)"
     )
+    b.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="instead: seconds per step with 1 and 2 workers in every framework and mode, at "
+        "the book's and the medium size (or --sizes), and the all-reduce's share of a step "
+        "(a few minutes; --steps 300 for a quick run)",
+    )
     return parser
 
 
@@ -561,6 +569,11 @@ def train_config(args: argparse.Namespace) -> RunConfig:
 
 def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
     """The BenchConfig the options describe; UsageError for a bad combination."""
+    if args.data_parallel and "jax" not in sys.modules:
+        # this command's own JAX gets 2 host devices, set before JAX starts, so that its
+        # mesh runs in this process (a library caller's JAX is never changed: see
+        # adapters/jax_sharding.py)
+        os.environ.setdefault("JAX_NUM_CPU_DEVICES", "2")
     frameworks = frameworks_for(args, None)
     check_device(frameworks, args.device)
     sizes = args.sizes
@@ -723,10 +736,39 @@ def cmd_drift(args: argparse.Namespace, frameworks: list[str]) -> int:
 
 def cmd_bench(args: argparse.Namespace, config: bench.BenchConfig) -> int:
     """The table (or --json) on stdout, the progress bar on stderr."""
+    if args.data_parallel:
+        return cmd_bench_data_parallel(args)
     results = bench.bench_results(config, None if args.quiet else bench.show_progress)
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     print(json.dumps(results, indent=2) if args.json else bench.format_table(results))
+    return 0
+
+
+def cmd_bench_data_parallel(args: argparse.Namespace) -> int:
+    """bench --data-parallel: N=1 against N=2 workers, per step (comparisons/
+    data_parallel_measure.py; the torch ranks start before the clock does)."""
+    from comparisons import data_parallel_measure, text
+
+    say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    say("timing 1 and 2 workers in every framework and mode (a few minutes) ...")
+    sizes = args.sizes or ("book", "medium")
+    rows = data_parallel_measure.timing(steps=args.steps, sizes=sizes)
+    if args.json:
+        keys = ("size", "run", "n1_seconds", "n2_seconds", "allreduce_seconds", "comm_share")
+        print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=2))
+        return 0
+    head = ("size", "framework/mode", "N=1 per step", "N=2 per step", "N=2 / N=1")
+    head += ("all-reduce", "its share of an N=2 step")
+    body = [
+        (
+            size, run, text.duration(one), text.duration(two), f"{two / one:.2f}",
+            "-" if run.startswith("numpy") else text.duration(comm),
+            "-" if run.startswith("numpy") else f"{100 * share:.1f}%",
+        )
+        for size, run, one, two, comm, share in rows
+    ]  # fmt: skip
+    print(text.text_table(head, body))
     return 0
 
 

@@ -132,21 +132,29 @@ def jax_pmean_seconds(size: int, calls: int = 2000) -> float:
         return (time.perf_counter() - start) / calls
 
 
-def timing(quick: bool) -> list[tuple]:
+def timing(
+    quick: bool = False, steps: int | None = None, sizes: tuple[str, ...] = ("book", "medium")
+) -> list[tuple]:
+    """(size, framework/mode, seconds a step with N=1, with N=2, one all-reduce, its share
+    of an N=2 step) at each of `sizes`; `steps` (or 300 when `quick`) per
+    run instead of each size's own."""
     rows = []
-    for name in ("book", "medium"):
+    steps = 300 if quick and steps is None else steps
+    for name in sizes:
         size = SIZES[name]
-        problem = make_problem(size, 300 if quick else None)
+        problem = make_problem(size, steps)
         params = 2 * size.hidden + size.hidden + size.hidden * 3 + 3
+        calls = 2000 if steps is None else 50  # all-reduces timed, for their mean
         comm = {
-            "torch": torch_allreduce_seconds(params),
-            "jax": jax_pmean_seconds(params),
+            "torch": torch_allreduce_seconds(params, calls),
+            "jax": jax_pmean_seconds(params, calls),
             "numpy": 0.0,
         }
         with torch_ddp.ranks(2):
             for framework, mode in RUNS:
-                one = per_step(problem, framework, mode, 1, 1 if quick else 3)
-                two = per_step(problem, framework, mode, 2, 1 if quick else 3)
+                repeats = 1 if steps is not None else 3
+                one = per_step(problem, framework, mode, 1, repeats)
+                two = per_step(problem, framework, mode, 2, repeats)
                 share = comm[framework] / two if framework != "numpy" else float("nan")
                 rows.append((name, f"{framework}/{mode}", one, two, comm[framework], share))
     return rows

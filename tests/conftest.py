@@ -34,6 +34,7 @@ PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
     pytest_plugins = [PLUGIN]
 
+
 @pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
 def pair(request) -> tuple[str, str]:
     need(*request.param)

@@ -22,12 +22,12 @@ import adapters
 from adapters import data_parallel
 from comparisons import parity
 from tests.adapters.helpers import BOOK_OPTIMIZERS, book_run
-from tests.helpers import need
+from tests.helpers import framework_modes, need
 
 pytestmark = pytest.mark.crossframework
 
 SHORT = 6  # epochs: 60 steps of the book's run
-MODES = [("numpy", "eager"), ("torch", "eager"), ("jax", "scan"), ("jax", "step")]
+MODES = framework_modes()
 
 
 @functools.cache

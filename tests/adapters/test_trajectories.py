@@ -11,11 +11,11 @@ import adapters
 from adapters import OptimizerSpec
 from comparisons import parity
 from tests.adapters.helpers import BOOK_OPTIMIZERS, book_run
-from tests.helpers import need
+from tests.helpers import framework_modes, need
 
 pytestmark = pytest.mark.crossframework
 
-MODES = [("torch", "eager"), ("jax", "scan"), ("jax", "step")]
+MODES = framework_modes(("torch", "jax"))
 RECORD_EVERY = 50  # 61 records over 3000 steps; the last step is always recorded
 
 

@@ -250,3 +250,20 @@ def test_the_torch_baseline_takes_its_sizes_thread_count_and_gives_the_process_s
     losses, weights = baselines.torch_plain(problem, np.array([0, 2, 4]), "float64", "cpu")
     assert seen == [1] * 4 and torch.get_num_threads() == before
     assert losses.shape == (4,) and weights["W1"].shape == (3, 2, 5)
+
+
+@pytest.mark.crossframework
+def test_bench_data_parallel_times_one_and_two_workers_in_every_framework(capsys):
+    """bench --data-parallel: per step with N=1 and N=2 in every framework and mode, and the
+    all-reduce's share (a short run at the book's size: the numbers are not asserted, that
+    they were measured is; the medium size is the same code with other shapes)."""
+    need("torch", "jax")
+    argv = ["bench", "--data-parallel", "--sizes", "book", "--steps", "4", "--json", "--quiet"]
+    assert cli.main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    runs = {(r["size"], r["run"]) for r in rows}
+    assert runs == {("book", run) for run in ("numpy/eager", "torch/eager", "jax/scan", "jax/step")}
+    for r in rows:
+        assert r["n1_seconds"] > 0 and r["n2_seconds"] > 0
+        if not r["run"].startswith("numpy"):
+            assert r["allreduce_seconds"] > 0 and 0 < r["comm_share"] < 1

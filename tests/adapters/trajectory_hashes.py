@@ -1,10 +1,10 @@
 """Print one SHA-256 per framework, mode and dtype of a short stretch of the book's run.
 
-`python -m tests.reliability.trajectory_hashes` (from the repository root) trains 1 epoch
+`python -m tests.adapters.trajectory_hashes` (from the repository root) trains 1 epoch
 (10 steps) of the book's run with SGD in every installed framework and mode, in float64
 and float32, and prints a JSON object {"numpy/eager/float64": hash, ...}
 hashing the losses, the loss gap, the record steps and every recorded weight, bit for
-bit. tests/reliability/test_determinism.py runs it in a second process beside its own.
+bit. tests/adapters/test_determinism.py runs it in a second process beside its own.
 """
 
 from __future__ import annotations

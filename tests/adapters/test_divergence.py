@@ -20,8 +20,8 @@ import pytest
 import adapters
 from adapters import DivergenceError, OptimizerSpec, Trajectory
 from adapters.trajectory import divergence
+from tests.adapters.problems import blowup_problem, last_update_problem
 from tests.helpers import need
-from tests.reliability.helpers import blowup_problem, last_update_problem
 
 RUNS = [("numpy", None), ("torch", None), ("jax", "scan"), ("jax", "step")]
 LR_AT_THE_EDGE = {"float64": 1e308, "float32": 1e38}

@@ -26,11 +26,10 @@ from adapters import DivergenceError, OptimizerSpec
 from comparisons import cli, parity
 from scratch import init_weights
 from tests.adapters.helpers import book_run
-from tests.helpers import need
-from tests.reliability.helpers import extreme_problem, last_update_problem
+from tests.adapters.problems import extreme_problem, last_update_problem
+from tests.helpers import FRAMEWORKS, INSTALLED, modes, need
 
-FRAMEWORKS = ("numpy", "torch", "jax")
-MODES = {"numpy": ("eager",), "torch": ("eager",), "jax": ("scan", "step")}
+MODES = {fw: modes(fw) for fw in FRAMEWORKS if fw in INSTALLED}
 
 
 def frameworks():

@@ -23,11 +23,10 @@ from hypothesis.extra import numpy as hnp
 import adapters
 from adapters import OptimizerSpec, checks
 from scratch import init_weights
-from tests.helpers import need
+from tests.helpers import FRAMEWORKS, need
 
 pytestmark = pytest.mark.crossframework
 
-FRAMEWORKS = ("numpy", "torch", "jax")
 I, H, O, N = 3, 5, 4, 6  # non-square everywhere
 W = init_weights(I, H, O, rng=np.random.RandomState(0))
 X = np.random.RandomState(1).standard_normal((N, I))

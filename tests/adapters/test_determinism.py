@@ -1,6 +1,6 @@
 """Determinism: the same command twice, in two processes, gives bit-identical trajectories.
 
-`python -m tests.reliability.trajectory_hashes` runs in a fresh process beside the test's
+`python -m tests.adapters.trajectory_hashes` runs in a fresh process beside the test's
 own run of the same code, and their
 SHA-256 of every trajectory (losses, loss gap, record steps, every recorded weight) must
 be equal for numpy, torch on CPU and JAX on CPU (scan and step), in float64 and float32.
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.adapters import trajectory_hashes
 from tests.helpers import need
-from tests.reliability import trajectory_hashes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_the_same_run_in_two_processes_is_bit_identical():
     """This process and a fresh one (same environment) hash the same runs."""
     need("torch", "jax")
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": ""}
-    command = [sys.executable, "-m", "tests.reliability.trajectory_hashes"]
+    command = [sys.executable, "-m", "tests.adapters.trajectory_hashes"]
     other = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     first = trajectory_hashes.hashes()  # meanwhile, here: the first of the two processes
     out = other.communicate(timeout=300)[0]

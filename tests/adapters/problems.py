@@ -1,4 +1,4 @@
-"""Problems at the edges of the float range, shared by the reliability tests."""
+"""Problems at the edges of the float range: extreme values, divergence, global state."""
 
 from __future__ import annotations
 

@@ -25,14 +25,13 @@ from adapters import OptimizerSpec
 from comparisons import parity
 from scratch import layers
 from scratch.functions import sigmoid, softmax
-from tests.helpers import need
-from tests.reliability.helpers import (
+from tests.adapters.problems import (
     book_cross_entropy,
     exact_cross_entropy,
     extreme_problem,
 )
+from tests.helpers import FRAMEWORKS, need
 
-FRAMEWORKS = ("numpy", "torch", "jax")
 DTYPES = ("float64", "float32")
 EDGES = [-1e4, -800.0, -745.2, -709.8, -103.9, -88.8, 0.0, 88.8, 709.8, 800.0, 1e4]
 

@@ -1,1 +1,0 @@
-"""Reliability: extreme values, divergence, determinism, global state, hostile input, files."""
