@@ -8,14 +8,16 @@ two columns).
 
 from __future__ import annotations
 
+import ast
+import functools
 import html
-import importlib
-import inspect
+import importlib.util
 import re
 import shutil
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from comparisons.rosetta.catalogue import (
     CONCEPTS,
@@ -93,18 +95,33 @@ def placeholder(framework: str) -> str:
 
 def snippet_source(framework: str, name: str) -> str:
     """The dedented source of `name` ("Affine", "TwoLayerNet.backward") in the snippet
-    module of `framework`; a one-line placeholder when that framework is not installed."""
-    try:
-        module = importlib.import_module(SNIPPET_MODULES[framework])
-    except ImportError as error:
-        top = (error.name or "").split(".")[0]
-        if top in _EXTRAS:
-            return placeholder(_EXTRAS[top])
-        raise
-    obj = module
+    module of `framework`, read from its file without importing it (showing the PyTorch
+    code needs no torch import, seconds of a report's time); a one-line placeholder when
+    that framework is not installed."""
+    if framework != "numpy" and any(
+        importlib.util.find_spec(m) is None for m, extra in _EXTRAS.items() if extra == framework
+    ):
+        return placeholder(framework)
+    text, tree = _snippet_module(framework)
+    node: ast.AST = tree
     for part in name.split("."):
-        obj = getattr(obj, part)
-    return textwrap.dedent(inspect.getsource(obj)).rstrip("\n")
+        node = next(
+            child
+            for child in node.body  # type: ignore[attr-defined]
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and child.name == part
+        )
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])  # as inspect does
+    lines = text.splitlines()[first - 1 : node.end_lineno]
+    return textwrap.dedent("\n".join(lines)).rstrip("\n")
+
+
+@functools.cache
+def _snippet_module(framework: str) -> tuple[str, ast.Module]:
+    """The text and syntax tree of `framework`'s snippet module (its file, not imported)."""
+    origin = importlib.util.find_spec(SNIPPET_MODULES[framework]).origin
+    text = Path(origin).read_text(encoding="utf-8")
+    return text, ast.parse(text)
 
 
 def code(concept: Concept, framework: str) -> str:
