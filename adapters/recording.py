@@ -35,19 +35,19 @@ class Recorder:
 
     `weights()` returns a mapping of names to NumPy arrays, torch tensors or JAX arrays
     (gradient-tracking tensors are detached); its names, shapes and dtypes must stay the
-    same at every record, and with `dtype` given they must be that dtype. A step's loss is
-    a Python number, a 0-d NumPy array or NumPy scalar, a 0-d torch tensor or a 0-d JAX
-    array. Bad values are a TypeError/ValueError naming `weights` or `step`. Finiteness
-    is judged once, at the end (`trajectory`, or `adapters.trajectory.divergence`).
+    same at every record (a declared dtype is `comparisons.parity.record`'s to check). A
+    step's loss is a Python number, a 0-d NumPy array or NumPy scalar, a 0-d torch
+    tensor or a 0-d JAX array. Bad values are a TypeError/ValueError naming `weights` or
+    `step`. Finiteness is judged once, at the end (`trajectory`, or
+    `adapters.trajectory.divergence`).
     """
 
-    def __init__(self, steps: int, record_every: int = 1, *, dtype: str | None = None) -> None:
+    def __init__(self, steps: int, record_every: int = 1) -> None:
         for name, value in (("steps", steps), ("record_every", record_every)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.steps = int(steps)
         self.record_steps = record_steps(self.steps, min(int(record_every), self.steps))
-        self.dtype = dtype
         self._marks = self.record_steps.tolist() + [-1]  # -1: no record is due any more
         self._next = 0  # index of the next record in record_steps
         self._losses: list = []
@@ -61,13 +61,13 @@ class Recorder:
         """Record 0: the weights before the first step."""
         if self._next != 0:
             raise RuntimeError("Recorder.start: the initial weights are already recorded")
-        self._stores = _make_stores(weights, len(self.record_steps), self.dtype)
+        self._stores = _make_stores(weights, len(self.record_steps))
         self._put(weights)
 
     def step(self, loss: Any, weights: Callable[[], Mapping[str, Any]]) -> None:
         """The loss of the next step; then `weights()` is recorded if a record is due."""
         if type(loss) is not self._loss_type:
-            self._take_loss = _loss_taker(loss, self.dtype)
+            self._take_loss = _loss_taker(loss)
             self._loss_type = type(loss)
             self._loss_kinds.add(_kind(loss) if _kind(loss) in ("torch", "jax") else "number")
         self._losses.append(self._take_loss(loss))
@@ -153,16 +153,6 @@ def dtype_name(a: Any) -> str:
     return str(a.dtype).removeprefix("torch.")
 
 
-def _dtype_error(what: str, got: str, declared: str) -> ValueError:
-    hint = ""
-    if got == "float32" and declared == "float64":
-        hint = (
-            "; JAX computes in float32 unless x64 is on: use "
-            "pinned_precision('jax', 'float64') (torch: build the model in float64)"
-        )
-    return ValueError(f"{what} is {got}, not the declared {declared}{hint}")
-
-
 # --------------------------------------------------------------------------- losses
 
 
@@ -170,7 +160,7 @@ def _number(loss: Any) -> float:
     return float(loss)
 
 
-def _loss_taker(loss: Any, dtype: str | None) -> Callable[[Any], Any]:
+def _loss_taker(loss: Any) -> Callable[[Any], Any]:
     """How to keep this type of loss: as a Python float, or as the framework's 0-d array
     (detached from torch's graph, so the graph is freed)."""
     if isinstance(loss, bool | np.bool_) or not (
@@ -182,8 +172,6 @@ def _loss_taker(loss: Any, dtype: str | None) -> Callable[[Any], Any]:
     if isinstance(loss, numbers.Real):  # Python and NumPy scalars
         return _number
     kind = _kind(loss)
-    if dtype is not None and loss.dtype.kind == "f" and dtype_name(loss) != dtype:
-        raise _dtype_error("the loss step returned", dtype_name(loss), dtype)
 
     def scalar(loss: Any) -> None:
         if loss.ndim:
@@ -307,7 +295,7 @@ class _JaxStore(_Store):
 _STORES = {"numpy": _NumpyStore, "cupy": _NumpyStore, "torch": _TorchStore, "jax": _JaxStore}
 
 
-def _make_stores(weights: Any, records: int, dtype: str | None) -> dict[str, _Store]:
+def _make_stores(weights: Any, records: int) -> dict[str, _Store]:
     if not isinstance(weights, Mapping) or not weights:
         raise TypeError(
             "weights() must return a non-empty mapping of names to arrays, got "
@@ -323,8 +311,6 @@ def _make_stores(weights: Any, records: int, dtype: str | None) -> dict[str, _St
                 f"weights()[{name!r}] must be a NumPy array, torch tensor or JAX array, "
                 f"got {type(a).__name__}"
             )
-        if dtype is not None and dtype_name(a) != dtype:
-            raise _dtype_error(f"weights()[{name!r}]", dtype_name(a), dtype)
         stores[name] = _STORES[kind](a, records)
     return stores
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from adapters import recording
 from adapters.checks import DTYPE_NAMES
 
 Side = tuple[str, str, str]  # (label, dtype name, framework)
@@ -35,12 +36,9 @@ def framework_of(value: Any) -> str:
 def dtype_name(value: Any) -> str:
     """The dtype an array holds, by name ("float32", "bfloat16", "int64"...); a Python
     float is float64, as NumPy takes it."""
-    dtype = getattr(value, "dtype", None)
-    if dtype is None:
+    if getattr(value, "dtype", None) is None:
         return np.asarray(value).dtype.name
-    if framework_of(value) == "torch":
-        return str(dtype).removeprefix("torch.")
-    return np.dtype(dtype).name
+    return recording.dtype_name(value)  # the adapters' own reading of an array's dtype
 
 
 def to_numpy(value: Any) -> np.ndarray:

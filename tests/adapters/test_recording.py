@@ -130,14 +130,6 @@ def test_a_step_that_returns_no_scalar_loss_is_refused_by_name(loss, message):
         recorder.step(loss, lambda: {"w": np.ones(3)})
 
 
-def test_a_declared_dtype_names_the_weight_and_the_x64_trap():
-    recorder = Recorder(3, 1, dtype="float64")
-    with pytest.raises(
-        ValueError, match=r"weights\(\)\['W1'\] is float32, not the declared float64.*x64"
-    ):
-        recorder.start({"W1": np.ones(3, np.float32)})
-
-
 def test_a_non_finite_run_is_a_divergence_error_at_its_step():
     recorder = Recorder(4, 2)
     recorder.start({"w": np.ones(2)})
