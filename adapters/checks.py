@@ -26,6 +26,16 @@ def largest(dtype: str) -> float:
     return BFLOAT16_MAX if dtype == "bfloat16" else float(np.finfo(dtype).max)
 
 
+def check_fits(settings: dict[str, float], dtype: str) -> None:
+    """Settings (a learning rate, max_grad) must be numbers `dtype` can hold (torch cannot
+    even represent lr 1e5 in float16): ValueError naming the first that cannot. The one
+    rule for `Net.train` and the command line, which names its options."""
+    top = largest(dtype)
+    for key, value in settings.items():
+        if abs(value) > top:
+            raise ValueError(f"{key} {value:.3g} does not fit in {dtype} (largest {top:.3g})")
+
+
 def numpy_dtype(dtype: str) -> np.dtype:
     """The NumPy dtype arrays of `dtype` travel in: bfloat16 as float32, others as is."""
     return np.dtype("float32" if dtype == "bfloat16" else dtype)

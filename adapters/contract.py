@@ -195,13 +195,8 @@ class NetBase:
                 f"optimizer must be an adapters.OptimizerSpec, got {type(optimizer).__name__}"
             )
         max_grad = checks.check_max_grad(max_grad)
-        largest = checks.largest(self.dtype)  # torch cannot even hold a bigger lr in float16
         settings = {f"{optimizer.name} {k}": v for k, v in optimizer.hyper.items()}
-        for key, value in {**settings, "max_grad": max_grad or 0.0}.items():
-            if abs(value) > largest:
-                raise ValueError(
-                    f"{key} {value:.3g} does not fit in {self.dtype} (largest {largest:.3g})"
-                )
+        checks.check_fits({**settings, "max_grad": max_grad or 0.0}, self.dtype)
         record_every = checks.check_positive_int(record_every, "record_every")
         if mode is None:
             mode = self.MODES[0]

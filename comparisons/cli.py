@@ -479,15 +479,11 @@ def check_device(frameworks: list[str], device: str) -> None:
 def check_fits(spec: OptimizerSpec, max_grad: float | None, dtype: str) -> None:
     """The optimizer's settings and --max-grad must be numbers `dtype` can hold (torch
     cannot even represent lr 1e5 in float16): refused before any training."""
-    largest = checks.largest(dtype)
     values = {"--" + k.replace("_", "-"): v for k, v in spec.hyper.items()}  # decay_rate
-    values["--max-grad"] = max_grad or 0.0
-    for option, value in values.items():
-        if abs(value) > largest:
-            raise UsageError(
-                f"{option} {value:g} does not fit in {dtype} (largest {largest:.4g}): "
-                f"choose a smaller value or a wider --dtype"
-            )
+    try:
+        checks.check_fits({**values, "--max-grad": max_grad or 0.0}, dtype)
+    except ValueError as err:
+        raise UsageError(f"{err}: choose a smaller value or a wider --dtype") from None
 
 
 def need_module(module: str, what: str) -> None:

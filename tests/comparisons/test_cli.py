@@ -329,7 +329,7 @@ def test_a_run_beyond_memory_is_refused_before_anything_is_allocated(
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["--dtype", "float16", "--optimizer", "adam", "--lr", "1e5"], "--lr 100000 does not"),
+        (["--dtype", "float16", "--optimizer", "adam", "--lr", "1e5"], "--lr 1e+05 does not"),
         (["--dtype", "float16", "--max-grad", "1e6"], "--max-grad 1e+06 does not fit in float16"),
         (["--dtype", "float16", "--lr", "70000"], "(largest 6.55e+04)"),
     ],
