@@ -9,14 +9,14 @@ cost.
 
 They are kept minimal on purpose, and that is what they measure against:
 - the recording is a plain list of copies, stacked at the end (no preallocated buffers);
-- the torch loop runs on the threads the process has, or on `problem.torch_threads` when
-  the benchmark's size sets it (the book's size: one thread, as the torch adapter runs a
-  net that small; the rule that decides it lives in the adapter, not here);
+- the torch loop runs on the threads the torch adapter would use for the same net
+  (`adapters.torch_adapter.tiny_net_threads`: one thread for a net as small as the book's),
+  so both sides do the same work;
 - no input checks, no divergence detection, no precision pinning beyond what each loop
   needs to compute in the asked dtype.
 
 `problem` is a comparisons.bench.Problem: x (n, 2) float64, t (n,) int64, weights (book
-layout, float64), schedule (steps, batch) int64, lr, torch_threads.
+layout, float64), schedule (steps, batch) int64, lr.
 """
 
 from __future__ import annotations
@@ -114,10 +114,9 @@ def torch_plain(problem, marks: np.ndarray, dtype: str, device: str):
     snapshot = lambda: [book(p).detach().clone() for p in params]  # noqa: E731
     records = [snapshot()]
     losses = torch.empty(schedule.shape[0], dtype=tdtype, device=device)
-    threads = torch.get_num_threads()
-    try:
-        if problem.torch_threads is not None and device == "cpu":
-            torch.set_num_threads(problem.torch_threads)
+    from adapters.torch_adapter import tiny_net_threads  # the adapter's own thread rule
+
+    with tiny_net_threads((2, H, 3), schedule.shape[1], device):
         for step in range(schedule.shape[0]):
             rows = schedule[step]
             optimizer.zero_grad()
@@ -127,8 +126,6 @@ def torch_plain(problem, marks: np.ndarray, dtype: str, device: str):
             losses[step] = loss.detach()
             if step + 1 in keep:
                 records.append(snapshot())
-    finally:
-        torch.set_num_threads(threads)
     stacked = {
         k: torch.stack([r[i] for r in records]).cpu().numpy() for i, k in enumerate(WEIGHT_NAMES)
     }

@@ -68,24 +68,12 @@ class Size:
     lr: float  # SGD's: ch01's 1.0 at hidden 10; about 10 / hidden above, or float32 overflows
     gpu_only: bool = False  # skipped on the CPU unless asked for by name
     # torch's intra-op threads for the hand-written loop on the CPU (None: the process's).
-    # The book's net is so small that waking a second thread costs more than each op; the
-    # torch adapter runs it on one thread, so its baseline does too.
-    torch_threads: int | None = None
 
 
 SIZES = {
     s.name: s
     for s in (
-        Size(
-            "book",
-            hidden=10,
-            batch=30,
-            points=300,
-            steps=3000,
-            record_every=1,
-            lr=1.0,
-            torch_threads=1,
-        ),  # fmt: skip
+        Size("book", hidden=10, batch=30, points=300, steps=3000, record_every=1, lr=1.0),
         Size("medium", hidden=1000, batch=1024, points=30_000, steps=200, record_every=10, lr=0.01),
         Size(
             "large",
@@ -145,10 +133,6 @@ class Problem:
     @property
     def lr(self) -> float:
         return self.size.lr
-
-    @property
-    def torch_threads(self) -> int | None:
-        return self.size.torch_threads
 
 
 def make_problem(size: Size, steps: int | None = None) -> Problem:

@@ -229,15 +229,16 @@ def test_a_missing_gpu_is_refused_with_exit_2(capsys, monkeypatch):
 
 
 @pytest.mark.crossframework
-def test_the_torch_baseline_takes_its_sizes_thread_count_and_gives_the_process_s_back(
+def test_the_torch_baseline_follows_the_adapters_thread_rule_and_gives_the_threads_back(
     monkeypatch,
 ):
+    """A net this small runs on one thread in the adapter (tiny_net_threads): so does the
+    baseline it is timed against, and the process's thread count is back afterwards."""
     need("torch")
     import torch
 
-    one_thread = bench.Size("tiny1", hidden=5, batch=7, points=60, steps=4, record_every=2,
-                            lr=0.5, torch_threads=1)  # fmt: skip
-    problem = bench.make_problem(one_thread)
+    tiny = bench.Size("tiny", hidden=5, batch=7, points=60, steps=4, record_every=2, lr=0.5)
+    problem = bench.make_problem(tiny)
     seen = []
     before = torch.get_num_threads()
     original = torch.nn.functional.cross_entropy
