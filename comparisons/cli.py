@@ -682,10 +682,7 @@ def cmd_rosetta(args: argparse.Namespace) -> int:
     if args.list:
         text = rosetta.render_list(args.lang)
     elif args.format == "text":
-        ascii_only = args.out is None and not _can_encode(sys.stdout, "━│─┼")
-        text = rosetta.render_text(
-            args.concept, args.frameworks, args.lang, args.width, ascii_only=ascii_only
-        )
+        text = rosetta.render_text(args.concept, args.frameworks, args.lang, args.width)
     elif args.format == "markdown":
         text = rosetta.render_markdown(args.concept, args.frameworks, args.lang)
     else:
@@ -707,17 +704,17 @@ def _can_encode(stream, text: str) -> bool:
 
 
 def _print_quietly(text: str) -> int:
-    """`text` on stdout. What its encoding cannot show is escaped (\\u65e5), with one
-    note on stderr (a reader that closed the pipe is comparisons.streams' to handle)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    """`text` on stdout, with one note on stderr when its encoding cannot show all of it.
+    comparisons.streams does the rest for every command: what the encoding cannot hold
+    is replaced or escaped (\\u65e5), and a reader that closed the pipe ends it quietly."""
     if not _can_encode(sys.stdout, text):
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
         print(
             f"scratch-parity: stdout is {encoding}: characters it cannot show are escaped "
             "(PYTHONIOENCODING=utf-8 shows them)",
             file=sys.stderr,
         )
-        text = text.encode(encoding, "backslashreplace").decode(encoding)
-    sys.stdout.write(text + "\n")  # a closed pipe: comparisons.streams ends it quietly
+    sys.stdout.write(text + "\n")
     return 0
 
 

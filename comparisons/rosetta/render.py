@@ -30,7 +30,7 @@ from comparisons.rosetta.catalogue import (
 
 MIN_WIDTH, MAX_WIDTH = 80, 1000  # a classic terminal; anything wider is a bug, not a screen
 DEFAULT_WIDTH = 100  # when the terminal's width is unknown
-_RULES = {False: ("━", "─", " │ ", "─┼─"), True: ("=", "-", " | ", "-+-")}  # by ascii_only
+_RULES = ("━", "─", " │ ", "─┼─")  # an ASCII terminal gets "=", "-", "|", "+" (streams.ASCII)
 _EXTRAS = {"torch": "torch", "jax": "jax", "jaxlib": "jax", "optax": "jax"}  # module -> extra
 
 TEXT = {
@@ -188,8 +188,8 @@ def check_width(width: int | None) -> int:
 # --------------------------------------------------------------------------- text
 
 
-def _header_lines(number: int, c: Concept, lang: str, width: int, ascii_only: bool) -> list[str]:
-    rule = _RULES[ascii_only][0]
+def _header_lines(number: int, c: Concept, lang: str, width: int) -> list[str]:
+    rule = _RULES[0]
     words = TEXT[lang]
     head = f"{rule * 2} {number}. {c.title[lang]}  [{c.id}] "
     out = [head + rule * max(0, width - display_width(head))]
@@ -202,8 +202,8 @@ def _header_lines(number: int, c: Concept, lang: str, width: int, ascii_only: bo
     return out
 
 
-def _code_block(c: Concept, frameworks: tuple[str, ...], lang: str, width: int, ascii_only: bool):
-    _, line, sep, cross = _RULES[ascii_only]
+def _code_block(c: Concept, frameworks: tuple[str, ...], lang: str, width: int):
+    _, line, sep, cross = _RULES
     blocks = [code(c, fw).splitlines() for fw in frameworks]
     labels = [LABELS[lang][fw] for fw in frameworks]
     widths = [
@@ -229,11 +229,8 @@ def render_text(
     frameworks: Iterable[str] = FRAMEWORKS,
     lang: str = "en",
     width: int | None = None,
-    *,
-    ascii_only: bool = False,
 ) -> str:
-    """The terminal view. `width` defaults to the terminal's (at least 80); `ascii_only`
-    draws the rules with '=' and '-' (the prose and the code are left as they are)."""
+    """The terminal view. `width` defaults to the terminal's (at least 80)."""
     concepts, frameworks = _concepts(concepts), check_frameworks(frameworks)
     lang, width = check_lang(lang), check_width(width)
     words = TEXT[lang]
@@ -242,9 +239,9 @@ def render_text(
         out[1:1] = wrap(words["intro"], width)
     for c in concepts:
         number = CONCEPTS.index(c) + 1
-        out += _header_lines(number, c, lang, width, ascii_only)
+        out += _header_lines(number, c, lang, width)
         out.append("")
-        out += _code_block(c, frameworks, lang, width, ascii_only)
+        out += _code_block(c, frameworks, lang, width)
         out.append("")
     return "\n".join(out)
 
