@@ -1,11 +1,25 @@
 """`Recorder`: the weights and losses of a training run, taken the way every adapter takes
-them, at the cost of a list append per step.
+them, at a small fraction of a small net's step.
 
 The weights are taken before the first step, after every `record_every` steps and after
-the last (`record_steps`). Records stay in the framework's own arrays while the run goes
-on (a torch tensor is copied on its device, a JAX array is kept as it is: JAX arrays are
-immutable) and become NumPy once, at the end: converting every record to NumPy as it is
-taken would cost more than a small net's training step.
+the last (`record_steps`). What a record costs depends on the framework's arrays:
+
+- NumPy arrays and torch tensors change in place as the run goes on, so each record is
+  copied when it is taken: into one preallocated NumPy buffer per weight (torch tensors
+  on the CPU too, through a view: cheaper than a torch copy), or into a preallocated
+  tensor on the tensor's device (CUDA, bfloat16).
+- JAX arrays are immutable, so a record keeps them as they are. Converting each to NumPy
+  costs 3-6 us (more than a quarter of a small net's jitted step), so full runs of records
+  are stacked on the device, `CHUNK` records in one call of a jitted function (about
+  0.4 us per array), and come to NumPy a chunk at a time, at the end. That function is
+  compiled once per process for each set of shapes (tens to a few hundred ms, like the
+  user's own step); a run with fewer records than a chunk converts them one by one.
+  A step that donates its parameters (`donate_argnums`) frees the records it was handed:
+  the recorder sees this after the first step and from then on converts each record
+  as it is taken (slower, still right).
+
+Losses are kept the same way: a Python float per step for NumPy and CPU torch losses
+(`.item()`), the detached tensor for a GPU loss, the array itself for JAX.
 
 Used by `NetBase.train`'s training loop (adapters/contract.py) and by
 `comparisons.parity.record` for a user's own model; it knows nothing about either.
@@ -14,6 +28,7 @@ Used by `NetBase.train`'s training loop (adapters/contract.py) and by
 from __future__ import annotations
 
 import numbers
+import operator
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,6 +37,8 @@ import numpy as np
 
 from adapters.trajectory import Trajectory, raise_if_diverged, record_steps
 from scratch.xp import to_numpy as any_to_numpy
+
+CHUNK = {"records": 32, "losses": 128}  # JAX records / losses stacked per device call
 
 
 class Recorder:
@@ -38,7 +55,8 @@ class Recorder:
     same at every record (a declared dtype is `comparisons.parity.record`'s to check). A
     step's loss is a Python number, a 0-d NumPy array or NumPy scalar, a 0-d torch
     tensor or a 0-d JAX array. Bad values are a TypeError/ValueError naming `weights` or
-    `step`. Finiteness is judged once, at the end (`trajectory`, or
+    `step` (for JAX records, found when their chunk is stacked: at most `CHUNK` records
+    later, still during the run). Finiteness is judged once, at the end (`trajectory`, or
     `adapters.trajectory.divergence`).
     """
 
@@ -50,58 +68,50 @@ class Recorder:
         self.record_steps = record_steps(self.steps, min(int(record_every), self.steps))
         self._marks = self.record_steps.tolist() + [-1]  # -1: no record is due any more
         self._next = 0  # index of the next record in record_steps
-        self._losses: list = []
+        self._due = 0  # the step count at which that record is due
+        self._taken = 0  # steps whose loss was taken
+        self._losses = _Losses(self.steps)
         self._loss_type: type | None = None
-        self._take_loss: Callable[[Any], Any] = _number
-        self._loss_kinds: set[str] = set()  # "number", "torch", "jax": how losses are kept
-        self._stores: dict[str, _Store] = {}
+        self._take_loss: Callable[[Any], None] = _refuse_loss
+        self._weights: _Weights | None = None
 
     # -- during the run
     def start(self, weights: Mapping[str, Any]) -> None:
         """Record 0: the weights before the first step."""
-        if self._next != 0:
+        if self._weights is not None:
             raise RuntimeError("Recorder.start: the initial weights are already recorded")
-        self._stores = _make_stores(weights, len(self.record_steps))
-        self._put(weights)
+        self._weights = _Weights(weights, self._marks[:-1])
+        self._next, self._due = 1, self._marks[1]
 
     def step(self, loss: Any, weights: Callable[[], Mapping[str, Any]]) -> None:
         """The loss of the next step; then `weights()` is recorded if a record is due."""
         if type(loss) is not self._loss_type:
-            self._take_loss = _loss_taker(loss)
-            self._loss_type = type(loss)
-            self._loss_kinds.add(_kind(loss) if _kind(loss) in ("torch", "jax") else "number")
-        self._losses.append(self._take_loss(loss))
-        if len(self._losses) == self._marks[self._next]:
-            self._put(weights())
+            self._new_loss_type(loss)
+        self._take_loss(loss)
+        self._taken += 1
+        if self._taken == self._due:
+            r = self._next
+            self._weights.put(r, weights(), self._due)
+            self._next, self._due = r + 1, self._marks[r + 1]
 
-    def _put(self, weights: Mapping[str, Any]) -> None:
-        r = self._next
-        if r == 0 and not self._stores:
+    def _new_loss_type(self, loss: Any) -> None:
+        if self._weights is None:
             raise RuntimeError("Recorder.step: call start(weights) before the first step")
-        stores = self._stores
-        step = self._marks[r]
-        mapping = type(weights) is dict or isinstance(weights, Mapping)
-        if not mapping or weights.keys() != stores.keys():
-            raise ValueError(
-                f"weights() must return the same names at every record: first "
-                f"{sorted(stores)}, after {step} steps "
-                f"{sorted(weights) if mapping else type(weights).__name__}"
-            )
-        for name, store in stores.items():
-            store.put(r, weights[name], name, step)
-        self._next = r + 1
+        if self._taken == 0:
+            self._weights.after_first_step()  # the step has run: did it free the records?
+        self._take_loss = self._losses.taker(loss)
+        self._loss_type = type(loss)
 
     # -- at the end
     def result(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(losses (steps,) float64, {name: (records, *shape)}) as NumPy arrays; bfloat16
         comes out as float32 holding the same values. Every step must have been taken."""
-        if len(self._losses) != self.steps or self._next != len(self.record_steps):
+        if self._taken != self.steps or self._next != len(self.record_steps):
             raise RuntimeError(
-                f"Recorder.result: {len(self._losses)} of {self.steps} steps and "
+                f"Recorder.result: {self._taken} of {self.steps} steps and "
                 f"{self._next} of {len(self.record_steps)} records were taken"
             )
-        losses = _losses_to_numpy(self._losses, self._loss_kinds)
-        return losses, {k: s.numpy() for k, s in self._stores.items()}
+        return self._losses.numpy(), self._weights.numpy()
 
     def trajectory(
         self,
@@ -153,166 +163,428 @@ def dtype_name(a: Any) -> str:
     return str(a.dtype).removeprefix("torch.")
 
 
+def _to_float32_if_bfloat16(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float32) if a.dtype.name == "bfloat16" else a
+
+
 # --------------------------------------------------------------------------- losses
 
 
-def _number(loss: Any) -> float:
-    return float(loss)
+def _refuse_loss(loss: Any) -> None:
+    raise RuntimeError("Recorder.step: no loss type was set")  # never reached
 
 
-def _loss_taker(loss: Any) -> Callable[[Any], Any]:
-    """How to keep this type of loss: as a Python float, or as the framework's 0-d array
-    (detached from torch's graph, so the graph is freed)."""
-    if isinstance(loss, bool | np.bool_) or not (
-        isinstance(loss, numbers.Real | np.ndarray) or _kind(loss)
-    ):
-        raise TypeError(
-            f"step must return the loss as a number or a 0-d array, got {type(loss).__name__}"
-        )
-    if isinstance(loss, numbers.Real):  # Python and NumPy scalars
-        return _number
-    kind = _kind(loss)
+class _Losses:
+    """The steps' losses, in runs of one kind ("float", "torch", "jax") each kept its
+    cheapest way; a new run starts when the loss's kind changes."""
 
-    def scalar(loss: Any) -> None:
-        if loss.ndim:
-            raise TypeError(f"step must return a scalar loss, got shape {tuple(loss.shape)}")
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.runs: list[tuple[str, Any]] = []
 
-    if kind == "torch":
+    def taker(self, loss: Any) -> Callable[[Any], None]:
+        """A function that keeps a loss of this type; TypeError for no scalar loss."""
+        if isinstance(loss, bool | np.bool_) or not (
+            isinstance(loss, numbers.Real | np.ndarray) or _kind(loss)
+        ):
+            raise TypeError(
+                f"step must return the loss as a number or a 0-d array, got {type(loss).__name__}"
+            )
+        if isinstance(loss, numbers.Real):  # Python and NumPy scalars
+            return self._run("float", list).append
+        if getattr(loss, "ndim", 0):
+            raise _not_scalar(loss)
+        kind = _kind(loss)
+        if kind == "jax":
+            return self._run("jax", lambda: _JaxChunks(1, self.steps, CHUNK["losses"], None)).put1
+        if kind == "torch" and loss.device.type != "cpu":
+            keep = self._run("torch", list).append  # a GPU loss stays there: no sync per step
 
-        def take(loss: Any) -> Any:
-            scalar(loss)
-            return loss.detach()
+            def take(loss: Any) -> None:
+                if loss.ndim:
+                    raise _not_scalar(loss)
+                keep(loss.detach())
 
-    elif kind == "jax":
+            return take
+        keep = self._run("float", list).append
+        if kind == "torch":  # .item(): a Python float, cheaper than keeping the tensor
 
-        def take(loss: Any) -> Any:
-            scalar(loss)
-            return loss
+            def take(loss: Any) -> None:
+                if loss.ndim:
+                    raise _not_scalar(loss)
+                keep(loss.item())
 
-    else:  # a 0-d NumPy or CuPy array
+            return take
 
-        def take(loss: Any) -> Any:
-            scalar(loss)
-            return float(loss)
+        def take(loss: Any) -> None:  # a 0-d NumPy or CuPy array
+            if loss.ndim:
+                raise _not_scalar(loss)
+            keep(float(loss))
 
-    return take
+        return take
+
+    def _run(self, kind: str, make: Callable[[], Any]) -> Any:
+        if not self.runs or self.runs[-1][0] != kind:
+            self.runs.append((kind, make()))
+        return self.runs[-1][1]
+
+    def numpy(self) -> np.ndarray:
+        parts = []
+        for kind, kept in self.runs:
+            if kind == "float":
+                parts.append(np.asarray(kept, dtype=np.float64))
+            elif kind == "torch":  # one stack on the device, one copy
+                parts.append(_torch_to_numpy(sys.modules["torch"].stack(kept)))
+            else:
+                (losses,) = kept.numpy()
+                if losses.ndim != 1:
+                    raise TypeError(f"step must return a scalar loss, got shape {losses.shape[1:]}")
+                parts.append(losses)
+        return np.concatenate(parts).astype(np.float64)
 
 
-def _losses_to_numpy(losses: list, kinds: set[str]) -> np.ndarray:
-    if kinds == {"torch"}:  # one stack on the device, one copy
-        return _torch_to_numpy(sys.modules["torch"].stack(losses)).astype(np.float64)
-    if kinds == {"jax"}:
-        return _jax_stack(losses).astype(np.float64)
-    return np.asarray([float(v) for v in losses], dtype=np.float64)
+def _not_scalar(loss: Any) -> TypeError:
+    return TypeError(f"step must return a scalar loss, got shape {tuple(loss.shape)}")
 
 
-# --------------------------------------------------------------------------- weight stores
+# --------------------------------------------------------------------------- weights
+
+
+class _Weights:
+    """Every record of the mapping `weights()` returns, by name, in stores by kind."""
+
+    def __init__(self, first: Any, marks: list[int]) -> None:
+        records = len(marks)
+        if not isinstance(first, Mapping) or not first:
+            raise TypeError(
+                "weights() must return a non-empty mapping of names to arrays, got "
+                f"{type(first).__name__}"
+            )
+        self.names = tuple(first)
+        for name in self.names:
+            if not isinstance(name, str):
+                raise TypeError(f"weights() names must be strings, got {name!r}")
+        self.get = _getter(self.names)
+        self.stores: list[tuple[int, _Store]] = []  # (position, store): NumPy, torch
+        jax_positions = []
+        for i, name in enumerate(self.names):
+            a = first[name]
+            kind = _kind(a)
+            if not kind:
+                raise TypeError(
+                    f"weights()[{name!r}] must be a NumPy array, torch tensor or JAX array, "
+                    f"got {type(a).__name__}"
+                )
+            if kind == "jax":
+                jax_positions.append(i)
+            else:
+                store = _torch_store(a) if kind == "torch" else _NumpyStore
+                self.stores.append((i, store(name, a, records)))
+        self.jax = None
+        if jax_positions:
+            self.jax_all = len(jax_positions) == len(self.names)
+            self.jax_get = _getter(jax_positions)
+            self.jax = _JaxRecords(
+                [self.names[i] for i in jax_positions],
+                [first[self.names[i]] for i in jax_positions],
+                marks,
+            )
+        for i, store in self.stores:
+            store.put(0, first[self.names[i]], 0)
+
+    def put(self, r: int, weights: Any, step: int) -> None:
+        """Record `r`, taken after `step` steps."""
+        try:
+            values = self.get(weights)
+            same = len(weights) == len(self.names)
+        except (KeyError, TypeError, IndexError):
+            same = False
+        if not same:
+            mapping = isinstance(weights, Mapping)
+            raise ValueError(
+                f"weights() must return the same names at every record: first "
+                f"{sorted(self.names)}, after {step} steps "
+                f"{sorted(weights) if mapping else type(weights).__name__}"
+            )
+        for i, store in self.stores:
+            store.put(r, values[i], step)
+        if self.jax is not None:
+            self.jax.put(values if self.jax_all else self.jax_get(values))
+
+    def after_first_step(self) -> None:
+        if self.jax is not None:
+            self.jax.after_first_step()
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        out = {store.name: store.numpy() for _, store in self.stores}
+        if self.jax is not None:
+            out.update(self.jax.numpy())
+        return {name: out[name] for name in self.names}
+
+
+def _getter(keys: Any) -> Callable[[Any], tuple]:
+    """A function taking `keys` out of a mapping or sequence, as a tuple (C speed)."""
+    getter = operator.itemgetter(*keys)
+    return getter if len(keys) > 1 else (lambda w: (getter(w),))
 
 
 class _Store:
-    """One weight's records, kept in its framework's arrays until `numpy()`."""
+    """One NumPy or torch weight's records, copied as they are taken."""
 
-    def __init__(self, first: Any, records: int) -> None:
-        self.shape = tuple(first.shape)
+    def __init__(self, name: str, first: Any, records: int) -> None:
+        self.name = name
+        self.shape = first.shape
         self.dtype = first.dtype
 
-    def check(self, a: Any, name: str, step: int) -> None:
-        if tuple(a.shape) != self.shape or a.dtype != self.dtype:
+    def refuse(self, a: Any, step: int, kind: str, wanted: type) -> None:
+        if not isinstance(a, wanted):
+            raise TypeError(f"weights()[{self.name!r}] changed from a {kind} to {type(a).__name__}")
+        if tuple(a.shape) != tuple(self.shape) or a.dtype != self.dtype:
             raise ValueError(
-                f"weights()[{name!r}] must keep its shape and dtype: {self.shape} "
-                f"{dtype_name(self)} at the start, {tuple(a.shape)} {dtype_name(a)} "
-                f"after {step} steps"
+                f"weights()[{self.name!r}] must keep its shape and dtype: "
+                f"{tuple(self.shape)} {dtype_name(self)} at the start, {tuple(a.shape)} "
+                f"{dtype_name(a)} after {step} steps"
             )
 
 
 class _NumpyStore(_Store):
     """NumPy (or CuPy) weights, copied into one preallocated NumPy buffer."""
 
-    def __init__(self, first: Any, records: int) -> None:
-        super().__init__(first, records)
+    def __init__(self, name: str, first: Any, records: int) -> None:
+        super().__init__(name, first, records)
         self.buffer = np.empty((records, *self.shape), dtype=np.dtype(first.dtype))
 
-    def put(self, r: int, a: Any, name: str, step: int) -> None:
+    def put(self, r: int, a: Any, step: int) -> None:
         if type(a) is not np.ndarray or a.shape != self.shape or a.dtype != self.dtype:
             if _kind(a) not in ("numpy", "cupy"):
                 raise TypeError(
-                    f"weights()[{name!r}] changed from a NumPy array to {type(a).__name__}"
+                    f"weights()[{self.name!r}] changed from a NumPy array to {type(a).__name__}"
                 )
-            self.check(a, name, step)
+            self.refuse(a, step, "NumPy array", object)
         self.buffer[r] = a if type(a) is np.ndarray else any_to_numpy(a)
 
     def numpy(self) -> np.ndarray:
         return self.buffer
 
 
-class _TorchStore(_Store):
-    """torch tensors, copied (detached) into one preallocated tensor on their device."""
+def _torch_store(first: Any) -> type[_Store]:
+    """A CPU tensor NumPy can hold goes to a NumPy buffer; anything else stays torch."""
+    torch = sys.modules["torch"]
+    cpu = first.device.type == "cpu" and first.dtype not in (torch.bfloat16,)
+    return _TorchCpuStore if cpu else _TorchStore
 
-    def __init__(self, first: Any, records: int) -> None:
-        super().__init__(first, records)
+
+class _TorchCpuStore(_Store):
+    """CPU tensors, copied through a NumPy view into one preallocated NumPy buffer
+    (about 1.2 us a weight against 2.3 us for a torch copy into a torch buffer)."""
+
+    def __init__(self, name: str, first: Any, records: int) -> None:
+        super().__init__(name, first, records)
+        self.tensor_type = sys.modules["torch"].Tensor
+        self.buffer = np.empty((records, *self.shape), dtype=first.numpy(force=True).dtype)
+
+    def put(self, r: int, a: Any, step: int) -> None:
+        if not isinstance(a, self.tensor_type) or a.shape != self.shape or a.dtype != self.dtype:
+            self.refuse(a, step, "torch tensor", self.tensor_type)
+        self.buffer[r] = a.numpy(force=True)  # detached, on the host: a view
+
+    def numpy(self) -> np.ndarray:
+        return self.buffer
+
+
+class _TorchStore(_Store):
+    """torch tensors on a GPU (or bfloat16), copied into a preallocated tensor on their
+    device, detached; one copy to the host at the end."""
+
+    def __init__(self, name: str, first: Any, records: int) -> None:
+        super().__init__(name, first, records)
         torch = sys.modules["torch"]
         self.tensor_type = torch.Tensor
         self.buffer = torch.empty((records, *self.shape), dtype=first.dtype, device=first.device)
 
-    def put(self, r: int, a: Any, name: str, step: int) -> None:
-        if not isinstance(a, self.tensor_type):
-            raise TypeError(
-                f"weights()[{name!r}] changed from a torch tensor to {type(a).__name__}"
-            )
-        if a.shape != self.shape or a.dtype != self.dtype:
-            self.check(a, name, step)
+    def put(self, r: int, a: Any, step: int) -> None:
+        if not isinstance(a, self.tensor_type) or a.shape != self.shape or a.dtype != self.dtype:
+            self.refuse(a, step, "torch tensor", self.tensor_type)
         self.buffer[r].copy_(a.detach())
 
     def numpy(self) -> np.ndarray:
         return _torch_to_numpy(self.buffer)
 
 
-class _JaxStore(_Store):
-    """JAX arrays, kept as they are (immutable) and stacked at the end."""
+class _JaxRecords:
+    """The JAX weights of every record: record 0 as NumPy at once, the rest kept as the
+    arrays they are and stacked on the device a chunk at a time (`_JaxChunks`)."""
 
-    def __init__(self, first: Any, records: int) -> None:
-        super().__init__(first, records)
-        self.arrays: list = []
+    def __init__(self, names: list[str], first: list[Any], marks: list[int]) -> None:
+        self.names = names
+        self.marks = marks  # record r is taken after marks[r] steps
+        self.shapes = [tuple(a.shape) for a in first]
+        self.dtypes = [a.dtype for a in first]
+        # copies: a NumPy view of a JAX array on the CPU would keep a step from donating it
+        self.first = [np.array(a) for a in first]
+        self.watch = first  # looked at once, after the first step
+        self.chunks = _JaxChunks(len(names), len(marks) - 1, CHUNK["records"], self.check)
+        self.put = self.chunks.put  # (values): a record; replaced when the step donates
+        self.host: list[list[np.ndarray]] = []
         self.array_type = sys.modules["jax"].Array
 
-    def put(self, r: int, a: Any, name: str, step: int) -> None:
-        if not isinstance(a, self.array_type):
-            raise TypeError(f"weights()[{name!r}] changed from a JAX array to {type(a).__name__}")
-        if a.shape != self.shape or a.dtype != self.dtype:
-            self.check(a, name, step)
-        self.arrays.append(a)
+    def after_first_step(self) -> None:
+        """A step that donates its parameters has freed record 0's arrays by now: from
+        here on, each record is converted as it is taken."""
+        if any(a.is_deleted() for a in self.watch):
+            self.put = self.put_now
+        self.watch = []
 
-    def numpy(self) -> np.ndarray:
-        deleted = [i for i, a in enumerate(self.arrays) if a.is_deleted()]
-        if deleted:
-            raise ValueError(
-                f"weights() returned JAX arrays that were deleted later (record {deleted[0]}): "
-                "a jitted step that donates its parameters frees them; do not donate them"
-            )
-        return _jax_stack(self.arrays)
+    def put_now(self, values: tuple) -> None:
+        r = len(self.host) + 1
+        self.check(values, r)
+        self.host.append([np.array(a) for a in values])
+
+    def check(self, values: tuple, r: int) -> None:
+        """TypeError/ValueError naming the first weight of record `r` that is not a JAX
+        array of its first shape and dtype, or that was freed."""
+        step = self.marks[r]
+        for name, a, shape, dtype in zip(self.names, values, self.shapes, self.dtypes, strict=True):
+            if not isinstance(a, self.array_type):
+                raise TypeError(
+                    f"weights()[{name!r}] changed from a JAX array to {type(a).__name__}"
+                )
+            if tuple(a.shape) != shape or a.dtype != dtype:
+                raise ValueError(
+                    f"weights()[{name!r}] must keep its shape and dtype: {shape} "
+                    f"{np.dtype(dtype).name} at the start, {tuple(a.shape)} {dtype_name(a)} "
+                    f"after {step} steps"
+                )
+            if a.is_deleted():
+                raise ValueError(
+                    f"weights()[{name!r}] after {step} steps was deleted before it could be "
+                    "recorded: a jitted step that donates its parameters (donate_argnums) "
+                    "frees them; donate them at every step or at none"
+                )
+
+    def numpy(self) -> dict[str, np.ndarray]:
+        if self.put == self.put_now:
+            rest = [np.stack([h[j] for h in self.host]) for j in range(len(self.names))]
+        else:
+            rest = self.chunks.numpy()
+        out = {}
+        for name, dtype, f, column in zip(self.names, self.dtypes, self.first, rest, strict=True):
+            if column.dtype != dtype or column.shape[1:] != f.shape:  # a whole chunk
+                raise ValueError(
+                    f"weights()[{name!r}] must keep its shape and dtype: {f.shape} "
+                    f"{np.dtype(dtype).name} at the start, {column.shape[1:]} "
+                    f"{column.dtype.name} later"
+                )
+            out[name] = _to_float32_if_bfloat16(np.concatenate([f[None], column]))
+        return out
 
 
-_STORES = {"numpy": _NumpyStore, "cupy": _NumpyStore, "torch": _TorchStore, "jax": _JaxStore}
+class _JaxChunks:
+    """Tuples of `width` JAX arrays, `total` of them, stacked on the device `chunk`
+    tuples at a time when there are at least that many, else converted one by one at
+    the end. `check(values, k)` names what is wrong with the k-th tuple (counting from
+    1); without it the tuples are losses, and a loss that is not 0-d is named."""
 
+    def __init__(self, width: int, total: int, chunk: int, check: Callable | None) -> None:
+        self.width = width
+        self.chunk = chunk if total >= chunk else 0  # 0: no stacking on the device
+        self.limit = width * self.chunk
+        self.check = check
+        self.flat: list = []  # the pending tuples' arrays, one after the other
+        self.done = 0  # tuples stacked so far
+        self.stacked: list[tuple[tuple, int]] = []  # (width arrays (chunk, ...), count)
 
-def _make_stores(weights: Any, records: int) -> dict[str, _Store]:
-    if not isinstance(weights, Mapping) or not weights:
-        raise TypeError(
-            "weights() must return a non-empty mapping of names to arrays, got "
-            f"{type(weights).__name__}"
+    def put(self, values: tuple) -> None:
+        self.flat.extend(values)
+        if len(self.flat) == self.limit:
+            self.flush()
+
+    def put1(self, value: Any) -> None:  # width 1: a loss
+        self.flat.append(value)
+        if len(self.flat) == self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        flat, self.flat = self.flat, []
+        count = len(flat) // self.width
+        flat += flat[-self.width :] * (self.chunk - count)  # padded: one compiled shape
+        jax = sys.modules["jax"]
+        x64 = any(
+            getattr(getattr(a, "dtype", None), "itemsize", 0) == 8 for a in flat[: self.width]
         )
-    stores = {}
-    for name, a in weights.items():
-        if not isinstance(name, str):
-            raise TypeError(f"weights() names must be strings, got {name!r}")
-        kind = _kind(a)
-        if not kind:
-            raise TypeError(
-                f"weights()[{name!r}] must be a NumPy array, torch tensor or JAX array, "
-                f"got {type(a).__name__}"
-            )
-        stores[name] = _STORES[kind](a, records)
-    return stores
+        try:
+            with jax.enable_x64(x64):  # float64 stays float64 whatever the caller's switch
+                out = _stacker(self.width, self.chunk)(*flat)
+        except Exception as error:  # noqa: BLE001 - named below, or raised as it is
+            raise self.explain(error, flat[: count * self.width]) from error
+        self.stacked.append((out, count))
+        self.done += count
+
+    def numpy(self) -> list[np.ndarray]:
+        """`width` NumPy arrays (total, *shape)."""
+        if self.chunk and self.flat:
+            self.flush()
+        parts: list[list[np.ndarray]] = [[] for _ in range(self.width)]
+        for arrays, count in self.stacked:
+            for j, a in enumerate(arrays):
+                parts[j].append(np.asarray(a)[:count])
+        if self.flat:  # too few to stack on the device: one by one
+            tuples = self.tuples(self.flat)
+            if self.check is not None:
+                for k, values in enumerate(tuples, start=self.done + 1):
+                    self.check(values, k)
+            try:
+                for j in range(self.width):
+                    parts[j].append(np.stack([values[j] for values in tuples]))
+            except Exception as error:  # noqa: BLE001 - named below, or raised as it is
+                raise self.explain(error, self.flat) from error
+        return [np.concatenate(p) for p in parts]
+
+    def tuples(self, flat: list) -> list[tuple]:
+        w = self.width
+        return [tuple(flat[i : i + w]) for i in range(0, len(flat), w)]
+
+    def explain(self, error: Exception, flat: list) -> Exception:
+        """The named error behind a failed stack; one it does not explain as it is."""
+        if self.check is not None:
+            try:
+                for k, values in enumerate(self.tuples(flat), start=self.done + 1):
+                    self.check(values, k)
+            except (TypeError, ValueError) as named:
+                return named
+            return error
+        for loss in flat:
+            if getattr(loss, "ndim", None) != 0:
+                return TypeError(f"step must return a scalar loss, got {_describe(loss)}")
+        return error
+
+
+def _describe(a: Any) -> str:
+    shape = getattr(a, "shape", None)
+    return f"shape {tuple(shape)}" if shape is not None else type(a).__name__
+
+
+_STACKERS: dict[tuple[int, int], Callable] = {}
+
+
+def _stacker(width: int, chunk: int) -> Callable:
+    """A jitted function of `width * chunk` arrays (record after record) returning the
+    `width` columns stacked, each (chunk, *shape). It refuses, when traced, a column
+    whose arrays differ in shape or dtype (no cost per call). JAX compiles it once per
+    set of shapes and dtypes."""
+    fn = _STACKERS.get((width, chunk))
+    if fn is None:
+        jax = sys.modules["jax"]
+
+        def stack(*flat: Any) -> tuple:
+            columns = [flat[j::width] for j in range(width)]
+            for column in columns:
+                if len({(a.shape, a.dtype) for a in column}) != 1:
+                    raise ValueError("arrays of one weight differ in shape or dtype")
+            return tuple(jax.numpy.stack(column) for column in columns)
+
+        fn = _STACKERS.setdefault((width, chunk), jax.jit(stack))
+    return fn
 
 
 # --------------------------------------------------------------------------- to NumPy, once
@@ -327,12 +599,4 @@ def _torch_to_numpy(tensor: Any) -> np.ndarray:
     return tensor.numpy()
 
 
-def _jax_stack(arrays: list) -> np.ndarray:
-    """np.stack of JAX arrays, bfloat16 as float32. About 3 us per array, paid once at the
-    end (np.asarray of each costs about twice that; stacking on the device first needs a
-    compilation per shape: seconds, for a run that trains in a tenth of one)."""
-    out = np.stack(arrays)
-    return out.astype(np.float32) if out.dtype.name == "bfloat16" else out
-
-
-__all__ = ["Recorder", "dtype_name"]
+__all__ = ["CHUNK", "Recorder", "dtype_name"]

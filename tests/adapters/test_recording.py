@@ -146,3 +146,112 @@ def test_an_unfinished_run_has_no_result():
     recorder.step(1.0, lambda: {"w": np.ones(2)})
     with pytest.raises(RuntimeError, match="1 of 3 steps"):
         recorder.result()
+
+
+# --------------------------------------------------------------------------- JAX records
+# JAX records are kept as the arrays they are and stacked on the device `CHUNK` at a time
+# (adapters/recording.py); these runs are long enough to fill chunks and leave a partial one.
+
+
+def jax_run(steps, record_every, update, *, donate=False, weights=None):
+    """A jitted toy run, w <- update(w, i); returns the recorder's result and the same
+    run's records taken with np.array at each step (the truth)."""
+    from adapters.precision import import_jax, pinned_precision
+
+    jax = import_jax()
+    jnp = jax.numpy
+    with pinned_precision("jax", "float64"):
+        step = jax.jit(update, donate_argnums=(0,) if donate else ())
+        state = {"W": jnp.asarray(np.arange(6.0).reshape(2, 3)), "b": jnp.zeros(3)}
+        truth = [{k: np.array(v) for k, v in state.items()}]
+        recorder = Recorder(steps, record_every)
+        recorder.start(state)
+        for i in range(steps):
+            state = step(state, i)
+            truth.append({k: np.array(v) for k, v in state.items()})
+            recorder.step(state["W"][0, 0], weights or (lambda state=state: state))
+        marks = record_steps(steps, min(record_every, steps))
+        want = {k: np.stack([truth[m][k] for m in marks]) for k in ("W", "b")}
+        return recorder.result(), want, [t["W"][0, 0] for t in truth[1:]]
+
+
+def toy_update(w, i):
+    return {"W": w["W"] * 0.5 + i, "b": w["b"] - i}
+
+
+@pytest.mark.parametrize("donate", [False, True])
+def test_jax_records_past_several_chunks_come_back_exactly(donate):
+    """300 steps: several full chunks of records and of losses, and a partial one. A step
+    that donates its parameters frees the arrays the recorder was handed: it notices after
+    the first step and converts each record as it is taken instead."""
+    need("jax")
+    from adapters.recording import CHUNK
+
+    steps = 2 * CHUNK["losses"] + 44
+    (losses, weights), want, want_losses = jax_run(steps, 1, toy_update, donate=donate)
+    assert steps > 2 * CHUNK["records"] and steps % CHUNK["records"]  # full and partial
+    np.testing.assert_array_equal(losses, want_losses)
+    for k in want:
+        assert weights[k].dtype == np.float64
+        np.testing.assert_array_equal(weights[k], want[k])
+
+
+def test_a_jax_weight_that_changes_dtype_in_a_chunk_is_named_with_its_step():
+    need("jax")
+    import jax.numpy as jnp
+
+    def update(w, i):
+        return {"W": w["W"] + 1.0, "b": w["b"]}
+
+    def weights_after(n):
+        state = {}
+
+        def weights():
+            state["calls"] = state.get("calls", 0) + 1
+            w = {"W": jnp.ones((2, 3)), "b": jnp.zeros(3)}
+            if state["calls"] == n:
+                w["b"] = jnp.zeros(3, dtype=jnp.float32)
+            return w
+
+        return weights
+
+    with pytest.raises(
+        ValueError, match=r"weights\(\)\['b'\] must keep its shape and dtype.*after 7 steps"
+    ):
+        jax_run(100, 1, update, weights=weights_after(7))
+
+
+@pytest.mark.parametrize("first_loss_shape", [(), (1,)])
+def test_a_jax_loss_that_is_not_a_scalar_is_named_in_the_chunk_path(first_loss_shape):
+    """Found when its chunk is stacked (mixed shapes) or when the losses come to NumPy
+    (every loss (1,)): during the run or at its end, never after a result."""
+    need("jax")
+    from adapters.precision import import_jax, pinned_precision
+
+    jnp = import_jax().numpy
+    with pinned_precision("jax", "float64"):
+        recorder = Recorder(200, 100)
+        recorder.start({"w": jnp.ones(2)})
+        with pytest.raises(TypeError, match=r"step must return a scalar loss, got shape \(1,\)"):
+            recorder.step(jnp.zeros(first_loss_shape), lambda: {"w": jnp.ones(2)})
+            for _ in range(199):
+                recorder.step(jnp.ones((1,)), lambda: {"w": jnp.ones(2)})
+            recorder.result()
+
+
+def test_float64_jax_records_stay_float64_when_the_caller_turned_x64_off():
+    """The device stacking runs under x64 exactly when a record is 64-bit, whatever the
+    caller's switch is when the records come to NumPy."""
+    need("jax")
+    from adapters.precision import import_jax, pinned_precision
+
+    jnp = import_jax().numpy
+    with pinned_precision("jax", "float64"):
+        w = jnp.full(3, 1.0 + 2.0**-40)  # not a float32 value
+        recorder = Recorder(40, 1)
+        recorder.start({"w": w})
+        for i in range(40):
+            recorder.step(jnp.sum(w), lambda i=i: {"w": w + i})
+    losses, weights = recorder.result()  # outside: x64 off again
+    assert weights["w"].dtype == np.float64 and losses.dtype == np.float64
+    assert weights["w"][1, 0] == 1.0 + 2.0**-40
