@@ -409,6 +409,12 @@ def build_parser() -> Parser:
         "the book's and the medium size (or --sizes), and the all-reduce's share of a step "
         "(a few minutes; --steps 300 for a quick run)",
     )
+    b.add_argument(
+        "--record",
+        action="store_true",
+        help="instead: what comparisons.parity.record adds to a torch loop and a jitted JAX "
+        "step at the book's size, at record_every 1 and 100 (about a minute)",
+    )
     return parser
 
 
@@ -572,6 +578,8 @@ def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
         os.environ.setdefault("JAX_NUM_CPU_DEVICES", "2")
     frameworks = frameworks_for(args, None)
     check_device(frameworks, args.device)
+    if args.record:
+        _check_bench_record(args, frameworks)
     sizes = args.sizes
     if sizes is None:
         sizes = tuple(bench.SIZES) if args.device != "cpu" else bench.DEFAULT_SIZES
@@ -581,6 +589,19 @@ def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
     steps = "" if args.steps is None else f" with --steps {args.steps}"
     check_memory(bench.memory_needed(config), f"bench at size {', '.join(sizes)}{steps}")
     return config
+
+
+def _check_bench_record(args: argparse.Namespace, frameworks: list[str]) -> None:
+    """bench --record times float64 torch and JAX loops at the book's size, on the CPU."""
+    if args.data_parallel:
+        raise UsageError("--record and --data-parallel are two benchmarks: choose one")
+    if not {"torch", "jax"} & set(frameworks):
+        raise UsageError("--record times torch and JAX loops: add torch or jax to --frameworks")
+    if args.sizes is not None or tuple(args.dtypes) != bench.DTYPES or args.device != "cpu":
+        raise UsageError(
+            "--record times the book's size in float64 on the CPU: drop --sizes, --dtypes "
+            "and --device"
+        )
 
 
 def check_frameworks(args: argparse.Namespace) -> list[str]:
@@ -731,6 +752,8 @@ def cmd_bench(args: argparse.Namespace, config: bench.BenchConfig) -> int:
     """The table (or --json) on stdout, the progress bar on stderr."""
     if args.data_parallel:
         return cmd_bench_data_parallel(args)
+    if args.record:
+        return cmd_bench_record(args, config)
     results = bench.bench_results(config, None if args.quiet else bench.show_progress)
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
@@ -760,6 +783,32 @@ def cmd_bench_data_parallel(args: argparse.Namespace) -> int:
             "-" if run.startswith("numpy") else f"{100 * share:.1f}%",
         )
         for size, run, one, two, comm, share in rows
+    ]  # fmt: skip
+    print(text.text_table(head, body))
+    return 0
+
+
+def cmd_bench_record(args: argparse.Namespace, config: bench.BenchConfig) -> int:
+    """bench --record: record()'s cost on a user's own loop (comparisons/record_measure.py)."""
+    from comparisons import record_measure, text
+
+    frameworks = tuple(f for f in config.frameworks if f in record_measure.LOOPS)
+    if not args.quiet:
+        print("timing record() on torch and JAX loops (about a minute) ...", file=sys.stderr)
+    rows = record_measure.timing(frameworks, steps=args.steps, repeats=config.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    head = ("framework", "record_every", "bare per step", "recorded per step", "ratio")
+    head += ("target", "", "first record() call")
+    body = [
+        (
+            r["framework"], str(r["record_every"]), text.duration(r["bare_per_step_s"]),
+            text.duration(r["recorded_per_step_s"]), f"{r['ratio']:.2f}",
+            f"<= {r['limit']:.2f}", "met" if r["ratio"] <= r["limit"] else "MISSED",
+            text.duration(r["first_record_s"]),
+        )
+        for r in rows
     ]  # fmt: skip
     print(text.text_table(head, body))
     return 0

@@ -162,6 +162,10 @@ def test_the_table_and_the_progress_go_to_stdout_and_stderr(capsys):
         (["--frameworks", "numpy,numpy"], "listed twice"),
         (["--device", "tpu"], "expected cpu, cuda or cuda:N, got 'tpu'"),
         (["--device", "gpu"], "did you mean 'cuda'?"),
+        (["--record", "--data-parallel"], "two benchmarks: choose one"),
+        (["--record", "--frameworks", "numpy"], "add torch or jax to --frameworks"),
+        (["--record", "--sizes", "medium"], "the book's size in float64 on the CPU"),
+        (["--record", "--dtypes", "float32"], "drop --sizes, --dtypes and --device"),
     ],
 )
 def test_bad_options_end_in_one_line_and_exit_2(options, message, capsys):
@@ -268,3 +272,43 @@ def test_bench_data_parallel_times_one_and_two_workers_in_every_framework(capsys
         assert r["n1_seconds"] > 0 and r["n2_seconds"] > 0
         if not r["run"].startswith("numpy"):
             assert r["allreduce_seconds"] > 0 and 0 < r["comm_share"] < 1
+
+
+@pytest.mark.crossframework
+def test_bench_record_times_a_torch_and_a_jax_loop_bare_and_recorded(capsys):
+    """bench --record: record()'s cost on the loops a user writes, at record_every 1 and
+    100 (a short run: the ratios are not asserted, that both sides were timed and that the
+    ratio is theirs is)."""
+    need("torch", "jax")
+    from comparisons import record_measure
+
+    argv = ["bench", "--record", "--steps", "12", "--repeats", "1", "--json", "--quiet"]
+    assert cli.main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["framework"], r["record_every"]) for r in rows} == set(record_measure.LIMITS)
+    for r in rows:
+        assert r["bare_per_step_s"] > 0 and r["recorded_per_step_s"] > 0 and r["first_record_s"] > 0
+        # one repeat: the paired ratio is the two medians' ratio
+        assert r["ratio"] == pytest.approx(r["recorded_per_step_s"] / r["bare_per_step_s"])
+        assert r["limit"] == record_measure.LIMITS[(r["framework"], r["record_every"])]
+
+
+def test_the_record_loops_train_the_books_net_as_the_reference_does():
+    """The loops bench --record times do the book's work: after 12 SGD steps their weights
+    are the reference's (so the ratio compares record against real training)."""
+    need("torch", "jax")
+    from comparisons import record_measure
+    from comparisons.parity import compare_trajectories, pinned_precision, record
+
+    problem = bench.make_problem(bench.SIZES["book"], 12)
+    ref = adapters.build("numpy", problem.weights).train(
+        problem.x, problem.t, problem.schedule, adapters.OptimizerSpec("sgd", problem.lr)
+    )
+    for framework, loop in record_measure.LOOPS.items():
+        with pinned_precision(framework):
+            reset, step, weights = loop(problem)
+            reset()
+            got = record(step, weights, problem.schedule, framework=framework)
+        report = compare_trajectories(ref, got)
+        assert report.passed and report.steps == 12, report.summary()
+        assert report.record_steps.tolist() == list(range(13))
