@@ -10,8 +10,11 @@ and returns the step's loss: a Python float, a 0-d NumPy array, a torch scalar t
 a JAX scalar. `weights()` returns a mapping of names to NumPy arrays, torch tensors (any
 device, gradient-tracking or not) or JAX arrays, in the layout you want compared. They
 are recorded before the first step, every `record_every` steps and after the last, by
-the recorder the adapters' own training loops use (adapters/recording.py): records stay
-in the framework's arrays during the run and become NumPy once, at the end.
+the recorder the adapters' own training loops use (adapters/recording.py): NumPy and
+torch weights are copied into preallocated buffers as they are taken, JAX arrays are
+kept as they are and stacked on the device a chunk at a time (the first run in a process
+compiles that stacking once per set of weight shapes), and everything becomes NumPy at
+the end. `python -m comparisons bench --record` measures what this adds to a loop.
 
 The result is the `adapters.Trajectory` the adapters return, so `compare_trajectories`,
 the plots and the report take it as it is. Run each framework under
