@@ -806,7 +806,7 @@ def cmd_bench_record(args: argparse.Namespace, config: bench.BenchConfig) -> int
             r["framework"], str(r["record_every"]), text.duration(r["bare_per_step_s"]),
             text.duration(r["recorded_per_step_s"]), f"{r['ratio']:.2f}",
             f"<= {r['limit']:.2f}", "met" if r["ratio"] <= r["limit"] else "MISSED",
-            text.duration(r["first_record_extra_s"]),
+            "-" if r["first_record_extra_s"] <= 0 else text.duration(r["first_record_extra_s"]),
         )
         for r in rows
     ]  # fmt: skip
