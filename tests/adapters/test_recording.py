@@ -255,3 +255,48 @@ def test_float64_jax_records_stay_float64_when_the_caller_turned_x64_off():
     losses, weights = recorder.result()  # outside: x64 off again
     assert weights["w"].dtype == np.float64 and losses.dtype == np.float64
     assert weights["w"][1, 0] == 1.0 + 2.0**-40
+
+
+def test_two_threads_record_jax_runs_of_two_dtypes_at_once():
+    """A float64 run and a float32 run recorded at the same time in two threads: the
+    device stacking is shared and each thread's x64 switch is its own, so each run comes
+    back exactly as recorded one at a time."""
+    need("jax")
+    import threading
+
+    from adapters.precision import import_jax, pinned_precision
+
+    jax = import_jax()
+    jnp = jax.numpy
+    steps = 150  # a full chunk of losses and several of records, and partial ones
+    results, errors = {}, []
+    start = threading.Barrier(2)
+
+    def run(dtype: str) -> None:
+        try:
+            with pinned_precision("jax", dtype):
+                update = jax.jit(lambda w, i: {"w": w["w"] * 0.75 + i / 3})
+                state = {"w": jnp.asarray(np.linspace(0.1, 1.0, 6), dtype=dtype)}
+                truth = [np.array(state["w"])]
+                recorder = Recorder(steps, 1)
+                recorder.start(state)
+                start.wait()
+                for i in range(steps):
+                    state = update(state, i)
+                    truth.append(np.array(state["w"]))
+                    recorder.step(state["w"][0], lambda state=state: state)
+                results[dtype] = (recorder.result(), np.stack(truth))
+        except Exception as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in ("float64", "float32")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for dtype, ((losses, weights), truth) in results.items():
+        assert weights["w"].dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(weights["w"], truth)
+        np.testing.assert_array_equal(losses, truth[1:, 0].astype(np.float64))
+    assert set(results) == {"float64", "float32"}
