@@ -28,7 +28,7 @@ import pytest
 # backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
 
-from tests.helpers import PAIRS, need  # noqa: E402
+from tests.helpers import PAIRS, changed, need, snapshot  # noqa: E402
 
 PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
@@ -73,6 +73,31 @@ def default_run(tmp_path_factory) -> DefaultRun:
     changed = _changed(before, _global_state())
     assert not changed, f"the default run changed global numerics state: {', '.join(changed)}"
     return DefaultRun(rc, stdout.getvalue(), stderr.getvalue(), out, drawn[0] if drawn else None)
+
+
+@dataclass
+class CheckRun:
+    """What `python -m comparisons check` gave: status, stdout, and the global numerics
+    state (tests/helpers.snapshot) it changed."""
+
+    returncode: int
+    stdout: str
+    changed: list[str]
+
+
+@pytest.fixture(scope="session")
+def check_run() -> CheckRun:
+    """`check` with every installed framework (its data-parallel part starts torch's ranks),
+    run once, in this process, for the test of its output (tests/comparisons/test_cli.py)
+    and the one of the state it leaves (tests/adapters/test_global_state.py)."""
+    from comparisons import cli
+
+    need("torch", "jax")
+    stdout = io.StringIO()
+    before = snapshot()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+        rc = cli.main(["check"])
+    return CheckRun(rc, stdout.getvalue(), changed(before, snapshot()))
 
 
 def _global_state() -> dict:
