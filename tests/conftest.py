@@ -35,6 +35,44 @@ if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
     pytest_plugins = [PLUGIN]
 
 
+# The files whose tests read a session run (default_run, check_run below). Under
+# pytest-xdist (`make test` runs `-n 2 --dist loadfile`: each worker runs whole files)
+# they go to one worker together, so that each run is computed once.
+SESSION_RUNS = ("default_run", "check_run")
+SESSION_RUN_FILES = (
+    "tests/adapters/test_global_state.py",
+    "tests/comparisons/test_cli.py",
+    "tests/comparisons/test_precision.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Keep SESSION_RUN_FILES true: a test elsewhere that reads a session run is refused."""
+    for item in items:
+        file = item.nodeid.split("::", 1)[0]
+        used = set(SESSION_RUNS) & set(getattr(item, "fixturenames", ()))
+        if used and file not in SESSION_RUN_FILES:
+            raise pytest.UsageError(
+                f"{item.nodeid} reads {', '.join(sorted(used))}: add {file} to "
+                "SESSION_RUN_FILES in tests/conftest.py"
+            )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with SESSION_RUN_FILES as one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SessionRunsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "the session runs" if file in SESSION_RUN_FILES else file
+
+    return SessionRunsTogether(config, log)
+
+
 @pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
 def pair(request) -> tuple[str, str]:
     need(*request.param)
