@@ -32,8 +32,11 @@ demo: $(STAMP)
 	$(BIN)/python -m comparisons
 
 # Every framework is installed here, so a skipped cross-framework test is a failure.
+# JOBS pytest-xdist workers, each running whole test files (tests/conftest.py keeps the
+# files that share a session run on one worker); JOBS=0 runs everything in this process.
+JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest --require-all-frameworks
+	$(BIN)/python -m pytest --require-all-frameworks -n $(JOBS) --dist loadfile
 
 check: $(STAMP)
 	$(BIN)/python -m comparisons check

@@ -28,11 +28,49 @@ import pytest
 # backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
 
-from tests.helpers import PAIRS, need  # noqa: E402
+from tests.helpers import PAIRS, changed, need, snapshot  # noqa: E402
 
 PLUGIN = "comparisons.parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
     pytest_plugins = [PLUGIN]
+
+
+# The files whose tests read a session run (default_run, check_run below). Under
+# pytest-xdist (`make test` runs `-n 2 --dist loadfile`: each worker runs whole files)
+# they go to one worker together, so that each run is computed once.
+SESSION_RUNS = ("default_run", "check_run")
+SESSION_RUN_FILES = (
+    "tests/adapters/test_global_state.py",
+    "tests/comparisons/test_cli.py",
+    "tests/comparisons/test_precision.py",
+)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Keep SESSION_RUN_FILES true: a test elsewhere that reads a session run is refused."""
+    for item in items:
+        file = item.nodeid.split("::", 1)[0]
+        used = set(SESSION_RUNS) & set(getattr(item, "fixturenames", ()))
+        if used and file not in SESSION_RUN_FILES:
+            raise pytest.UsageError(
+                f"{item.nodeid} reads {', '.join(sorted(used))}: add {file} to "
+                "SESSION_RUN_FILES in tests/conftest.py"
+            )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with SESSION_RUN_FILES as one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SessionRunsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "the session runs" if file in SESSION_RUN_FILES else file
+
+    return SessionRunsTogether(config, log)
 
 
 @pytest.fixture(params=PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
@@ -73,6 +111,31 @@ def default_run(tmp_path_factory) -> DefaultRun:
     changed = _changed(before, _global_state())
     assert not changed, f"the default run changed global numerics state: {', '.join(changed)}"
     return DefaultRun(rc, stdout.getvalue(), stderr.getvalue(), out, drawn[0] if drawn else None)
+
+
+@dataclass
+class CheckRun:
+    """What `python -m comparisons check` gave: status, stdout, and the global numerics
+    state (tests/helpers.snapshot) it changed."""
+
+    returncode: int
+    stdout: str
+    changed: list[str]
+
+
+@pytest.fixture(scope="session")
+def check_run() -> CheckRun:
+    """`check` with every installed framework (its data-parallel part starts torch's ranks),
+    run once, in this process, for the test of its output (tests/comparisons/test_cli.py)
+    and the one of the state it leaves (tests/adapters/test_global_state.py)."""
+    from comparisons import cli
+
+    need("torch", "jax")
+    stdout = io.StringIO()
+    before = snapshot()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(io.StringIO()):
+        rc = cli.main(["check"])
+    return CheckRun(rc, stdout.getvalue(), changed(before, snapshot()))
 
 
 def _global_state() -> dict:

@@ -8,7 +8,9 @@ Fixtures and hooks live in tests/conftest.py; this module holds plain functions.
 from __future__ import annotations
 
 import itertools
+import random
 
+import numpy as np
 import pytest
 
 import adapters
@@ -35,3 +37,49 @@ def framework_modes(frameworks=FRAMEWORKS) -> list[tuple[str, str]]:
     over. A framework that is not installed gets one entry, mode "-", so that its test
     is collected and `need` skips it (a failure under --require-all-frameworks)."""
     return [(fw, mode) for fw in frameworks for mode in (modes(fw) if fw in INSTALLED else ("-",))]
+
+
+def torch_and_jax():
+    """torch and jax; jax through its adapter, which puts back the NumPy global generator
+    that importing jax draws from."""
+    import torch
+
+    adapters.net_class("jax")
+    import jax
+
+    return torch, jax
+
+
+def snapshot() -> dict:
+    """The process's global numerics state, wider than conftest's per-test guard:
+    tests/adapters/test_global_state.py says what each entry is."""
+    torch, jax = torch_and_jax()
+    return {
+        "numpy global generator": np.random.get_state(),
+        "numpy error state": np.geterr(),
+        "python random": random.getstate(),
+        "torch generator": torch.get_rng_state(),
+        "torch default dtype": torch.get_default_dtype(),
+        "torch TF32 matmul": torch.backends.cuda.matmul.allow_tf32,
+        "torch TF32 cudnn": torch.backends.cudnn.allow_tf32,
+        "torch float32 matmul precision": torch.get_float32_matmul_precision(),
+        "torch threads": torch.get_num_threads(),
+        "torch deterministic": torch.are_deterministic_algorithms_enabled(),
+        "jax x64": jax.config.jax_enable_x64,
+        "jax matmul precision": jax.config.jax_default_matmul_precision,
+    }
+
+
+def changed(before: dict, after: dict) -> list[str]:
+    """The names of the entries of two snapshots that differ."""
+
+    def same(a, b) -> bool:
+        if isinstance(a, tuple):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if hasattr(a, "numpy"):  # a torch tensor
+            return bool((a == b).all())
+        if isinstance(a, np.ndarray):
+            return np.array_equal(a, b)
+        return a == b
+
+    return [k for k in before if not same(before[k], after[k])]

@@ -241,8 +241,7 @@ CONCEPTS: tuple[Concept, ...] = (
         adapters=("adapters.torch_adapter.BookAdam", "adapters.jax_adapter.book_adam"),
         tests=(
             "tests/adapters/test_trajectories.py::test_stock_optimizers_that_are_the_books_math_agree",
-            "tests/adapters/test_trajectories.py::"
-            "test_stock_optimizers_that_differ_from_the_book_are_caught",
+            "tests/comparisons/test_cli.py::test_drift_rows_come_from_real_runs",
             _RUN,
         ),
     ),

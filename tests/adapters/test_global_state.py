@@ -27,52 +27,9 @@ from comparisons import cli, parity
 from scratch import init_weights
 from tests.adapters.helpers import book_run
 from tests.adapters.problems import extreme_problem, last_update_problem
-from tests.helpers import FRAMEWORKS, INSTALLED, modes, need
+from tests.helpers import FRAMEWORKS, INSTALLED, changed, modes, need, snapshot, torch_and_jax
 
 MODES = {fw: modes(fw) for fw in FRAMEWORKS if fw in INSTALLED}
-
-
-def frameworks():
-    """torch and jax; jax through its adapter, which puts back the NumPy global generator
-    that importing jax draws from."""
-    import torch
-
-    adapters.net_class("jax")
-    import jax
-
-    return torch, jax
-
-
-def snapshot() -> dict:
-    torch, jax = frameworks()
-
-    return {
-        "numpy global generator": np.random.get_state(),
-        "numpy error state": np.geterr(),
-        "python random": random.getstate(),
-        "torch generator": torch.get_rng_state(),
-        "torch default dtype": torch.get_default_dtype(),
-        "torch TF32 matmul": torch.backends.cuda.matmul.allow_tf32,
-        "torch TF32 cudnn": torch.backends.cudnn.allow_tf32,
-        "torch float32 matmul precision": torch.get_float32_matmul_precision(),
-        "torch threads": torch.get_num_threads(),
-        "torch deterministic": torch.are_deterministic_algorithms_enabled(),
-        "jax x64": jax.config.jax_enable_x64,
-        "jax matmul precision": jax.config.jax_default_matmul_precision,
-    }
-
-
-def changed(before: dict, after: dict) -> list[str]:
-    def same(a, b) -> bool:
-        if isinstance(a, tuple):
-            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-        if hasattr(a, "numpy"):  # a torch tensor
-            return bool((a == b).all())
-        if isinstance(a, np.ndarray):
-            return np.array_equal(a, b)
-        return a == b
-
-    return [k for k in before if not same(before[k], after[k])]
 
 
 def digest(value) -> str:
@@ -151,12 +108,14 @@ def run_cli(argv: list[str]) -> int:
 
 
 @pytest.mark.crossframework
-def test_every_entry_point_leaves_global_numerics_state_alone(tmp_path):
+def test_every_entry_point_leaves_global_numerics_state_alone(tmp_path, check_run):
     need("torch", "jax")
+    # `check` ran once for this test and test_cli's (tests/conftest.py), between snapshots
+    assert check_run.returncode == 0 and "check: PASS" in check_run.stdout
+    assert not check_run.changed, check_run.changed
     before = snapshot()
     exercise(tmp_path)
     assert not changed(before, snapshot())
-    assert run_cli(["check", "--quiet"]) == 0
     # the precision matrix's state is guarded with the default run (tests/conftest.py)
     argv = ["train", "--epochs", "2", "--precisions", "none", "--quiet"]
     assert run_cli([*argv, "--out", str(tmp_path / "out")]) == 0
@@ -170,7 +129,7 @@ def non_default_state():
     """torch float64 by default, TF32 on, float32 matmuls "medium"; JAX x64 on and bf16
     matmuls; NumPy and Python generators reseeded; NumPy raising on every float error
     except underflow. Everything is put back on exit."""
-    torch, jax = frameworks()
+    torch, jax = torch_and_jax()
 
     saved = snapshot()
     try:

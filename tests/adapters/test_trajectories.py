@@ -27,6 +27,7 @@ def reference(case: str, dtype: str = "float64") -> adapters.Trajectory:
     return net.train(x, t, schedule, spec, max_grad=max_grad, record_every=RECORD_EVERY)
 
 
+@functools.cache  # the float64 runs serve the mode test too
 def train(framework, mode, spec, max_grad=None, dtype="float64"):
     x, t, w, schedule = book_run()
     net = adapters.build(framework, w, dtype=dtype)
@@ -70,9 +71,9 @@ def test_the_reference_trajectory_is_the_books_run():
 
 def test_jax_scan_and_step_modes_give_the_same_trajectory():
     need("jax")
-    spec, _ = BOOK_OPTIMIZERS["adam"]
-    scan = train("jax", "scan", spec)
-    step = train("jax", "step", spec)
+    spec, max_grad = BOOK_OPTIMIZERS["adam"]
+    scan = train("jax", "scan", spec, max_grad)
+    step = train("jax", "step", spec, max_grad)
     report = parity.compare_trajectories(scan, step)
     assert report.passed and report.first_step is None, report.summary()
 
@@ -138,9 +139,10 @@ def test_a_wrong_epsilon_is_caught_at_the_first_step(monkeypatch):
 
 
 # With their own defaults, only SGD and momentum SGD are the book's math in both; the
-# rest differ in epsilon (AdaGrad, RMSprop, Adam), its place, or the update (Nesterov).
+# rest differ in epsilon (AdaGrad, RMSprop, Adam), its place, or the update (Nesterov):
+# that each of those parts from the book at the first step, in torch and in JAX, is
+# tests/comparisons/test_cli.py::test_drift_rows_come_from_real_runs (the drift command).
 STOCK_IS_BOOK = ["sgd", "momentum"]
-STOCK_DIFFERS = ["nesterov", "adagrad", "rmsprop", "adam"]
 
 
 @pytest.mark.parametrize("framework_name", ["torch", "jax"])
@@ -154,19 +156,6 @@ def test_stock_optimizers_that_are_the_books_math_agree(framework_name):
         got = adapters.build(framework_name, w).train(x, t, schedule, stock, record_every=100)
         report = parity.compare_trajectories(ref, got)
         assert report.passed, f"{name}: {report.summary()}"
-
-
-@pytest.mark.parametrize("framework_name", ["torch", "jax"])
-def test_stock_optimizers_that_differ_from_the_book_are_caught(framework_name):
-    need(framework_name)
-    x, t, w, schedule = book_run(max_epoch=30)
-    for name in STOCK_DIFFERS:
-        ref = adapters.build("numpy", w).train(x, t, schedule, OptimizerSpec(name, 0.1))
-        got = adapters.build(framework_name, w).train(
-            x, t, schedule, OptimizerSpec(name, 0.1, flavor="stock")
-        )
-        report = parity.compare_trajectories(ref, got)
-        assert not report.passed and report.first_step is not None, name
 
 
 @pytest.mark.crossframework

@@ -149,10 +149,10 @@ def test_bad_option_in_a_real_process_exits_2():
 
 
 @pytest.mark.crossframework
-def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, capsys):
+def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, capsys, check_run):
     need("torch", "jax")
-    assert cli.main(["check"]) == 0
-    out = capsys.readouterr().out
+    assert check_run.returncode == 0  # `python -m comparisons check`, run once (conftest.py)
+    out = check_run.stdout
     assert "check: PASS" in out and "PASS  numpy/eager vs torch/eager" in out
     assert out.count("(x 2 workers)") == 4
     from adapters import torch_adapter
