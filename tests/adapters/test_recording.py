@@ -180,7 +180,7 @@ def toy_update(w, i):
 
 
 @pytest.mark.parametrize("donate", [False, True])
-def test_jax_records_past_several_chunks_come_back_exactly(donate):
+def test_jax_records_past_several_chunks_come_back_exactly(donate, jax_losses):
     """300 steps: several full chunks of records and of losses, and a partial one. A step
     that donates its parameters frees the arrays the recorder was handed: it notices after
     the first step and converts each record as it is taken instead."""
@@ -221,8 +221,19 @@ def test_a_jax_weight_that_changes_dtype_in_a_chunk_is_named_with_its_step():
         jax_run(100, 1, update, weights=weights_after(7))
 
 
+@pytest.fixture(params=["lagged", "stacked"])
+def jax_losses(request, monkeypatch):
+    """Both ways JAX losses are kept: converted a step late (the CPU's way) and stacked on
+    the device in chunks (an accelerator's way, exercised here on the CPU)."""
+    from adapters import recording
+
+    if request.param == "stacked":
+        monkeypatch.setattr(recording, "LAGGED", ())
+    return request.param
+
+
 @pytest.mark.parametrize("first_loss_shape", [(), (1,)])
-def test_a_jax_loss_that_is_not_a_scalar_is_named_in_the_chunk_path(first_loss_shape):
+def test_a_jax_loss_that_is_not_a_scalar_is_named(first_loss_shape, jax_losses):
     """Found when its chunk is stacked (mixed shapes) or when the losses come to NumPy
     (every loss (1,)): during the run or at its end, never after a result."""
     need("jax")
@@ -239,7 +250,7 @@ def test_a_jax_loss_that_is_not_a_scalar_is_named_in_the_chunk_path(first_loss_s
             recorder.result()
 
 
-def test_float64_jax_records_stay_float64_when_the_caller_turned_x64_off():
+def test_float64_jax_records_stay_float64_when_the_caller_turned_x64_off(jax_losses):
     """The device stacking runs under x64 exactly when a record is 64-bit, whatever the
     caller's switch is when the records come to NumPy."""
     need("jax")
