@@ -412,11 +412,22 @@ class _TorchCpuStore(_Store):
         super().__init__(name, first, records)
         self.tensor_type = sys.modules["torch"].Tensor
         self.buffer = np.empty((records, *self.shape), dtype=first.numpy(force=True).dtype)
+        self.last = self.view = None  # the tensor of the last record, and its NumPy view
+        self.address = 0
 
     def put(self, r: int, a: Any, step: int) -> None:
-        if not isinstance(a, self.tensor_type) or a.shape != self.shape or a.dtype != self.dtype:
-            self.refuse(a, step, "torch tensor", self.tensor_type)
-        self.buffer[r] = a.numpy(force=True)  # detached, on the host: a view
+        # weights() returning the same tensors each time (from_torch's views, made once)
+        # reuse the view, while the tensor's memory stays where it was (`p.data = ...`
+        # moves it; a view of a freed tensor cannot happen: the view holds the tensor)
+        if a is not self.last or a.data_ptr() != self.address or a.shape != self.shape:
+            if (
+                not isinstance(a, self.tensor_type)
+                or a.shape != self.shape
+                or a.dtype != self.dtype
+            ):
+                self.refuse(a, step, "torch tensor", self.tensor_type)
+            self.last, self.view, self.address = a, a.numpy(force=True), a.data_ptr()
+        self.buffer[r] = self.view  # detached, on the host: a view
 
     def numpy(self) -> np.ndarray:
         return self.buffer

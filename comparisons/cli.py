@@ -22,6 +22,7 @@ from comparisons import bench, outdir
 from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
 COMMANDS = ("train", "check", "rosetta", "drift", "bench")
+RECORD_REPEATS = 15  # bench --record: its paired ratios need more runs than a row's median
 DESCRIPTION = """\
 The book's TwoLayerNet (Deep Learning from Scratch 2, chapter 1) in NumPy, PyTorch and
 JAX, from the same weights on the same batches, compared step by step.
@@ -396,8 +397,9 @@ def build_parser() -> Parser:
     b.add_argument(
         "--repeats",
         type=_positive_int,
-        default=bench.DEFAULT_REPEATS,
-        help=f"timed runs per row (default: {bench.DEFAULT_REPEATS})",
+        default=None,
+        help=f"timed runs per row (default: {bench.DEFAULT_REPEATS}; {RECORD_REPEATS} with "
+        "--record, whose ratios are a few percent)",
     )
     b.add_argument(
         "--steps", type=_positive_int, default=None, help="steps at every size (a quick run)"
@@ -583,8 +585,9 @@ def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
     sizes = args.sizes
     if sizes is None:
         sizes = tuple(bench.SIZES) if args.device != "cpu" else bench.DEFAULT_SIZES
+    repeats = args.repeats or (RECORD_REPEATS if args.record else bench.DEFAULT_REPEATS)
     config = bench.BenchConfig(
-        sizes, tuple(args.dtypes), tuple(frameworks), args.device, args.repeats, args.steps
+        sizes, tuple(args.dtypes), tuple(frameworks), args.device, repeats, args.steps
     )
     steps = "" if args.steps is None else f" with --steps {args.steps}"
     check_memory(bench.memory_needed(config), f"bench at size {', '.join(sizes)}{steps}")

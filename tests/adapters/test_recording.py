@@ -311,3 +311,34 @@ def test_two_threads_record_jax_runs_of_two_dtypes_at_once():
         np.testing.assert_array_equal(weights["w"], truth)
         np.testing.assert_array_equal(losses, truth[1:, 0].astype(np.float64))
     assert set(results) == {"float64", "float32"}
+
+
+def test_the_same_torch_tensors_each_record_follow_in_place_updates_and_data_swaps():
+    """weights() returning the same tensor objects every time (from_torch's views, made
+    once): the recorder reuses their NumPy views while their memory stays put, and takes
+    a new one when `.data` is swapped (new memory, even a new shape is refused)."""
+    need("torch")
+    import torch
+
+    w = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    view = w.detach().T  # (3, 2), as from_torch gives an nn.Linear weight
+    recorder = Recorder(4, 1)
+    recorder.start({"W": view})
+    with torch.no_grad():
+        w += 1.0  # in place: the same memory
+        recorder.step(1.0, lambda: {"W": view})
+        w.data = torch.full((2, 3), 5.0, dtype=torch.float64)  # new memory under w ...
+        view = w.detach().T  # ... and the user's new view of it
+        recorder.step(1.0, lambda: {"W": view})
+        w.data = torch.full((2, 3), 7.0, dtype=torch.float64)  # the old view is stale now
+        recorder.step(1.0, lambda: {"W": view})
+        view.data = torch.full((3, 2), 9.0, dtype=torch.float64)  # the same object, moved
+        recorder.step(1.0, lambda: {"W": view})
+    _, weights = recorder.result()
+    assert weights["W"].shape == (5, 3, 2)
+    np.testing.assert_array_equal(weights["W"][:, 0, 0], [0.0, 1.0, 5.0, 5.0, 9.0])
+    recorder = Recorder(1, 1)
+    recorder.start({"W": view})
+    view.data = torch.zeros(2, 3, dtype=torch.float64)  # same object, other shape
+    with pytest.raises(ValueError, match=r"weights\(\)\['W'\] must keep its shape"):
+        recorder.step(1.0, lambda: {"W": view})
