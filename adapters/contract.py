@@ -254,8 +254,7 @@ class NetBase:
         recorder = Recorder(inputs.schedule.shape[0], inputs.record_every)
         with training or self._training(inputs) as training:
             recorder.start(training.weights())
-            for i in range(recorder.steps):
-                recorder.step(training.step(i), training.weights)
+            recorder.run(training.step, training.weights, range(recorder.steps))
             gap = training.loss_gap()
         losses, weights = recorder.result()
         return losses, weights, gap

@@ -97,6 +97,32 @@ class Recorder:
             self._weights.put(r, weights(), self._due)
             self._next, self._due = r + 1, self._marks[r + 1]
 
+    def run(
+        self, step: Callable[[Any], Any], weights: Callable[[], Mapping[str, Any]], args: Any
+    ) -> None:
+        """`self.step(step(a), weights)` for every `a` of `args`, as one loop with its
+        per-step work bound to local names: at a small net's step (25 us for a jitted
+        JAX one) the attribute lookups and calls of `step` add up to several percent."""
+        take, loss_type = self._take_loss, self._loss_type
+        put, marks = self._weights.put if self._weights else None, self._marks
+        taken, r, due = self._taken, self._next, self._due
+        try:
+            for a in args:
+                loss = step(a)
+                if type(loss) is not loss_type:
+                    self._taken = taken
+                    self._new_loss_type(loss)
+                    take, loss_type = self._take_loss, self._loss_type
+                    put = self._weights.put
+                take(loss)
+                taken += 1
+                if taken == due:
+                    put(r, weights(), due)
+                    r += 1
+                    due = marks[r]
+        finally:
+            self._taken, self._next, self._due = taken, r, due
+
     def _new_loss_type(self, loss: Any) -> None:
         if self._weights is None:
             raise RuntimeError("Recorder.step: call start(weights) before the first step")

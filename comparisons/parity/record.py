@@ -85,8 +85,7 @@ def record(
     _check_dtype("the loss step returned", loss, dtype, framework)
     recorder.step(loss, weights)
     if gaps is None:
-        for batch in rows[1:]:
-            recorder.step(step(batch), weights)
+        recorder.run(step, weights, rows[1:])
     else:
         gaps[0] = loss_gap(rows[0])
         for i, batch in enumerate(rows[1:], start=1):

@@ -342,3 +342,31 @@ def test_the_same_torch_tensors_each_record_follow_in_place_updates_and_data_swa
     view.data = torch.zeros(2, 3, dtype=torch.float64)  # same object, other shape
     with pytest.raises(ValueError, match=r"weights\(\)\['W'\] must keep its shape"):
         recorder.step(1.0, lambda: {"W": view})
+
+
+def test_run_is_step_after_step_even_when_the_loss_type_changes_midway():
+    """Recorder.run (the loop record() and Net.train use) records what calling step()
+    for each step records, losses of changing types included."""
+    losses = [1.5, np.float64(2.5), np.array(3.5), 4.5, np.float32(5.5), np.array(6.5)]
+
+    def weights_at(i):
+        return {"w": np.full(2, float(i))}
+
+    one_by_one = Recorder(len(losses), 2)
+    one_by_one.start(weights_at(0))
+    for i, loss in enumerate(losses, start=1):
+        one_by_one.step(loss, lambda i=i: weights_at(i))
+    state = {"i": 0}
+
+    def step(loss):
+        state["i"] += 1
+        return loss
+
+    looped = Recorder(len(losses), 2)
+    looped.start(weights_at(0))
+    looped.run(step, lambda: weights_at(state["i"]), losses)
+    (a_losses, a_weights), (b_losses, b_weights) = one_by_one.result(), looped.result()
+    np.testing.assert_array_equal(a_losses, [1.5, 2.5, 3.5, 4.5, 5.5, 6.5])
+    np.testing.assert_array_equal(b_losses, a_losses)
+    np.testing.assert_array_equal(b_weights["w"], a_weights["w"])
+    assert b_weights["w"][:, 0].tolist() == [0.0, 2.0, 4.0, 6.0]
