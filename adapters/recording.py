@@ -281,22 +281,25 @@ class _LaggedLosses:
     a bare loop; stacking them on the device costs more, because it keeps them alive)."""
 
     def __init__(self) -> None:
-        self.kept: list[np.ndarray] = []
+        self.kept: list[float] = []
         self.last: Any = None
 
     def put(self, loss: Any) -> None:
         last, self.last = self.last, loss
         if last is not None:
-            self.kept.append(np.asarray(last))
+            self.keep(last)
+
+    def keep(self, loss: Any) -> None:
+        value = np.asarray(loss)
+        if value.ndim:
+            raise _not_scalar(value)
+        self.kept.append(float(value))  # exact: every float dtype fits in a Python float
 
     def numpy(self) -> list[np.ndarray]:
         if self.last is not None:
-            self.kept.append(np.asarray(self.last))
+            self.keep(self.last)
             self.last = None
-        for loss in self.kept:
-            if loss.ndim:
-                raise _not_scalar(loss)
-        return [np.asarray(self.kept)]
+        return [np.asarray(self.kept, dtype=np.float64)]
 
 
 def _not_scalar(loss: Any) -> TypeError:
@@ -586,6 +589,9 @@ class _JaxChunks:
             raise self.explain(error, flat[: count * self.width]) from error
         self.stacked.append((out, count))
         self.done += count
+        if len(self.stacked) > 1:  # the chunk before has been computed by now: to NumPy
+            arrays, count = self.stacked[-2]
+            self.stacked[-2] = (tuple(np.asarray(a)[:count] for a in arrays), count)
 
     def numpy(self) -> list[np.ndarray]:
         """`width` NumPy arrays (total, *shape)."""
@@ -594,7 +600,7 @@ class _JaxChunks:
         parts: list[list[np.ndarray]] = [[] for _ in range(self.width)]
         for arrays, count in self.stacked:
             for j, a in enumerate(arrays):
-                parts[j].append(np.asarray(a)[:count])
+                parts[j].append(np.asarray(a)[:count])  # (all but the last are NumPy)
         if self.flat:  # too few to stack on the device: one by one
             tuples = self.tuples(self.flat)
             if self.check is not None:
