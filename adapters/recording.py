@@ -53,6 +53,8 @@ class Recorder:
             recorder.step(train_step(i), weights)  # weights() is called only when due
         losses, records = recorder.result()    # NumPy: (steps,) float64, name -> (records, *shape)
 
+    `recorder.run(train_step, weights, range(steps))` is that loop, faster.
+
     `weights()` returns a mapping of names to NumPy arrays, torch tensors or JAX arrays
     (gradient-tracking tensors are detached); its names, shapes and dtypes must stay the
     same at every record (a declared dtype is `comparisons.parity.record`'s to check). A
