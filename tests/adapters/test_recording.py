@@ -370,3 +370,26 @@ def test_run_is_step_after_step_even_when_the_loss_type_changes_midway():
     np.testing.assert_array_equal(b_losses, a_losses)
     np.testing.assert_array_equal(b_weights["w"], a_weights["w"])
     assert b_weights["w"][:, 0].tolist() == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_a_mapping_of_numpy_and_jax_weights_is_recorded_by_each_ones_rule():
+    """NumPy weights copied as taken, JAX ones stacked on the device by chunks, in one
+    mapping, in the mapping's order."""
+    need("jax")
+    from adapters.precision import import_jax, pinned_precision
+
+    jnp = import_jax().numpy
+    steps = 70  # two full chunks of JAX records and a partial one
+    with pinned_precision("jax", "float64"):
+        w, b = np.zeros(2), jnp.zeros(3)
+        recorder = Recorder(steps, 1)
+        recorder.start({"b": b, "w": w})
+        for i in range(1, steps + 1):
+            w += 1.0  # in place
+            b = b + 2.0
+            recorder.step(float(i), lambda b=b, w=w: {"b": b, "w": w})
+        losses, weights = recorder.result()
+    assert list(weights) == ["b", "w"]
+    np.testing.assert_array_equal(weights["w"][:, 0], np.arange(steps + 1.0))
+    np.testing.assert_array_equal(weights["b"][:, 0], 2.0 * np.arange(steps + 1.0))
+    np.testing.assert_array_equal(losses, np.arange(1.0, steps + 1.0))
