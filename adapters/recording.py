@@ -193,7 +193,11 @@ def _kind(a: Any) -> str:
 
 def dtype_name(a: Any) -> str:
     """ "float64", "bfloat16", ...: the dtype of a NumPy, torch, JAX or CuPy array."""
-    return str(a.dtype).removeprefix("torch.")
+    return _dtype_text(a.dtype)
+
+
+def _dtype_text(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _to_float32_if_bfloat16(a: np.ndarray) -> np.ndarray:
@@ -399,15 +403,26 @@ class _Store:
         self.shape = first.shape
         self.dtype = first.dtype
 
-    def refuse(self, a: Any, step: int, kind: str, wanted: type) -> None:
-        if not isinstance(a, wanted):
-            raise TypeError(f"weights()[{self.name!r}] changed from a {kind} to {type(a).__name__}")
-        if tuple(a.shape) != tuple(self.shape) or a.dtype != self.dtype:
-            raise ValueError(
-                f"weights()[{self.name!r}] must keep its shape and dtype: "
-                f"{tuple(self.shape)} {dtype_name(self)} at the start, {tuple(a.shape)} "
-                f"{dtype_name(a)} after {step} steps"
-            )
+    def refuse(self, a: Any, step: int, kind: str, is_kind: bool) -> None:
+        _check_same(self.name, a, kind, is_kind, self.shape, self.dtype, step)
+
+
+def _check_same(
+    name: str, a: Any, kind: str, is_kind: bool, shape: Any, dtype: Any, step: int
+) -> None:
+    """TypeError when `a` is no longer a `kind` (`is_kind` False), ValueError when its
+    shape or dtype is not the first record's."""
+    if not is_kind:
+        raise TypeError(f"weights()[{name!r}] changed from a {kind} to {type(a).__name__}")
+    if tuple(a.shape) != tuple(shape) or a.dtype != dtype:
+        raise _changed(name, shape, dtype, a.shape, a.dtype, f"after {step} steps")
+
+
+def _changed(name: str, shape: Any, dtype: Any, now: Any, now_dtype: Any, when: str):
+    return ValueError(
+        f"weights()[{name!r}] must keep its shape and dtype: {tuple(shape)} "
+        f"{_dtype_text(dtype)} at the start, {tuple(now)} {_dtype_text(now_dtype)} {when}"
+    )
 
 
 class _NumpyStore(_Store):
@@ -419,11 +434,7 @@ class _NumpyStore(_Store):
 
     def put(self, r: int, a: Any, step: int) -> None:
         if type(a) is not np.ndarray or a.shape != self.shape or a.dtype != self.dtype:
-            if _kind(a) not in ("numpy", "cupy"):
-                raise TypeError(
-                    f"weights()[{self.name!r}] changed from a NumPy array to {type(a).__name__}"
-                )
-            self.refuse(a, step, "NumPy array", object)
+            self.refuse(a, step, "NumPy array", _kind(a) in ("numpy", "cupy"))
         self.buffer[r] = a if type(a) is np.ndarray else any_to_numpy(a)
 
     def numpy(self) -> np.ndarray:
@@ -458,7 +469,7 @@ class _TorchCpuStore(_Store):
                 or a.shape != self.shape
                 or a.dtype != self.dtype
             ):
-                self.refuse(a, step, "torch tensor", self.tensor_type)
+                self.refuse(a, step, "torch tensor", isinstance(a, self.tensor_type))
             self.last, self.view, self.address = a, a.numpy(force=True), a.data_ptr()
         self.buffer[r] = self.view  # detached, on the host: a view
 
@@ -478,7 +489,7 @@ class _TorchStore(_Store):
 
     def put(self, r: int, a: Any, step: int) -> None:
         if not isinstance(a, self.tensor_type) or a.shape != self.shape or a.dtype != self.dtype:
-            self.refuse(a, step, "torch tensor", self.tensor_type)
+            self.refuse(a, step, "torch tensor", isinstance(a, self.tensor_type))
         self.buffer[r].copy_(a.detach())
 
     def numpy(self) -> np.ndarray:
@@ -498,7 +509,8 @@ class _JaxRecords:
         self.first = [np.array(a) for a in first]
         self.watch = first  # looked at once, after the first step
         self.chunks = _JaxChunks(len(names), len(marks) - 1, CHUNK["records"], self.check)
-        self.put = self.chunks.put  # (values): a record; replaced when the step donates
+        self.put = self.chunks.put  # (values): a record; put_now when the step donates
+        self.donated = False
         self.host: list[list[np.ndarray]] = []
         self.array_type = sys.modules["jax"].Array
 
@@ -506,7 +518,7 @@ class _JaxRecords:
         """A step that donates its parameters has freed record 0's arrays by now: from
         here on, each record is converted as it is taken."""
         if any(a.is_deleted() for a in self.watch):
-            self.put = self.put_now
+            self.put, self.donated = self.put_now, True
         self.watch = []
 
     def put_now(self, values: tuple) -> None:
@@ -519,16 +531,7 @@ class _JaxRecords:
         array of its first shape and dtype, or that was freed."""
         step = self.marks[r]
         for name, a, shape, dtype in zip(self.names, values, self.shapes, self.dtypes, strict=True):
-            if not isinstance(a, self.array_type):
-                raise TypeError(
-                    f"weights()[{name!r}] changed from a JAX array to {type(a).__name__}"
-                )
-            if tuple(a.shape) != shape or a.dtype != dtype:
-                raise ValueError(
-                    f"weights()[{name!r}] must keep its shape and dtype: {shape} "
-                    f"{np.dtype(dtype).name} at the start, {tuple(a.shape)} {dtype_name(a)} "
-                    f"after {step} steps"
-                )
+            _check_same(name, a, "JAX array", isinstance(a, self.array_type), shape, dtype, step)
             if a.is_deleted():
                 raise ValueError(
                     f"weights()[{name!r}] after {step} steps was deleted before it could be "
@@ -537,18 +540,14 @@ class _JaxRecords:
                 )
 
     def numpy(self) -> dict[str, np.ndarray]:
-        if self.put == self.put_now:
+        if self.donated:
             rest = [np.stack([h[j] for h in self.host]) for j in range(len(self.names))]
         else:
             rest = self.chunks.numpy()
         out = {}
         for name, dtype, f, column in zip(self.names, self.dtypes, self.first, rest, strict=True):
             if column.dtype != dtype or column.shape[1:] != f.shape:  # a whole chunk
-                raise ValueError(
-                    f"weights()[{name!r}] must keep its shape and dtype: {f.shape} "
-                    f"{np.dtype(dtype).name} at the start, {column.shape[1:]} "
-                    f"{column.dtype.name} later"
-                )
+                raise _changed(name, f.shape, dtype, column.shape[1:], column.dtype, "later")
             out[name] = _to_float32_if_bfloat16(np.concatenate([f[None], column]))
         return out
 
