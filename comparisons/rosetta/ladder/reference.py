@@ -56,15 +56,10 @@ def report(rung: str, losses, start: float) -> None:
     print(f"{rung}: {len(losses)} steps in {seconds:.1f} s, last loss {float(losses[-1]):.6f}")
 
 
-@contextlib.contextmanager
-def one_thread():
+def one_thread() -> contextlib.AbstractContextManager:
     """torch on one thread inside, as many as before after: a net this small runs fastest
-    on one (torch's default is one per core, and waking them costs more than the work)."""
-    import torch
+    on one (torch's default is one per core, and waking them costs more than the work).
+    The torch adapter's own rule for the book's net, under its lock."""
+    from adapters.torch_adapter import tiny_net_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return tiny_net_threads((2, 10, 3), 30, "cpu")
