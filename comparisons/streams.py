@@ -93,19 +93,49 @@ def _say(stderr, line: str) -> None:
         stderr.flush()
 
 
+STOPS = (KeyboardInterrupt, Terminated)
+RERAISE_S = 0.001  # how soon a swallowed Ctrl-C or SIGTERM is raised again
+
+
 @contextlib.contextmanager
-def _sigterm_raises():
+def _signals_stop_the_command():
+    """SIGTERM raises Terminated in the main thread, as SIGINT raises KeyboardInterrupt.
+
+    Python raises either wherever the main thread happens to be, and where that is a
+    garbage-collector callback or a `__del__` (JAX runs one at every collection) the
+    exception is printed as "Exception ignored" and dropped: the command would run on.
+    Such a dropped stop reaches sys.unraisablehook; it is raised again a moment later
+    (SIGALRM), out of the callback, until it lands."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    pending: list[type[BaseException]] = []
 
-    def handler(_signum, _frame):
+    def terminate(_signum, _frame):
         raise Terminated
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def raise_again(_signum, _frame):
+        if pending:
+            raise pending.pop()
+
+    def unraisable(info) -> None:
+        if isinstance(info.exc_value, STOPS) and hasattr(signal, "setitimer"):
+            pending[:] = [type(info.exc_value)]
+            signal.setitimer(signal.ITIMER_REAL, RERAISE_S)
+        else:
+            previous_hook(info)
+
+    previous_hook = sys.unraisablehook
+    previous = signal.signal(signal.SIGTERM, terminate)
+    previous_alarm = signal.signal(signal.SIGALRM, raise_again)
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        pending.clear()
+        sys.unraisablehook = previous_hook
+        signal.signal(signal.SIGALRM, previous_alarm)
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -116,7 +146,7 @@ def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = GuardedStream(real_out, "stdout"), GuardedStream(real_err, "stderr")
     try:
-        with _sigterm_raises():
+        with _signals_stop_the_command():
             try:
                 try:
                     status = main(argv)

@@ -89,6 +89,47 @@ def test_text_an_encoding_cannot_hold_is_replaced_or_escaped():
 def test_the_streams_and_the_sigterm_handler_are_put_back_after_a_command():
     import signal
 
-    before = (sys.stdout, sys.stderr, signal.getsignal(signal.SIGTERM))
+    def state():
+        return (sys.stdout, sys.stderr, sys.unraisablehook) + tuple(
+            signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGALRM)
+        )
+
+    before = state()
     assert streams.run_main(lambda argv: len(argv), ["a", "b"]) == 2
-    assert (sys.stdout, sys.stderr, signal.getsignal(signal.SIGTERM)) == before
+    assert state() == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, 130), (streams.Terminated, 143)])
+def test_a_stop_that_lands_in_a_garbage_collector_callback_still_stops_the_command(
+    stop, status, capsys
+):
+    """Ctrl-C (or SIGTERM) raised while a gc callback runs (JAX has one) is dropped by
+    Python as "Exception ignored"; the command must stop all the same, with its line and
+    status, and not run on to its end."""
+    import gc
+    import time
+
+    fired = []
+
+    def callback(phase, _info):
+        if phase == "start" and not fired:
+            fired.append(True)
+            raise stop  # where a signal's exception would be swallowed
+
+    def main(_argv):
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # a long run, stopped in its first moments
+                time.sleep(0.001)
+            return 0
+        finally:
+            gc.callbacks.remove(callback)
+
+    start = time.monotonic()
+    assert streams.run_main(main, []) == status
+    assert time.monotonic() - start < 5 and fired
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Exception ignored" not in err
