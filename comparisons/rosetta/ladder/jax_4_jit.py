@@ -1,7 +1,9 @@
 """Rung 4, JAX: the training step is compiled with jax.jit.
 
-Changed from rung 3: the step (value_and_grad, update, apply_updates) is one pure
-function; jax.jit traces it once and runs the compiled program on every later batch.
+Changed from rung 3: the step (picking the batch, value_and_grad, update, apply_updates)
+is one pure function; jax.jit traces it once and runs the compiled program on every later
+batch. The batch is picked inside it: `x[rows]` on a JAX array outside jit is an operation
+of its own, dispatched from Python at every step (README: "The ladders").
 Run: python -m comparisons.rosetta.ladder.jax_4_jit
 """
 
@@ -29,14 +31,14 @@ def train(x, t, weights, schedule, lr=1.0):
     opt_state = tx.init(params)
 
     @jax.jit  # pure: everything it uses comes in as an argument or is a constant
-    def step(params, opt_state, batch_x, batch_t):
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch_x, batch_t)
+    def step(params, opt_state, x, t, rows):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x[rows], t[rows])
         updates, opt_state = tx.update(grads, opt_state, params)  # -lr * grads
         return optax.apply_updates(params, updates), opt_state, loss
 
     losses = []
     for rows in schedule:
-        params, opt_state, loss = step(params, opt_state, x[rows], t[rows])
+        params, opt_state, loss = step(params, opt_state, x, t, rows)
         losses.append(float(loss))
     return losses, params
 
