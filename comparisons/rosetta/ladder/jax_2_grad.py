@@ -8,12 +8,10 @@ Run: python -m comparisons.rosetta.ladder.jax_2_grad
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
 
-from comparisons.rosetta.ladder.reference import book_problem, check, report
+from comparisons.rosetta.ladder.reference import run
 
 
 def loss_fn(params, x, t):
@@ -35,12 +33,8 @@ def train(x, t, weights, schedule, lr=1.0):
 
 
 def main(epochs: int = 300) -> None:
-    x, t, weights, schedule = book_problem(epochs)
-    start = time.perf_counter()
     with jax.enable_x64(True):  # float64, as the book's NumPy
-        losses, trained = train(x, t, weights, schedule)
-        check(losses, trained, epochs)  # parity with the reference
-    report("jax_2_grad", losses, start)  # the assertion passed: the same numbers
+        run("jax_2_grad", train, epochs)  # trains, asserts parity, reports
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from scratch import TwoLayerNet, init_weights, spiral
 from scratch.optimizers import SGD
 from scratch.trainer import shuffled_batches
 
-__all__ = ["NAMES", "book_problem", "check", "one_thread", "reference", "report"]
+__all__ = ["NAMES", "book_problem", "check", "one_thread", "reference", "report", "run"]
 
 
 def book_problem(epochs: int = 300):
@@ -59,6 +59,17 @@ def report(rung: str, losses, start: float) -> None:
     """One line: the rung, its steps, the seconds since `start`, the last loss."""
     seconds = time.perf_counter() - start
     print(f"{rung}: {len(losses)} steps in {seconds:.1f} s, last loss {float(losses[-1]):.6f}")
+
+
+def run(rung: str, train, epochs: int, *, book_loss: bool = False) -> None:
+    """A rung's `main`, inside the rung's own settings (JAX's x64, torch's threads): train
+    `epochs` of the book's run with `train(x, t, weights, schedule)`, assert that it is the
+    reference's (`check`), then print one line (`report`): the assertion passed."""
+    x, t, weights, schedule = book_problem(epochs)
+    start = time.perf_counter()
+    losses, trained = train(x, t, weights, schedule)
+    check(losses, trained, epochs, book_loss=book_loss)
+    report(rung, losses, start)
 
 
 def one_thread() -> contextlib.AbstractContextManager:

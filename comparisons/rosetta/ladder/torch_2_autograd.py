@@ -7,11 +7,9 @@ Run: python -m comparisons.rosetta.ladder.torch_2_autograd
 
 from __future__ import annotations
 
-import time
-
 import torch
 
-from comparisons.rosetta.ladder.reference import NAMES, book_problem, check, one_thread, report
+from comparisons.rosetta.ladder.reference import NAMES, one_thread, run
 
 
 def train(x, t, weights, schedule, lr=1.0):
@@ -34,12 +32,8 @@ def train(x, t, weights, schedule, lr=1.0):
 
 
 def main(epochs: int = 300) -> None:
-    x, t, weights, schedule = book_problem(epochs)
-    start = time.perf_counter()
     with one_thread():
-        losses, trained = train(x, t, weights, schedule)
-    check(losses, trained, epochs)  # parity with the reference
-    report("torch_2_autograd", losses, start)  # the assertion passed: the same numbers
+        run("torch_2_autograd", train, epochs)  # trains, asserts parity, reports
 
 
 if __name__ == "__main__":

@@ -7,13 +7,11 @@ Run: python -m comparisons.rosetta.ladder.torch_4_optim
 
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from comparisons.rosetta.ladder.reference import NAMES, book_problem, check, one_thread, report
+from comparisons.rosetta.ladder.reference import NAMES, one_thread, run
 
 
 def train(x, t, weights, schedule, lr=1.0):
@@ -35,12 +33,8 @@ def train(x, t, weights, schedule, lr=1.0):
 
 
 def main(epochs: int = 300) -> None:
-    x, t, weights, schedule = book_problem(epochs)
-    start = time.perf_counter()
     with torch.random.fork_rng(devices=[]), one_thread():  # nn.Linear draws a throwaway init
-        losses, trained = train(x, t, weights, schedule)
-    check(losses, trained, epochs)  # parity with the reference
-    report("torch_4_optim", losses, start)  # the assertion passed: the same numbers
+        run("torch_4_optim", train, epochs)  # trains, asserts parity, reports
 
 
 if __name__ == "__main__":
