@@ -49,9 +49,7 @@ class Divergence:
     tol: float
 
     def describe(self, dtype: str) -> str:
-        a, b = self.values
-        what = f"at {self.weight}{fmt_index(self.index)}: {fmt_value(a, dtype)} vs "
-        return what + f"{fmt_value(b, dtype)} (|d| {self.error:.2g} > tol {self.tol:.2g})"
+        return f"at {self.weight}{fmt_index(self.index)}: {_apart(self, dtype)}"
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,13 @@ class LossDivergence:
     tol: float
 
     def describe(self, dtype: str) -> str:
-        a, b = self.values
-        what = f"in the loss of step {self.step} (epsilon-free): {fmt_value(a, dtype)} vs "
-        return what + f"{fmt_value(b, dtype)} (|d| {self.error:.2g} > tol {self.tol:.2g})"
+        return f"in the loss of step {self.step} (epsilon-free): {_apart(self, dtype)}"
+
+
+def _apart(d: Divergence | LossDivergence, dtype: str) -> str:
+    """`0.12 vs 0.13 (|d| 0.01 > tol 1.1e-12)`: a divergence's two values, how far apart."""
+    a, b = d.values
+    return f"{fmt_value(a, dtype)} vs {fmt_value(b, dtype)} (|d| {d.error:.2g} > tol {d.tol:.2g})"
 
 
 @dataclass
