@@ -18,7 +18,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check rosetta bench lint clean
+.PHONY: demo test check rosetta bench lint clean help
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,27 +28,34 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# `make` alone is the rule above: it sets up .venv (and says it is up to date once it is).
+# `make help` lists the targets: each documented by the `## ` text on its own line.
+help: ## list the targets and the install options
+	@echo 'usage: make TARGET [TORCH=cpu|cuda] [TORCH_SPEC=...] [TORCH_INDEX=...] [JOBS=N]'
+	@awk -F ':.*## ' '/^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
+	@echo 'The first target run creates .venv and installs every framework; see docs/cli.md.'
+
+demo: $(STAMP) ## the book's run in NumPy, PyTorch and JAX side by side -> comparison-output/
 	$(BIN)/python -m comparisons
 
 # Every framework is installed here, so a skipped cross-framework test is a failure.
 # JOBS pytest-xdist workers, each running whole test files (tests/conftest.py keeps the
 # files that share a session run on one worker); JOBS=0 runs everything in this process.
 JOBS ?= 2
-test: $(STAMP)
+test: $(STAMP) ## the whole test suite; a skipped cross-framework test fails (JOBS=2 workers)
 	$(BIN)/python -m pytest --require-all-frameworks -n $(JOBS) --dist loadfile
 
-check: $(STAMP)
+check: $(STAMP) ## quick pass/fail parity check of every framework; exit 1 on a mismatch
 	$(BIN)/python -m comparisons check
 
-rosetta: $(STAMP)
+rosetta: $(STAMP) ## each concept of chapter 1 in NumPy | PyTorch | JAX
 	$(BIN)/python -m comparisons rosetta
 
-bench: $(STAMP)
+bench: $(STAMP) ## timings of every framework and mode (minutes; docs/speed.md)
 	$(BIN)/python -m comparisons bench
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-clean:
+clean: ## remove .venv, comparison-output/ and the test caches
 	rm -rf $(VENV) comparison-output .pytest_cache .hypothesis

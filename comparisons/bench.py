@@ -52,7 +52,7 @@ from scratch.two_layer_net import Weights
 SEED = 1984
 DTYPES = ("float64", "float32")
 DEFAULT_REPEATS = 3
-DEFAULT_SIZES = ("book",)  # about a minute on two busy cores; the bigger sizes when asked
+DEFAULT_SIZES = ("book",)  # 2 to 6 minutes on 2 cores (docs/speed.md); bigger when asked
 
 
 @dataclass(frozen=True)

@@ -377,8 +377,8 @@ def build_parser() -> Parser:
         "--sizes",
         type=_sizes,
         default=None,
-        help="comma-separated, from book,medium,large (default: book, about a minute; "
-        "book,medium,large on cuda)",
+        help="comma-separated, from book,medium,large (default: book, 2 to 6 minutes on 2 "
+        "CPU cores, by the machine and its load; book,medium,large on cuda)",
     )
     b.add_argument(
         "--dtypes",
