@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import adapters
@@ -169,13 +170,16 @@ def _rosetta_width(text: str) -> int:
 
 
 def _out_file(text: str) -> Path:
-    path = Path(text)
-    if not text.strip() or path.is_dir():
+    """A file that can be written, checked now (adapters/files.py: a device or a FIFO is
+    written through, a symlink followed, a folder that takes no new files refused)."""
+    from adapters import files
+
+    if not text.strip():
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
-    for folder in path.parents:
-        if folder.exists() and not folder.is_dir():
-            raise argparse.ArgumentTypeError(f"{str(folder)!r} exists and is not a directory")
-    return path
+    try:
+        return files.check_writable(Path(text), "--out")
+    except ValueError as err:  # argparse says "argument --out:" first
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--out").lstrip(": ")) from None
 
 
 def _precisions(text: str) -> tuple[str, ...]:
@@ -714,7 +718,12 @@ def cmd_rosetta(args: argparse.Namespace) -> int:
     if args.out is not None:
         from adapters.files import atomic_write_text
 
-        atomic_write_text(args.out, text if text.endswith("\n") else text + "\n")
+        try:
+            atomic_write_text(args.out, text if text.endswith("\n") else text + "\n", what="--out")
+        except (OSError, ValueError) as err:  # a full disk: the previous file is kept
+            why = err.strerror if isinstance(err, OSError) and err.strerror else err
+            print(f"scratch-parity: cannot write {str(args.out)!r}: {why}", file=sys.stderr)
+            return 1
         return 0
     return _print_quietly(text)
 
@@ -824,17 +833,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    from comparisons import streams
+
     try:
         args = parse(argv)
-        if args.command == "train":  # every check, before any work
-            return cmd_train(args, train_config(args))
-        if args.command == "check":
-            return cmd_check(args, check_frameworks(args))
-        if args.command == "rosetta":
-            return cmd_rosetta(args)
-        if args.command == "drift":
-            return cmd_drift(args, drift_frameworks(args))
-        return cmd_bench(args, bench_config(args))
+        command = checked(args)  # every check, before any work
+        if args.command != "rosetta" or args.out is None:  # all but rosetta --out print
+            streams.need_stdout()
+        return command()
     except UsageError as err:
         print(f"scratch-parity: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+
+
+def checked(args: argparse.Namespace) -> Callable[[], int]:
+    """The command the options describe, every option checked (UsageError for a bad one)."""
+    if args.command == "train":
+        config = train_config(args)
+        return lambda: cmd_train(args, config)
+    if args.command == "check":
+        frameworks = check_frameworks(args)
+        return lambda: cmd_check(args, frameworks)
+    if args.command == "rosetta":
+        return lambda: cmd_rosetta(args)
+    if args.command == "drift":
+        frameworks = drift_frameworks(args)
+        return lambda: cmd_drift(args, frameworks)
+    config = bench_config(args)
+    return lambda: cmd_bench(args, config)
