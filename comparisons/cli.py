@@ -367,7 +367,14 @@ def build_parser() -> Parser:
         default=None,
         help="columns, 80 to 1000 (default: the terminal's)",
     )
-    rosetta.add_argument("--out", type=_out_file, default=None, help="write to FILE, not stdout")
+    rosetta.add_argument(
+        "--out",
+        type=_out_file,
+        default=None,
+        metavar="FILE",
+        help="write to FILE, not stdout: a file is replaced whole, a device, a FIFO or "
+        "/dev/stdout is written through, a symlink is followed",
+    )
 
     drift = sub.add_parser("drift", help="stock torch.optim / optax vs the book's optimizers")
     _frameworks_option(drift)
