@@ -621,13 +621,11 @@ def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
         sizes = tuple(bench.SIZES) if args.device != "cpu" else bench.DEFAULT_SIZES
         sizes = ("book", "medium") if args.data_parallel else sizes
     dtypes = args.dtypes or (("float64",) if args.data_parallel else bench.DTYPES)
-    repeats = args.repeats or (
-        RECORD_REPEATS
-        if args.record
-        else 1
-        if args.data_parallel and args.steps is not None
-        else bench.DEFAULT_REPEATS
-    )
+    repeats = args.repeats or bench.DEFAULT_REPEATS
+    if args.repeats is None and args.record:
+        repeats = RECORD_REPEATS
+    if args.repeats is None and args.data_parallel and args.steps is not None:
+        repeats = 1  # a quick run
     config = bench.BenchConfig(
         sizes, tuple(dtypes), tuple(frameworks), args.device, repeats, args.steps
     )

@@ -63,7 +63,7 @@ def _errno_text(err: OSError) -> str:
 
 def check(out: Path) -> Path:
     """`out` when a run can write its set there; else ValueError saying why, in one line.
-    Runs before any training; creates nothing."""
+    Runs before any training; leaves nothing behind (see _probe)."""
     text = str(out)
     try:
         os.lstat(out)
