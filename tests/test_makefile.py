@@ -132,11 +132,11 @@ def test_a_build_other_than_torch_names_stops_with_one_line(checkout, torch, bui
 
 
 def test_ci_s_mirror_with_the_cpu_wheel_installs_from_pip_s_own_index(checkout):
-    """.ci/run: TORCH_SPEC='torch==2.13.0' TORCH_INDEX= (this machine's mirror holds
-    2.13.0+cpu)."""
+    """.ci/run: TORCH=cpu TORCH_SPEC='torch==2.13.0' TORCH_INDEX= (this machine's mirror
+    holds 2.13.0+cpu)."""
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test TORCH_SPEC='torch==2.13.0' TORCH_INDEX=" in ci
-    status, err, calls = make(checkout, "TORCH_SPEC=torch==2.13.0", "TORCH_INDEX=", "TORCH=cpu")
+    assert "make test TORCH=cpu TORCH_SPEC='torch==2.13.0' TORCH_INDEX=" in ci
+    status, err, calls = make(checkout, "TORCH=cpu", "TORCH_SPEC=torch==2.13.0", "TORCH_INDEX=")
     assert status == 0 and err == []
     assert torch_call(calls).split() == ["-m", "pip", "install", "-q", "torch==2.13.0"]
 
