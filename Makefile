@@ -18,7 +18,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check rosetta bench lint clean
+.PHONY: demo test check rosetta notebooks bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,12 @@ check: $(STAMP)
 
 rosetta: $(STAMP)
 	$(BIN)/python -m comparisons rosetta
+
+# Each notebook run top to bottom in one kernel and stored with this run's outputs, so
+# that what GitHub shows is what the current code prints (tests/learn/test_notebooks.py
+# runs them again and compares).
+notebooks: $(STAMP) ## run notebooks/*.ipynb top to bottom and store them with the outputs
+	$(BIN)/python -m comparisons.rosetta.notebooks --write
 
 bench: $(STAMP)
 	$(BIN)/python -m comparisons bench

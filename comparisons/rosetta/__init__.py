@@ -7,7 +7,8 @@ precision, the GPU), the book's code and the minimal idiomatic PyTorch and JAX t
 the same (`snippets/`, run by the tests against the reference) side by side, step by
 step, what differs and why (English and Japanese), and where the adapters prove it at
 scale. `ladder/` climbs from the book's NumPy to idiomatic PyTorch and JAX one change at
-a time.
+a time; `exercises` judges the notebooks' exercises (`check`), and `notebooks` runs the
+notebooks and stores their outputs (`make notebooks`).
 """
 
 from comparisons.rosetta.catalogue import CONCEPTS, FRAMEWORKS, IDS, LANGS, Concept, concept
