@@ -15,6 +15,7 @@ import ast
 import functools
 import html
 import importlib.util
+import itertools
 import re
 import shutil
 import textwrap
@@ -181,29 +182,34 @@ def _ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-_NO_LINE_START = frozenset("、。，．）」』！？")
+_NO_LINE_START = frozenset("、。，．）」』！？")  # kinsoku: never the first of a line
+_NO_LINE_END = frozenset("（「『")  # never the last
 
 
 def wrap(text: str, width: int) -> list[str]:
     """Prose in lines of at most `width` columns: at spaces, and between any two wide
-    characters (Japanese has no spaces between words)."""
+    characters (Japanese has no spaces between words); a closing mark such as 。or ）
+    never starts a line and an opening （ never ends one: whole words move down instead."""
     tokens = re.findall(r"[^\s\u3000-\u9fff\uff00-\uffef]+|[\u3000-\u9fff\uff00-\uffef]|\s+", text)
-    lines, line = [], ""
+    lines: list[str] = []
+    line: list[str] = []
     for token in tokens:
         if token.isspace():
-            token = " "
             if not line:
                 continue
-        if display_width(line + token) > width and line.strip():
-            carry = ""
-            if token in _NO_LINE_START and len(line) > 1:  # 。or 、never starts a line
-                line, carry = line[:-1], line[-1]
-            lines.append(line.rstrip())
-            line = "" if token == " " else carry + token
+            token = " "
+        if line and display_width("".join(line) + token) > width and "".join(line).strip():
+            carry: list[str] = []
+            while len(line) > 1 and (
+                (carry[0] if carry else token) in _NO_LINE_START or line[-1] in _NO_LINE_END
+            ):
+                carry.insert(0, line.pop())
+            lines.append("".join(line).rstrip())
+            line = list(itertools.dropwhile(str.isspace, (*carry, token)))
         else:
-            line += token
-    if line.strip():
-        lines.append(line.rstrip())
+            line.append(token)
+    if "".join(line).strip():
+        lines.append("".join(line).rstrip())
     return lines
 
 

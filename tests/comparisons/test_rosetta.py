@@ -302,6 +302,13 @@ def test_japanese_prose_wraps_by_display_width_and_keeps_every_character():
     assert len(lines) > 3 and all(display_width(ln) <= 40 for ln in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert not any(ln[0] in "、。）" for ln in lines)
+    for width in range(41, 121):  # 。or ）never starts a line, （ never ends one, at any width
+        for c in CONCEPTS:
+            for lang in ("en", "ja"):
+                lines = wrap(c.differs[lang], width)
+                assert "".join(lines).replace(" ", "") == c.differs[lang].replace(" ", "")
+                assert all(display_width(ln) <= width for ln in lines), (c.id, width)
+                assert not any(ln[0] in "、。）" or ln[-1] == "（" for ln in lines), (c.id, width)
 
 
 @pytest.mark.parametrize(
