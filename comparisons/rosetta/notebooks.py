@@ -52,7 +52,9 @@ def execute(notebooks: list[Path] | None = None, *, timeout: int = 300) -> dict[
             for path in notebooks or paths():
                 kc.execute_interactive(RESET, timeout=60)
                 nb = nbformat.read(path, as_version=4)
-                client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False)
+                client = NotebookClient(
+                    nb, km=km, timeout=timeout, record_timing=False, coalesce_streams=True
+                )  # one stream output per cell and name: stored runs differ only where they must
                 client.kc = kc  # not a constructor argument: set, it is used instead of a new one
                 client.execute()
                 done[path] = nb
