@@ -59,7 +59,7 @@ if (cuda is None) != (want == "cpu"):
 endef
 export TORCH_CHECK
 
-.PHONY: demo test check rosetta bench lint clean help
+.PHONY: demo test check rosetta notebooks bench lint clean help
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -74,7 +74,7 @@ $(STAMP): pyproject.toml
 # `make help` lists the targets: each documented by the `## ` text on its own line.
 help: ## list the targets and the install options
 	@echo 'usage: make TARGET [TORCH=cpu|cuda] [TORCH_SPEC=...] [TORCH_INDEX=...] [JOBS=N]'
-	@awk -F ':.*## ' '/^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
+	@awk -F ':.*## ' '/^[a-z]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 	@echo 'The first target run creates .venv and installs every framework; see docs/cli.md.'
 
 demo: $(STAMP) ## the book's run in NumPy, PyTorch and JAX side by side -> comparison-output/
@@ -92,6 +92,12 @@ check: $(STAMP) ## quick pass/fail parity check of every framework; exit 1 on a 
 
 rosetta: $(STAMP) ## each concept of chapter 1 in NumPy | PyTorch | JAX
 	$(BIN)/python -m comparisons rosetta
+
+# Each notebook run top to bottom in one kernel and stored with this run's outputs, so
+# that what GitHub shows is what the current code prints (tests/learn/test_notebooks.py
+# runs them again and compares).
+notebooks: $(STAMP) ## run notebooks/*.ipynb top to bottom and store them with the outputs
+	$(BIN)/python -m comparisons.rosetta.notebooks --write
 
 bench: $(STAMP) ## timings of every framework and mode (minutes; docs/speed.md)
 	$(BIN)/python -m comparisons bench

@@ -107,8 +107,11 @@ class BookNesterov(torch.optim.Optimizer):
         W <- W + momentum**2 * v - (1 + momentum) * lr * dW
 
     `torch.optim.SGD(nesterov=True)` differs: with buf <- momentum * buf + dW it steps
-    W <- W - lr * (dW + momentum * buf), i.e. momentum**2 times the *new* velocity is
-    missing one momentum * lr * dW term compared with the book's form.
+    W <- W - lr * (dW + momentum * buf). Written with the book's v = -lr * buf, that is
+    W <- W + momentum**2 * v_old - (1 + momentum) * lr * dW: the book's form with the
+    velocity from *before* this step's update where the book takes the one after it. At
+    lr 0.1, momentum 0.9, dW 1 its first step is -0.19 and the book's -0.271, a gap of
+    momentum**2 * lr * dW; under a constant gradient torch's step k + 1 is the book's step k.
     """
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.9):

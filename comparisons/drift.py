@@ -1,7 +1,8 @@
 """How far each framework's stock optimizer drifts from the book's on the book's run.
 
 `flavor="stock"` is torch.optim / optax with their own defaults (epsilon 1e-8 or 1e-10,
-optax's AdaGrad accumulator starting at 0.1, the stock Nesterov and Adam update forms);
+optax's AdaGrad accumulator starting at 0.1, the stock Nesterov and Adam update forms) and
+the book's hyper-parameters (lr, momentum, RMSprop's decay 0.99, Adam's betas);
 `flavor="book"` reproduces common/optimizer.py exactly. Same data, weights and batches.
 """
 
@@ -25,17 +26,28 @@ DRIFT_LR = {
     "adam": 0.01,
 }
 
+# torch.optim.SGD(nesterov=True) and optax.sgd(nesterov=True) step by lr * (g + m * buf) with
+# buf <- m * buf + g; written with the book's v = -lr * buf that is the book's update,
+# W <- W + m**2 * v - (1 + m) * lr * g, with v from before this step's update instead of
+# after it. tests/comparisons/test_drift.py computes the step this sentence quotes.
+NESTEROV = (
+    "the book's W += m**2 * v - (1 + m) * lr * g with v from before this step (book: after "
+    "it): at lr 0.1, m 0.9, g 1 its first step is -0.19, the book's -0.271 (m**2 * lr * g "
+    "more); under a constant g its step k + 1 is the book's step k"
+)
+
 WHY = {  # (optimizer, framework) -> what the stock one does differently
     ("sgd", "torch"): "same math",
     ("sgd", "jax"): "same math",
     ("momentum", "torch"): "same math (torch's buffer is -v / lr)",
     ("momentum", "jax"): "same math (optax's trace is -v / lr)",
-    ("nesterov", "torch"): "steps with lr * (g + m * buf): one m * lr * g short of the book",
-    ("nesterov", "jax"): "steps with lr * (g + m * trace): one m * lr * g short of the book",
+    ("nesterov", "torch"): NESTEROV,
+    ("nesterov", "jax"): NESTEROV,
     ("adagrad", "torch"): "eps 1e-10 instead of 1e-7",
     ("adagrad", "jax"): "accumulator starts at 0.1; eps inside the sqrt",
     ("rmsprop", "torch"): "eps 1e-8 instead of 1e-7",
-    ("rmsprop", "jax"): "eps 1e-8 inside the sqrt (book: 1e-7 outside)",
+    ("rmsprop", "jax"): "eps 1e-8 inside the sqrt (book: 1e-7 outside); decay set to the "
+    "book's 0.99 (optax's default is 0.9)",
     ("adam", "torch"): "eps 1e-8, after the bias correction (book: 1e-7, lr_t form)",
     ("adam", "jax"): "eps 1e-8, after the bias correction (book: 1e-7, lr_t form)",
 }

@@ -68,7 +68,7 @@ class Affine:
 
 
 class Sigmoid:
-    """y = 1 / (1 + exp(-x)); backward dy/dx = y (1 - y) (§1.3.5)."""
+    """y = 1 / (1 + exp(-x)); backward dy/dx = y (1 - y) (§1.3.5, derived in Appendix A)."""
 
     def __init__(self) -> None:
         self.params, self.grads = [], []
@@ -83,7 +83,7 @@ class Sigmoid:
 
 
 class Softmax:
-    """Row-wise softmax; backward dx = y * dout - y * sum(y * dout) (Appendix A)."""
+    """Row-wise softmax; backward dx = y * dout - y * sum(y * dout) (book 1's Appendix A)."""
 
     def __init__(self) -> None:
         self.params, self.grads = [], []
@@ -101,7 +101,8 @@ class Softmax:
 
 
 class SoftmaxWithLoss:
-    """Softmax followed by cross-entropy; backward (y - t) / N (§1.3.5.3, Appendix A).
+    """Softmax followed by cross-entropy; backward (y - t) / N (§1.3.5.3; its computational
+    graph is the first book's Appendix A, Softmax-with-Loss).
 
     Labels may be index labels (N,) or one-hot rows (N, C); both give the same loss and
     gradients. The book's `1e-7` sits in the reported loss only: the backward pass is

@@ -1,14 +1,19 @@
-"""The concepts of chapter 1, in the order a reader meets them, each tied to the book.
+"""The concepts of the book, in the book's order, each tied to the book.
 
-A `Concept` names the book's section and the file and class of the book's repository it
+A `Concept` names the book's sections and the file and class of the book's repository it
 mirrors (oreilly-japan/deep-learning-from-scratch-2), the functions of `snippets/` that
 show it in NumPy, PyTorch and JAX, one or two sentences (English and Japanese) on what
 differs between the frameworks and why, and where the adapters prove the same thing at
 scale: the adapter code and the tests that train the book's run for 3000 steps.
+
+`CONCEPTS` is sorted by each concept's first section (`section_key`), so a concept added
+for a later chapter takes its place in `--list`, the terminal card and the HTML by itself.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 FRAMEWORKS = ("numpy", "torch", "jax")
@@ -26,27 +31,87 @@ LABELS = {
 _PAIRS = "tests/adapters/test_forward_gradient_parity.py::test_pairs_agree_in_float64"
 _RUN = "tests/adapters/test_trajectories.py::test_books_run_agrees_with_the_reference_in_float64"
 
+# One place in a book: "§1.2.2" or "Appendix A" of this book, "book 1 §6.1" or
+# "book 1 Appendix A" of the first (ゼロから作るDeep Learning, which this book calls 前作).
+_PLACE = re.compile(
+    r"(?P<book1>book 1 )?(?:§(?P<section>\d+(?:\.\d+)*)|Appendix (?P<appendix>[A-Z]))"
+)
+
 
 @dataclass(frozen=True)
 class Concept:
-    """One piece of chapter 1.
+    """One piece of the book.
 
-    `code` maps each framework to names in its snippet module ("Affine",
-    "TwoLayerNet.backward"); `adapters` are dotted paths of the adapter code that does
-    the same at scale; `tests` are pytest ids of the tests proving it over the book's run.
+    `section` lists the places in the book, ", "-separated, in the form `_PLACE` reads
+    ("§1.3.1, §1.3.5, book 1 Appendix A"); the first is this book's section that decides
+    where the concept stands. `code` maps each framework to names in its snippet module
+    ("Affine", "TwoLayerNet.backward"), one per step: the k-th names of the frameworks do
+    the same step and are shown side by side; None leaves a framework's step empty, and a
+    framework with fewer names lets its last one run on beside the others' later steps.
+    `adapters` are dotted paths of the adapter code that does the same at scale; `tests`
+    are pytest ids of the tests proving it over the book's run.
     """
 
     id: str
     title: dict[str, str]
     section: str
     book: tuple[str, ...]  # "file Class" in the book's repository
-    code: dict[str, tuple[str, ...]]
+    code: dict[str, tuple[str | None, ...]]
     differs: dict[str, str]
     adapters: tuple[str, ...]
     tests: tuple[str, ...]
 
 
-CONCEPTS: tuple[Concept, ...] = (
+def places(section: str) -> list[re.Match]:
+    """The places of a `section` string; ValueError naming the part that is not one."""
+    found = []
+    for part in section.split(", "):
+        match = _PLACE.fullmatch(part)
+        if match is None:
+            raise ValueError(
+                f"section part {part!r} is not '§1.2.2', 'Appendix A', 'book 1 §6.1' or "
+                f"'book 1 Appendix A' (in {section!r})"
+            )
+        found.append(match)
+    return found
+
+
+def section_key(c: Concept) -> tuple[int, ...]:
+    """Where `c` stands in the book: its first place, as numbers (1.2.2 -> (1, 2, 2));
+    this book's appendices after every chapter. The first place must be this book's."""
+    first = places(c.section)[0]
+    if first["book1"]:
+        raise ValueError(f"{c.id}: the first section must be this book's, got {c.section!r}")
+    if first["appendix"]:
+        return (1000, ord(first["appendix"]))
+    return tuple(int(n) for n in first["section"].split("."))
+
+
+def section_text(section: str, lang: str) -> str:
+    """The places as a reader of that language reads them: "§1.2.2, Appendix A" and
+    "§6.1 of book 1"; "1.2.2節、付録A" and "前作の6.1節"."""
+    out = []
+    for m in places(section):
+        if lang == "ja":
+            here = f"{m['section']}節" if m["section"] else f"付録{m['appendix']}"
+            out.append(f"前作の{here}" if m["book1"] else here)
+        else:
+            here = f"§{m['section']}" if m["section"] else f"Appendix {m['appendix']}"
+            out.append(f"{here} of book 1" if m["book1"] else here)
+    return ("、" if lang == "ja" else ", ").join(out)
+
+
+def chapters_text(concepts: Iterable[Concept], lang: str) -> str:
+    """The chapters the concepts stand in: "chapter 1", "chapters 1, 3 and 4"; "第1章"."""
+    numbers = sorted({section_key(c)[0] for c in concepts if section_key(c)[0] < 1000})
+    if lang == "ja":
+        return "第" + "・".join(map(str, numbers)) + "章"
+    if len(numbers) == 1:
+        return f"chapter {numbers[0]}"
+    return "chapters " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+_CHAPTER_1: tuple[Concept, ...] = (
     Concept(
         id="data",
         title={"en": "The data and its mini-batches", "ja": "データとミニバッチ"},
@@ -121,16 +186,18 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         id="sigmoid",
         title={"en": "Sigmoid layer", "ja": "Sigmoid レイヤ"},
-        section="§1.2.2, §1.3.5",
+        section="§1.2.2, §1.3.5, Appendix A",
         book=("common/layers.py Sigmoid",),
         code={"numpy": ("Sigmoid",), "torch": ("sigmoid",), "jax": ("sigmoid",)},
         differs={
             "en": "The book keeps its output y and multiplies dout by y * (1 - y) on the way "
-            "back; torch.sigmoid and jax.nn.sigmoid give the same y, and autograd "
-            "(y.backward(dout), jax.vjp) finds the same derivative from the forward code.",
-            "ja": "本は出力 y を覚えておき、逆伝播で dout に y * (1 - y) を掛けます。"
-            "torch.sigmoid と jax.nn.sigmoid は同じ y を返し、導関数は自動微分"
-            "（y.backward(dout)、jax.vjp）が順伝播のコードから同じものを求めます。",
+            "back (the derivative is worked out in Appendix A); torch.sigmoid and "
+            "jax.nn.sigmoid give the same y, and autograd (y.backward(dout), jax.vjp) finds "
+            "the same derivative from the forward code.",
+            "ja": "本は出力 y を覚えておき、逆伝播で dout に y * (1 - y) を掛けます（この導関数"
+            "は付録Aで導出しています）。torch.sigmoid と jax.nn.sigmoid は同じ y を返し、"
+            "導関数は自動微分（y.backward(dout)、jax.vjp）が順伝播のコードから同じものを"
+            "求めます。",
         },
         adapters=("adapters.torch_adapter.TwoLayerNet.forward", "adapters.jax_adapter.predict"),
         tests=(
@@ -141,27 +208,29 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         id="softmax_loss",
         title={"en": "Softmax with Loss", "ja": "Softmax with Loss レイヤ"},
-        section="§1.3.1, §1.3.5, Appendix A",
+        section="§1.3.1, §1.3.5, book 1 Appendix A",
         book=(
             "common/layers.py SoftmaxWithLoss",
             "common/functions.py softmax, cross_entropy_error",
         ),
         code={
             "numpy": ("softmax", "cross_entropy_error", "SoftmaxWithLoss"),
-            "torch": ("softmax_with_loss",),
-            "jax": ("softmax_with_loss",),
+            "torch": (None, None, "softmax_with_loss"),
+            "jax": (None, None, "softmax_with_loss"),
         },
         differs={
             "en": "F.cross_entropy and optax's softmax_cross_entropy_with_integer_labels fuse "
-            "softmax and cross-entropy and take class indices. They have no 1e-7 inside the "
-            "log, so their loss sits above the book's by mean(log(1 + 1e-7 / p)), about "
-            "1e-7; the gradient (y - t) / N is the same, since the book's backward is the "
-            "exact gradient of the loss without the 1e-7.",
+            "softmax and cross-entropy, take class indices and have no 1e-7 in the log: "
+            "their loss is above the book's by mean(log(1 + 1e-7 / p)), 3.0e-7 at the "
+            "first step (every p near 1/3) and 1.0e-7 to 5.9e-7 over the 3000. The gradient "
+            "(y - t) / N is the same: the book's backward is the exact gradient of the loss "
+            "without the 1e-7.",
             "ja": "F.cross_entropy と optax の softmax_cross_entropy_with_integer_labels は "
-            "softmax と交差エントロピーを1つにまとめ、クラス番号を受け取ります。log の中に "
-            "1e-7 がないため、損失は本の値より mean(log(1 + 1e-7 / p))、およそ 1e-7 だけ"
-            "大きくなります。勾配 (y - t) / N は同じです。本の逆伝播は 1e-7 を含まない損失の"
-            "正確な勾配だからです。",
+            "softmax と交差エントロピーを1つにまとめ、クラス番号を受け取り、log の中に 1e-7 "
+            "がありません。そのため損失は本の値より mean(log(1 + 1e-7 / p)) だけ大きく、"
+            "最初のステップ（どの p も 1/3 に近い）で 3.0e-7、3000ステップを通して 1.0e-7 "
+            "から 5.9e-7 です。勾配 (y - t) / N は同じです。本の逆伝播は 1e-7 を含まない"
+            "損失の正確な勾配だからです。",
         },
         adapters=("adapters.torch_adapter.train_step", "adapters.jax_adapter.loss_fn"),
         tests=(
@@ -178,8 +247,8 @@ CONCEPTS: tuple[Concept, ...] = (
         book=("ch01/two_layer_net.py TwoLayerNet.backward",),
         code={
             "numpy": ("TwoLayerNet.backward", "gradients"),
-            "torch": ("gradients",),
-            "jax": ("predict", "loss_fn", "gradients"),
+            "torch": (None, "gradients"),
+            "jax": ("loss_fn", "gradients"),
         },
         differs={
             "en": "The book calls each layer's backward in reverse and each writes into the "
@@ -204,14 +273,22 @@ CONCEPTS: tuple[Concept, ...] = (
         title={"en": "SGD", "ja": "SGD（確率的勾配降下法）"},
         section="§1.3.6",
         book=("common/optimizer.py SGD",),
-        code={"numpy": ("SGD",), "torch": ("sgd_update",), "jax": ("sgd_update",)},
+        code={
+            "numpy": ("SGD",),
+            "torch": ("make_sgd", "sgd_update"),
+            "jax": ("make_sgd", "sgd_update"),
+        },
         differs={
-            "en": "W <- W - lr * dW everywhere. The book and torch.optim.SGD change the arrays "
-            "in place, so the layers see the new weights; optax returns updates that "
-            "optax.apply_updates adds into a new dict, because JAX arrays never change.",
-            "ja": "どれも W <- W - lr * dW です。本と torch.optim.SGD は配列をその場で書き換え、"
-            "レイヤは新しい重みをそのまま見ます。optax は更新量を返し、optax.apply_updates が"
-            "新しい dict を作ります。JAX の配列は書き換えられないからです。",
+            "en": "W <- W - lr * dW everywhere, with the optimizer made once, before the "
+            "loop: Momentum, AdaGrad, RMSprop and Adam keep state in it (optax: in opt_state) "
+            "that a new one would reset at every step. The book and torch.optim.SGD change "
+            "the arrays in place; optax returns updates that optax.apply_updates adds into "
+            "a new dict, because JAX arrays never change.",
+            "ja": "どれも W <- W - lr * dW です。最適化手法はループの前に1回だけ作ります。"
+            "Momentum、AdaGrad、RMSprop、Adam はその中（optax では opt_state）に状態を持つので、"
+            "毎ステップ作り直すと状態が消えてしまいます。本と torch.optim.SGD は配列をその場で"
+            "書き換え、optax は更新量を返し、optax.apply_updates が新しい dict を作ります。"
+            "JAX の配列は書き換えられないからです。",
         },
         adapters=("adapters.torch_adapter.make_optimizer", "adapters.jax_adapter.make_optimizer"),
         tests=(_RUN, "tests/scratch/test_optimizers.py::test_sgd_first_three_steps_by_hand"),
@@ -219,7 +296,7 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         id="optimizers",
         title={"en": "Momentum, AdaGrad, RMSprop, Adam", "ja": "Momentum、AdaGrad、RMSprop、Adam"},
-        section="§1.3.6 (derived in book 1, §6.1)",
+        section="§1.3.6, book 1 §6.1",
         book=("common/optimizer.py Momentum, Nesterov, AdaGrad, RMSprop, Adam",),
         code={
             "numpy": ("Momentum", "Adam"),
@@ -227,16 +304,18 @@ CONCEPTS: tuple[Concept, ...] = (
             "jax": ("make_optimizer",),
         },
         differs={
-            "en": "Momentum is the book's rule in torch and optax (their buffer holds -v / lr, "
-            "not v), RMSprop too with eps=1e-7 outside the sqrt, AdaGrad in torch only. The "
-            "book's Adam folds the bias corrections into lr_t and adds 1e-7 to the "
-            "uncorrected sqrt(v); torch and optax add eps after the correction and leave "
-            "the book at the first step. Nesterov differs too.",
-            "ja": "Momentum は PyTorch でも optax でも本と同じ更新です（ただし内部の値は v では"
-            "なく -v / lr）。RMSprop も eps=1e-7 を sqrt の外に置けば同じ、AdaGrad は "
-            "PyTorch のみ同じです。本の Adam はバイアス補正を lr_t に含め、補正前の sqrt(v) に"
-            " 1e-7 を足します。PyTorch と optax は補正後に eps を足すので、最初のステップから"
-            "本とずれます。Nesterov も別の式です。",
+            "en": "Momentum is the book's rule in torch and optax (their buffer is -v / lr), "
+            "RMSprop too with eps=1e-7 outside the sqrt and decay 0.99 (optax's default: "
+            "0.9), AdaGrad in torch only. The book's Adam adds 1e-7 before the bias "
+            "correction, torch and optax after. Their Nesterov takes the velocity from "
+            "before the step: at lr 0.1, m 0.9, g 1 its first step is -0.19, the book's "
+            "-0.271 (m**2 * lr * g more).",
+            "ja": "Momentum は PyTorch でも optax でも本と同じ更新です（内部の値は -v / lr）。"
+            "RMSprop も eps=1e-7 を sqrt の外に置き、減衰率を本の 0.99 にすれば同じです"
+            "（optax の既定は 0.9）。AdaGrad は PyTorch のみ同じです。本の Adam は 1e-7 を"
+            "バイアス補正の前に足し、PyTorch と optax は補正の後に足します。両者の Nesterov "
+            "は更新前の速度を使うので、lr 0.1、m 0.9、g 1 での最初のステップは -0.19、"
+            "本では -0.271 です（差は m**2 * lr * g）。",
         },
         adapters=("adapters.torch_adapter.BookAdam", "adapters.jax_adapter.book_adam"),
         tests=(
@@ -248,15 +327,17 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept(
         id="clipping",
         title={"en": "Gradient clipping", "ja": "勾配クリッピング"},
-        section="§6.1.4 (used by the Trainer of §1.4.4)",
+        section="§1.4.4, §6.1.4",
         book=("common/util.py clip_grads",),
         code={"numpy": ("clip_grads",), "torch": ("clip_grads",), "jax": ("clip_grads",)},
         differs={
-            "en": "All three scale every gradient by max_norm over the global norm when the "
-            "norm is larger. torch's clip_grad_norm_ is the book's formula, 1e-6 included; "
+            "en": "The Trainer of §1.4.4 takes max_grad; §6.1.4 explains it. All three scale "
+            "every gradient by max_norm over the global norm when the norm is larger. "
+            "torch's clip_grad_norm_ is the book's formula, 1e-6 included; "
             "optax.clip_by_global_norm divides by the norm alone, a relative difference of "
             "about 1e-6 / norm.",
-            "ja": "3つとも、全勾配のノルムが max_norm を超えたら max_norm / ノルム を掛けます。"
+            "ja": "1.4.4節の Trainer は max_grad を受け取り、6.1.4節がそれを説明します。"
+            "3つとも、全勾配のノルムが max_norm を超えたら max_norm / ノルム を掛けます。"
             "PyTorch の clip_grad_norm_ は 1e-6 も含めて本と同じ式です。"
             "optax.clip_by_global_norm はノルムだけで割るので、相対的に 1e-6 / ノルム ほど"
             "違います。",
@@ -280,7 +361,7 @@ CONCEPTS: tuple[Concept, ...] = (
             "compile it.",
             "ja": "3つとも順伝播、逆伝播、クリッピング、更新の順です。PyTorch は .grad が"
             "足し込まれるので optimizer.zero_grad() が必要です。JAX の1ステップは純粋関数"
-            "（パラメータと optimizer の状態を受け取り、新しいものを返す）で、だからこそ "
+            "（パラメータと最適化手法の状態を受け取り、新しいものを返す）で、だからこそ "
             "jax.jit でコンパイルできます。",
         },
         adapters=("adapters.torch_adapter.train_step", "adapters.jax_adapter.make_train_step"),
@@ -319,7 +400,7 @@ CONCEPTS: tuple[Concept, ...] = (
         book=("ch01/two_layer_net.py TwoLayerNet.predict", "ch01/train_custom_loop.py"),
         code={
             "numpy": ("TwoLayerNet.predict", "accuracy"),
-            "torch": ("accuracy",),
+            "torch": (None, "accuracy"),
             "jax": ("predict", "accuracy"),
         },
         differs={
@@ -389,6 +470,8 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
 )
 
+# the book's order; sorted() keeps the written order where two share a first section
+CONCEPTS: tuple[Concept, ...] = tuple(sorted(_CHAPTER_1, key=section_key))
 IDS = tuple(c.id for c in CONCEPTS)
 
 

@@ -1,9 +1,11 @@
-"""comparisons.rosetta: the catalogue is tied to the book and to tests that exist, and the
-three renderings (terminal, Markdown, HTML) show every snippet whole, in both languages."""
+"""comparisons.rosetta: the catalogue is tied to the book and to tests that exist, in the
+book's order, and the three renderings (terminal, Markdown, HTML) show every snippet whole,
+side by side where they fit, in both languages."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import html
 import importlib
 import re
@@ -12,23 +14,24 @@ from pathlib import Path
 import pytest
 
 from comparisons import rosetta
-from comparisons.rosetta import CONCEPTS, FRAMEWORKS, code, concept
-from comparisons.rosetta.render import display_width, wrap
+from comparisons.rosetta import CONCEPTS, FRAMEWORKS, catalogue, code, concept
+from comparisons.rosetta.catalogue import section_key, section_text
+from comparisons.rosetta.render import SNIPPET_TEST, display_width, wrap
 
 REPO = Path(__file__).resolve().parents[2]
-ORDER = (  # the reader's order: data, net, layers, loss, gradients, updates, use, speed
-    "data",
-    "weights",
+ORDER = (  # the book's: §1.2.2, 1.2.2, 1.2.2, 1.3.1, 1.3.4, 1.3.6, 1.3.6, 1.4.1, ... 1.5.2
     "affine",
     "sigmoid",
+    "predict",
     "softmax_loss",
     "backward",
     "sgd",
     "optimizers",
-    "clipping",
+    "data",
+    "weights",
     "train_step",
     "training_loop",
-    "predict",
+    "clipping",
     "precision",
     "gpu",
 )
@@ -48,16 +51,60 @@ BOOK_FILES = {  # chapter 1's files in oreilly-japan/deep-learning-from-scratch-
 JAPANESE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 
 
-def test_concepts_follow_the_chapter_and_name_the_books_section_and_file():
+def test_concepts_follow_the_book_and_name_its_section_and_file():
     assert tuple(c.id for c in CONCEPTS) == ORDER
+    keys = [section_key(c) for c in CONCEPTS]
+    assert keys == sorted(keys) and keys[0] == (1, 2, 2) and keys[-1] == (1, 5, 2)
     sections = {c.id: c.section for c in CONCEPTS}
     assert sections["precision"] == "§1.5.1" and sections["gpu"] == "§1.5.2"
     assert sections["sgd"] == "§1.3.6" and sections["weights"] == "§1.4.2"
+    # this book's 付録A derives sigmoid's derivative; Softmax-with-Loss is book 1's 付録A
+    assert "Appendix A" in sections["sigmoid"] and "book 1" not in sections["sigmoid"]
+    assert "book 1 Appendix A" in sections["softmax_loss"]
     for c in CONCEPTS:
-        assert c.section.startswith("§6.1.4" if c.id == "clipping" else "§1."), c.id
+        assert c.section.startswith("§1."), c.id
         assert c.book and all(b.split()[0] in BOOK_FILES for b in c.book), c.id
-        assert set(c.code) == set(FRAMEWORKS) and all(c.code.values()), c.id
+        assert set(c.code) == set(FRAMEWORKS) and all(any(c.code[fw]) for fw in FRAMEWORKS), c.id
         assert c.adapters and c.tests, c.id
+
+
+def test_a_new_concept_takes_its_place_by_its_first_section():
+    later = dataclasses.replace(concept("data"), id="later", section="§3.1.2, §1.4.1")
+    early = dataclasses.replace(concept("data"), id="early", section="§1.2.1")
+    order = sorted((*CONCEPTS, later, early), key=section_key)
+    assert [c.id for c in order][:2] == ["early", "affine"] and order[-1].id == "later"
+    assert catalogue.chapters_text(order, "en") == "chapters 1 and 3"
+    assert catalogue.chapters_text(order, "ja") == "第1・3章"
+    for bad in ("1.2.2", "§1.4.3-4", "§1.3.6 (derived in book 1, §6.1)", "Appendix 1"):
+        with pytest.raises(ValueError, match="section"):
+            section_key(dataclasses.replace(later, section=bad))
+    with pytest.raises(ValueError, match="this book's"):
+        section_key(dataclasses.replace(later, section="book 1 §6.1"))
+
+
+def test_sections_read_in_each_language():
+    assert section_text("§1.3.1, §1.3.5, book 1 Appendix A", "en") == (
+        "§1.3.1, §1.3.5, Appendix A of book 1"
+    )
+    assert section_text("§1.3.1, book 1 Appendix A", "ja") == "1.3.1節、前作の付録A"
+    assert section_text("§1.3.6, book 1 §6.1", "ja") == "1.3.6節、前作の6.1節"
+    assert section_text("§1.2.2, Appendix A", "ja") == "1.2.2節、付録A"
+
+
+def test_the_japanese_output_has_no_english_where_the_book_has_japanese_terms():
+    listing = rosetta.render_list("ja")
+    code_lines = {ln for c in CONCEPTS for ln in code(c, "numpy").splitlines()}
+    card = "\n".join(  # the card's prose: the code and its comments are the book's
+        ln
+        for ln in rosetta.render_text(frameworks=("numpy",), lang="ja", width=120).splitlines()
+        if ln not in code_lines
+    )
+    prose = "\n".join(c.differs["ja"] + c.title["ja"] for c in CONCEPTS)
+    for text in (listing, card, prose):
+        for english in ("§", "Appendix", "book 1", "derived in", "used by", "optimizer の"):
+            assert english not in text, english
+    assert "前作の付録A" in listing and "付録A" in concept("sigmoid").differs["ja"]
+    assert "最適化手法" in prose
 
 
 def test_every_concept_has_english_and_japanese_text():
@@ -157,9 +204,63 @@ def test_terminal_never_breaks_a_code_line(width):
     lines = text.splitlines()
     for line in _code_lines(CONCEPTS, ("numpy",)):
         assert any(line in out for out in lines), line
-    code_set = set(_code_lines(CONCEPTS, ("numpy",)))
-    for ln in lines:  # longer only for a whole code line, or one name (a test id)
-        assert display_width(ln) <= width or ln in code_set or " " not in ln.strip(), ln
+    for ln in lines:  # a test id too long for 80 goes on two lines, split at its ::
+        assert display_width(ln) <= width, ln
+
+
+def test_every_snippet_line_fits_a_third_of_a_wide_screen():
+    longest = max(
+        (display_width(ln), c.id, fw, ln)
+        for c in CONCEPTS
+        for fw in FRAMEWORKS
+        for ln in code(c, fw).splitlines()
+    )
+    assert longest[0] <= 64, longest  # comparisons/rosetta/snippets/ruff.toml
+
+
+def _columns_at(text: str) -> list[int]:
+    """For each concept of a terminal card, how many frameworks its first caption row holds."""
+    heads = [ln for ln in text.splitlines() if ln.startswith(("NumPy", "── NumPy"))]
+    return [ln.count("│") + 1 if "│" in ln else 1 for ln in heads]
+
+
+@pytest.mark.crossframework
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize(
+    "width, fewest, most", [(80, 1, 1), (100, 1, 2), (130, 2, 3), (170, 2, 3), (194, 3, 3)]
+)
+def test_one_framework_per_screen_at_80_two_from_130_three_from_194(lang, width, fewest, most):
+    from tests.helpers import need
+
+    need("torch", "jax")
+    text = rosetta.render_text(lang=lang, width=width)
+    assert all(display_width(ln) <= width for ln in text.splitlines())
+    shown = _columns_at(text)
+    assert len(shown) == len(CONCEPTS) and fewest <= min(shown) and max(shown) <= most
+
+
+@pytest.mark.crossframework
+def test_side_by_side_the_snippets_of_one_step_start_on_one_row():
+    from tests.helpers import need
+
+    need("torch", "jax")
+
+    def row_of(text: str, start: str) -> int:
+        return next(k for k, ln in enumerate(text.splitlines()) if start in ln)
+
+    sgd = rosetta.render_text([concept("sgd")], width=200)
+    assert (
+        row_of(sgd, "class SGD:")
+        == row_of(sgd, "def make_sgd(model")
+        == row_of(sgd, "def make_sgd(params")
+    )
+    assert row_of(sgd, "def sgd_update(optimizer)") == row_of(sgd, "def sgd_update(tx,")
+    loss = rosetta.render_text([concept("softmax_loss")], width=200)
+    assert row_of(loss, "class SoftmaxWithLoss:") == row_of(loss, "def softmax_with_loss")
+    assert row_of(loss, "def softmax(x)") < row_of(loss, "def softmax_with_loss")
+    predict = rosetta.render_text([concept("predict")], width=140)  # two, then JAX below
+    assert row_of(predict, "def accuracy(model, x, t):") == row_of(predict, "@torch.no_grad()")
+    assert "│" not in predict.splitlines()[row_of(predict, "def predict(params, x)")]
 
 
 @pytest.mark.crossframework
@@ -201,6 +302,13 @@ def test_japanese_prose_wraps_by_display_width_and_keeps_every_character():
     assert len(lines) > 3 and all(display_width(ln) <= 40 for ln in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     assert not any(ln[0] in "、。）" for ln in lines)
+    for width in range(41, 121):  # 。or ）never starts a line, （ never ends one, at any width
+        for c in CONCEPTS:
+            for lang in ("en", "ja"):
+                lines = wrap(c.differs[lang], width)
+                assert "".join(lines).replace(" ", "") == c.differs[lang].replace(" ", "")
+                assert all(display_width(ln) <= width for ln in lines), (c.id, width)
+                assert not any(ln[0] in "、。）" or ln[-1] == "（" for ln in lines), (c.id, width)
 
 
 @pytest.mark.parametrize(
@@ -216,7 +324,8 @@ def test_list_names_every_id_and_title():
         listing = rosetta.render_list(lang).splitlines()
         assert len(listing) == 1 + len(CONCEPTS)
         for c, line in zip(CONCEPTS, listing[1:], strict=True):
-            assert line.split()[0] == c.id and c.title[lang] in line and c.section in line
+            assert line.split()[0] == c.id and c.title[lang] in line
+            assert section_text(c.section, lang) in line
 
 
 # --------------------------------------------------------------------------- markdown, html
@@ -245,11 +354,27 @@ def test_html_is_one_section_with_every_snippet_escaped_in_a_pre():
     page = rosetta.render_html()
     assert page.count('<section id="rosetta"') == 1 and page.count("</section>") == 1
     assert "<script" not in page and "white-space: pre;" in page
-    cells = re.findall(r"<pre><code>(.*?)</code></pre>", page, flags=re.S)
-    assert [html.unescape(cell) for cell in cells] == [
-        code(c, fw) for c in CONCEPTS for fw in FRAMEWORKS
-    ]
-    assert all("<" not in cell for cell in cells)
+    cells = re.findall(
+        r'<pre data-framework="(\w+)" data-step="(\d+)" style="[^"]*"><code>(.*?)</code></pre>',
+        page,
+        flags=re.S,
+    )
+    shown: dict[tuple[int, str], list[str]] = {}
+    concept_no = -1
+    for fw, step, text in cells:
+        if fw == "numpy" and step == "0":
+            concept_no += 1
+        shown.setdefault((concept_no, fw), []).append(html.unescape(text))
+    assert {k: "\n\n".join(v) for k, v in shown.items()} == {
+        (i, fw): code(c, fw) for i, c in enumerate(CONCEPTS) for fw in FRAMEWORKS
+    }
+    assert all("<" not in text for *_, text in cells)
+    for c in CONCEPTS:  # every format names the test that runs the snippets
+        assert SNIPPET_TEST.format(id=c.id) in page
+        assert SNIPPET_TEST.format(id=c.id) in rosetta.render_markdown(lang="ja")
+    # three columns of the longest line at 13 px fit a 1600 px window (less its scroll bar
+    # and the page's 8 px margins): tests/learn/test_html_in_browser.py measures it
+    assert "@container (min-width: 1555px)" in page and "font-size: 13px" in page
     whole = rosetta.render_html([concept("affine")], ("torch",), "ja", page=True)
     assert whole.startswith("<!DOCTYPE html>") and '<html lang="ja">' in whole
     assert "Affine レイヤ" in whole and "nn.Linear" in whole and "np.dot" not in whole

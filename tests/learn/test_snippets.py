@@ -111,7 +111,9 @@ def test_sigmoid_snippets_agree_with_the_reference(fw):
     ref = layers.Sigmoid()
     y, dx = ref.forward(a), ref.backward(dout)
     mine = book.Sigmoid()
-    y_torch, dx_torch = torch_code.sigmoid(T(a.copy()), T(dout))
+    x_torch = T(a.copy())
+    y_torch, dx_torch = torch_code.sigmoid(x_torch, T(dout))
+    assert not x_torch.requires_grad and x_torch.grad is None  # the caller's x is untouched
     y_jax, dx_jax = jax_code.sigmoid(a, dout)
     agree(
         "forward",
@@ -135,7 +137,9 @@ def test_softmax_loss_snippets_agree_with_the_reference(fw):
     mine = book.SoftmaxWithLoss()
     agree("loss", {"loss": loss}, {"loss": mine.forward(score, t[rows[0]])})
     agree("gradient", {"dx": dx}, {"dx": mine.backward()})
-    loss_torch, dx_torch = torch_code.softmax_with_loss(T(score.copy()), T(labels))
+    score_torch = T(score.copy())
+    loss_torch, dx_torch = torch_code.softmax_with_loss(score_torch, T(labels))
+    assert not score_torch.requires_grad and score_torch.grad is None
     loss_jax, dx_jax = jax_code.softmax_with_loss(score, labels)
     exact = -np.mean(np.log(softmax(score)[np.arange(30), labels]))  # no 1e-7
     agree(
@@ -147,6 +151,16 @@ def test_softmax_loss_snippets_agree_with_the_reference(fw):
     agree(
         "gradient", {"torch": dx, "jax": dx}, {"torch": dx_torch.numpy(), "jax": np.asarray(dx_jax)}
     )
+
+
+def test_the_loss_gap_the_concept_quotes_is_the_books_run():
+    from comparisons.rosetta.ladder.reference import reference
+
+    _, gaps, _ = reference(300)  # the book's 3000 steps: each step's 1e-7 gap
+    said = next(c for c in CONCEPTS if c.id == "softmax_loss").differs
+    for gap in (gaps[0], gaps.min(), gaps.max()):  # 3.0e-7 at the first step, then the range
+        figure = f"{gap:.1e}".replace("e-07", "e-7")
+        assert figure in said["en"] and figure in said["ja"], figure
 
 
 def test_backward_snippets_agree_with_the_reference(fw):
@@ -167,25 +181,33 @@ def test_backward_snippets_agree_with_the_reference(fw):
 
 
 def test_sgd_snippets_agree_with_the_reference(fw):
+    """Three steps with one optimizer made before the loop, as the snippets say to."""
     book, torch_code, jax_code, *_ = fw
     x, t, w, rows = book_start()
-    xb, tb, lb = x[rows[0]], t[rows[0]], t[rows[0]].argmax(axis=1)
+    steps = rows[:3]
     ref = scratch.TwoLayerNet(2, 10, 3, weights=w)
-    ref.forward(xb, tb)
-    ref.backward()
-    optimizers.SGD(lr=1.0).update(ref.params, ref.grads)
+    sgd = optimizers.SGD(lr=1.0)
+    for r in steps:
+        ref.forward(x[r], t[r])
+        ref.backward()
+        sgd.update(ref.params, ref.grads)
     expected = ref.weights()
-    net = book.TwoLayerNet(2, 10, 3, book_rng_after_data())
-    book.gradients(net, xb, tb)
-    book.SGD(lr=1.0).update(net.params, net.grads)
-    agree("gradient", expected, dict(zip(NAMES, net.params, strict=True)))
+    net, opt = book.TwoLayerNet(2, 10, 3, book_rng_after_data()), book.SGD(lr=1.0)
     model = torch_code.two_layer_net(*(w[k] for k in NAMES))
-    torch_code.gradients(model, T(xb), T(lb))
-    torch_code.sgd_update(model, 1.0)
-    agree("gradient", expected, book_layout(model.parameters()))
-    _, grads = jax_code.gradients(dict(w), xb, lb)
-    new = jax_code.sgd_update(dict(w), grads, 1.0)
-    agree("gradient", expected, {k: np.asarray(v) for k, v in new.items()})
+    optimizer = torch_code.make_sgd(model, 1.0)
+    params = dict(w)
+    tx, opt_state = jax_code.make_sgd(params, 1.0)
+    for r in steps:
+        book.gradients(net, x[r], t[r])
+        opt.update(net.params, net.grads)
+        torch_code.gradients(model, T(x[r]), T(t[r].argmax(axis=1)))
+        torch_code.sgd_update(optimizer)
+        _, grads = jax_code.gradients(params, x[r], t[r].argmax(axis=1))
+        params, opt_state = jax_code.sgd_update(tx, opt_state, params, grads)
+    agree("trajectory", expected, dict(zip(NAMES, net.params, strict=True)))
+    agree("trajectory", expected, book_layout(model.parameters()))
+    agree("trajectory", expected, {k: np.asarray(v) for k, v in params.items()})
+    assert optimizer.param_groups[0]["params"][0] is next(model.parameters())  # in place
 
 
 # name -> (the book's optimizer, lr); which stock optimizers are the book's math

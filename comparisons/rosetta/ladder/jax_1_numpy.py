@@ -1,8 +1,11 @@
 """Rung 1, JAX: the same network on jax.numpy arrays, backward still by hand.
 
 Changed from rung 0: NumPy -> jax.numpy, and JAX arrays never change: every update makes
-new arrays (W1 = W1 - lr * dW1) instead of writing in place. float64 needs
-jax_enable_x64 (JAX computes in float32 by default).
+new arrays (W1 = W1 - lr * dW1) instead of writing in place. float64 needs x64 on (JAX
+computes in float32 by default): main turns it on with `with jax.enable_x64(True):`,
+which puts the flag back as it was when the block ends, where
+jax.config.update("jax_enable_x64", True) would leave it on for the rest of the process.
+Every rung and the notebook use the same `with`.
 Run: python -m comparisons.rosetta.ladder.jax_1_numpy
 """
 

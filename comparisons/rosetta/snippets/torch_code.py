@@ -1,9 +1,13 @@
-"""The book's chapter 1 in idiomatic PyTorch (the Rosetta's middle column).
+"""The book's chapter 1 in idiomatic PyTorch (the Rosetta's
+middle column).
 
-What a person writes: `nn.Sequential` of `nn.Linear` and `nn.Sigmoid`, `F.cross_entropy`,
-`loss.backward()`, `torch.optim`, `TensorDataset`/`DataLoader`, `.to(device)`. Float64
-where the book computes in float64 (NumPy's default; torch's is float32). The tests run
-every function here against the reference (`scratch/`) with the book's weights.
+What a person writes: `nn.Sequential` of `nn.Linear` and
+`nn.Sigmoid`, `F.cross_entropy`, `loss.backward()`,
+`torch.optim`, `TensorDataset`/`DataLoader`, `.to(device)`.
+Float64 where the book computes in float64 (NumPy's default;
+torch's is float32). Lines of at most 64 columns (ruff.toml).
+The tests run every function here against the reference
+(`scratch/`) with the book's weights.
 """
 
 from __future__ import annotations
@@ -13,61 +17,73 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-# --------------------------------------------------------------------------- data
+# ------------------------------------------------------ data
 
 
 def load_batches(x, t, batch_size, rng):
-    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(t.argmax(axis=1)))
-    idx = rng.permutation(len(dataset))  # the book's draw; shuffle=True would use torch's
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=idx.tolist(), drop_last=True)
-    return list(loader)  # [(batch_x (30, 2), batch_t (30,)), ...]: labels as class indices
+    labels = t.argmax(axis=1)  # class indices, not one-hot
+    dataset = TensorDataset(torch.from_numpy(x),
+                            torch.from_numpy(labels))
+    # the book's draw; shuffle=True would draw torch's own
+    idx = rng.permutation(len(dataset))
+    loader = DataLoader(dataset, batch_size=batch_size,
+                        sampler=idx.tolist(), drop_last=True)
+    return list(loader)  # [(x (30, 2), t (30,)), ...]
 
 
-# --------------------------------------------------------------------------- layers
+# ---------------------------------------------------- layers
 
 
 def affine(x, W, b):
-    fc = nn.Linear(*W.shape, dtype=torch.float64)  # nn.Linear(in, out)
+    fc = nn.Linear(*W.shape, dtype=torch.float64)  # (in, out)
     with torch.no_grad():
-        fc.weight.copy_(W.T)  # Linear keeps its weight as (out, in): the book's W.T
+        # Linear keeps its weight as (out, in): the book's W.T
+        fc.weight.copy_(W.T)
         fc.bias.copy_(b)
     return fc(x)  # x @ fc.weight.T + fc.bias
 
 
 def sigmoid(x, dout):
-    x = x.requires_grad_()
+    # a leaf of our own: the caller's x stays as it was
+    x = x.detach().requires_grad_()
     y = torch.sigmoid(x)  # or nn.Sigmoid() as a layer
     y.backward(dout)  # autograd finds dout * y * (1 - y)
     return y, x.grad
 
 
 def softmax_with_loss(score, t):
-    score = score.requires_grad_()
-    loss = F.cross_entropy(score, t)  # softmax + mean cross-entropy, no 1e-7
+    score = score.detach().requires_grad_()
+    # softmax + mean cross-entropy, no 1e-7 in the log
+    loss = F.cross_entropy(score, t)
     loss.backward()
     return loss, score.grad  # (y - one_hot(t)) / N
 
 
-# --------------------------------------------------------------------------- the net
+# --------------------------------------------------- the net
 
 
 def two_layer_net(W1, b1, W2, b2):
     I, H = W1.shape
     O = W2.shape[1]
-    model = nn.Sequential(nn.Linear(I, H), nn.Sigmoid(), nn.Linear(H, O)).double()
-    with torch.no_grad():  # start from the book's weights: (in, out) -> (out, in)
+    model = nn.Sequential(
+        nn.Linear(I, H), nn.Sigmoid(), nn.Linear(H, O)
+    ).double()
+    with torch.no_grad():  # the book's (in, out) -> (out, in)
         model[0].weight.copy_(torch.from_numpy(W1.T))
         model[0].bias.copy_(torch.from_numpy(b1))
         model[2].weight.copy_(torch.from_numpy(W2.T))
         model[2].bias.copy_(torch.from_numpy(b2))
-    return model  # model[0] is the book's layers[0]; list(model.parameters()): W1.T, b1, ...
+    # model[0] is the book's layers[0]; model.parameters()
+    # are W1.T, b1, W2.T, b2
+    return model
 
 
 def gradients(model, x, t):
     loss = F.cross_entropy(model(x), t)
     model.zero_grad()
     loss.backward()  # autograd: no hand-written backward
-    return loss, [p.grad for p in model.parameters()]  # dW as (out, in)
+    grads = [p.grad for p in model.parameters()]
+    return loss, grads  # each dW as (out, in)
 
 
 @torch.no_grad()
@@ -76,36 +92,46 @@ def accuracy(model, x, t):
     return (score.argmax(dim=1) == t).double().mean().item()
 
 
-# --------------------------------------------------------------------------- updates
+# --------------------------------------------------- updates
 
 
-def sgd_update(model, lr):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    optimizer.step()  # p -= lr * p.grad for every parameter, in place
+def make_sgd(model, lr):
+    # made once, before the loop: Momentum or Adam keep
+    # their state in the optimizer from step to step
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def sgd_update(optimizer):
+    optimizer.step()  # p -= lr * p.grad, in place
 
 
 def make_optimizer(name, params, lr):
-    if name == "momentum":  # keeps buf = -v / lr: the same steps as the book
+    if name == "momentum":  # buf = -v / lr: the book's steps
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "nesterov":  # not the book's form of Nesterov
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True)
+    if name == "nesterov":  # not the book's Nesterov
+        return torch.optim.SGD(params, lr=lr, momentum=0.9,
+                               nesterov=True)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, eps=1e-7)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-7)
-    if name == "adam":  # eps added after the bias correction: not the book's Adam
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.99,
+                                   eps=1e-7)
+    if name == "adam":  # eps after the bias correction
+        return torch.optim.Adam(params, lr=lr,
+                                betas=(0.9, 0.999), eps=1e-7)
     raise ValueError(f"make_optimizer: unknown name {name!r}")
 
 
 def clip_grads(model, max_norm):
-    nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # max_norm / (norm + 1e-6)
+    # scales by max_norm / (norm + 1e-6), the book's formula
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
 
 
-# --------------------------------------------------------------------------- training
+# -------------------------------------------------- training
 
 
-def train_step(model, optimizer, batch_x, batch_t, max_grad=None):
+def train_step(model, optimizer, batch_x, batch_t,
+               max_grad=None):
     optimizer.zero_grad()
     loss = F.cross_entropy(model(batch_x), batch_t)
     loss.backward()
@@ -116,24 +142,31 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad=None):
 
 
 def train(model, x, t, schedule, learning_rate):
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    optimizer = torch.optim.SGD(model.parameters(),
+                                lr=learning_rate)
     dataset = TensorDataset(x, t)
-    # the book's batches as rows (scratch.trainer.shuffled_batches); the everyday form,
-    # DataLoader(dataset, batch_size=30, shuffle=True, drop_last=True), draws its own
-    loader = DataLoader(dataset, batch_sampler=schedule.tolist())
-    return [train_step(model, optimizer, batch_x, batch_t) for batch_x, batch_t in loader]
+    # the book's batches as rows (shuffled_batches); the
+    # everyday DataLoader(dataset, batch_size=30,
+    # shuffle=True, drop_last=True) draws its own
+    loader = DataLoader(dataset,
+                        batch_sampler=schedule.tolist())
+    return [train_step(model, optimizer, batch_x, batch_t)
+            for batch_x, batch_t in loader]
 
 
-# --------------------------------------------------------------------------- speed
+# ----------------------------------------------------- speed
 
 
 def half_storage(model):
-    model = model.float()  # compute in float32 (torch's default dtype)
-    stored = {k: v.half() for k, v in model.state_dict().items()}  # torch.save(stored, f)
-    model.load_state_dict(stored)  # copied back into the float32 parameters
+    model = model.float()  # float32, torch's default dtype
+    stored = {k: v.half()  # torch.save(stored, f)
+              for k, v in model.state_dict().items()}
+    # copied back into the float32 parameters
+    model.load_state_dict(stored)
     return model
 
 
 def to_device(model, x, t):
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device), x.to(device), t.to(device)  # the model and the data, both
+    # the model and every batch, both
+    return model.to(device), x.to(device), t.to(device)

@@ -1,8 +1,9 @@
-"""Rung 2, PyTorch: autograd computes the gradients.
+"""Rung 3, PyTorch: autograd derives the gradients.
 
-Changed from rung 1: the weights have requires_grad=True; loss.backward() replaces the
-hand-written backward, the update runs under torch.no_grad() and p.grad is cleared.
-Run: python -m comparisons.rosetta.ladder.torch_2_autograd
+Changed from rung 2: the Functions and their hand-written backward are gone; the forward
+is written with torch's own operations (torch.sigmoid, torch.softmax, torch.log), and
+loss.backward() finds every gradient from the operations it recorded.
+Run: python -m comparisons.rosetta.ladder.torch_3_autograd
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def train(x, t, weights, schedule, lr=1.0):
 
 def main(epochs: int = 300) -> None:
     with one_thread():
-        run("torch_2_autograd", train, epochs)  # trains, asserts parity, reports
+        run("torch_3_autograd", train, epochs)  # trains, asserts parity, reports
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Rung 3, PyTorch: nn layers and F.cross_entropy.
+"""Rung 5, PyTorch: torch.optim does the update.
 
-Changed from rung 2: nn.Sequential(nn.Linear, nn.Sigmoid, nn.Linear) holds the weights
-(nn.Linear stores W as (out, in): the book's W goes in transposed) and F.cross_entropy
-fuses softmax and the loss. The update by hand stays.
-Run: python -m comparisons.rosetta.ladder.torch_3_nn
+Changed from rung 4: torch.optim.SGD, made once before the loop, replaces the loop over
+parameters; optimizer.zero_grad() clears the gradients, optimizer.step() applies them.
+(The first optimizer a process makes imports torch._dynamo, about 2.5 s: the rung's time
+starts after that import.)
+Run: python -m comparisons.rosetta.ladder.torch_5_optim
 """
 
 from __future__ import annotations
@@ -21,22 +22,21 @@ def train(x, t, weights, schedule, lr=1.0):
     with torch.no_grad():  # the book's weights: (in, out) -> Linear's (out, in)
         for p, k in zip(model.parameters(), NAMES, strict=True):
             p.copy_(torch.from_numpy(weights[k].T))  # .T leaves a bias as it is
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     for rows in torch.from_numpy(schedule):
         batch_x, batch_t = x[rows], t[rows]
+        optimizer.zero_grad()  # .grad accumulates: clear it before backward
         loss = F.cross_entropy(model(batch_x), batch_t)  # softmax + cross-entropy
         loss.backward()  # autograd: p.grad for every tensor with requires_grad
-        with torch.no_grad():  # the update itself is not part of the graph
-            for p in model.parameters():
-                p -= lr * p.grad  # SGD, in place
-                p.grad = None  # .grad accumulates: clear it for the next step
+        optimizer.step()  # SGD, in place
         losses.append(loss.item())
     return losses, {k: p.detach().numpy().T for k, p in zip(NAMES, model.parameters(), strict=True)}
 
 
 def main(epochs: int = 300) -> None:
     with torch.random.fork_rng(devices=[]), one_thread():  # nn.Linear draws a throwaway init
-        run("torch_3_nn", train, epochs)  # trains, asserts parity, reports
+        run("torch_5_optim", train, epochs)  # trains, asserts parity, reports
 
 
 if __name__ == "__main__":
