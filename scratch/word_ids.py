@@ -31,10 +31,10 @@ def ids(value: Any, name: str, vocab_size: int | None = None, *, ndim: int | Non
         raise ValueError(f"{name} is empty: it must hold at least one word id")
     low, high = a.min(), a.max()
     if low < 0:
-        where = np.unravel_index(int(np.argmin(a)), a.shape)
+        where = tuple(int(i) for i in np.unravel_index(int(np.argmin(a)), a.shape))
         raise ValueError(f"{name} holds the word id {low} at {where}: ids must be >= 0")
     if vocab_size is not None and high >= vocab_size:
-        where = np.unravel_index(int(np.argmax(a)), a.shape)
+        where = tuple(int(i) for i in np.unravel_index(int(np.argmax(a)), a.shape))
         raise ValueError(
             f"{name} holds the word id {high} at {where}, outside the vocabulary [0, {vocab_size})"
         )
