@@ -91,6 +91,8 @@ LOSSES = {
     "cbow": cbow,
     "skip_gram": skip_gram,
 }
+_loss = {model: jax.jit(f) for model, f in LOSSES.items()}
+_grad = {model: jax.jit(jax.grad(f)) for model, f in LOSSES.items()}
 
 
 def model_inputs(model: str, batch: Batch, to_array) -> tuple[jax.Array, ...]:
@@ -234,12 +236,12 @@ class Net(WordNet):
     def _loss(self, batch: Batch) -> float:
         with pinned_precision("jax", self.dtype):
             inputs = model_inputs(self.model, batch, self._array)
-            return float(jax.jit(LOSSES[self.model])(self.module, *inputs))
+            return float(_loss[self.model](self.module, *inputs))
 
     def _gradients(self, batch: Batch) -> dict:
         with pinned_precision("jax", self.dtype):
             inputs = model_inputs(self.model, batch, self._array)
-            return from_module(jax.jit(jax.grad(LOSSES[self.model]))(self.module, *inputs))
+            return from_module(_grad[self.model](self.module, *inputs))
 
     def _run(self, inputs: TrainInputs) -> Trajectory:
         """ "step" through the Recorder (adapters/model_base.py); "scan" as one program."""
