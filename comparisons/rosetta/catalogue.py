@@ -9,7 +9,7 @@ scale: the adapter code and the tests that train the book's run for 3000 steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FRAMEWORKS = ("numpy", "torch", "jax")
 LANGS = ("en", "ja")
@@ -34,6 +34,9 @@ class Concept:
     `code` maps each framework to names in its snippet module ("Affine",
     "TwoLayerNet.backward"); `adapters` are dotted paths of the adapter code that does
     the same at scale; `tests` are pytest ids of the tests proving it over the book's run.
+    `snippets` maps each framework to its snippet module and `snippet_test` is the file
+    whose `test_<id>_snippets_agree_with_the_reference` runs them (chapter 1's by default;
+    the later chapters' concepts, comparisons/rosetta/word2vec.py, have their own).
     """
 
     id: str
@@ -44,6 +47,8 @@ class Concept:
     differs: dict[str, str]
     adapters: tuple[str, ...]
     tests: tuple[str, ...]
+    snippets: dict[str, str] = field(default_factory=lambda: dict(SNIPPET_MODULES))
+    snippet_test: str = "tests/learn/test_snippets.py"
 
 
 CONCEPTS: tuple[Concept, ...] = (
@@ -389,12 +394,15 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
 )
 
-IDS = tuple(c.id for c in CONCEPTS)
+from comparisons.rosetta.word2vec import CONCEPTS as LATER  # noqa: E402 (needs Concept)
+
+ALL = CONCEPTS + LATER  # chapter 1's, then chapters 2-4's; `rosetta` shows chapter 1's
+IDS = tuple(c.id for c in ALL)
 
 
 def concept(concept_id: str) -> Concept:
     """The concept with this id; ValueError naming the known ids otherwise."""
-    for c in CONCEPTS:
+    for c in ALL:
         if c.id == concept_id:
             return c
     raise ValueError(f"unknown concept {concept_id!r} (choose from {', '.join(IDS)})")
