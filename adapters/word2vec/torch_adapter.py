@@ -22,8 +22,8 @@ from torch import nn
 
 from adapters.contract import Training
 from adapters.optimizer_spec import OptimizerSpec
-from adapters.precision import pinned_precision
-from adapters.torch_adapter import _TORCH_DTYPES, tiny_net_threads, to_numpy
+from adapters.precision import TORCH_LOCK, pinned_precision
+from adapters.torch_adapter import _TORCH_DTYPES, to_numpy
 from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 from adapters.word2vec.contract import (
     ONE_HOT,
@@ -200,13 +200,39 @@ def train_step(module, optimizer, params, inputs, max_grad: float | None) -> tor
     return loss.detach()
 
 
+ONE_THREAD_BELOW = 1 << 20  # elements of a step's largest tensor (see one_thread_if_small)
+
+
 def largest_tensor(model: str, vocab_size: int, hidden_size: int, batch: int, ids: int) -> int:
     """Elements of the largest tensor of a step: a weight (V, H), chapter 3's one-hot rows
-    and scores (N, V), or chapter 4's rows W_out[ids] (N, `ids` a row, H). Below one grain
-    of torch's parallel_for (adapters/torch_adapter.py's tiny_net_threads) a second thread
-    only costs."""
+    and scores (N, V), or chapter 4's gathered rows (N, `ids` a row, H)."""
     per_row = 2 * vocab_size if model in ONE_HOT else ids * hidden_size
     return max(vocab_size * hidden_size, batch * per_row)
+
+
+@contextlib.contextmanager
+def one_thread_if_small(elements: int, device: str):
+    """One intra-op thread while a word2vec model of this size trains on the CPU, then
+    the count as it was (under TORCH_LOCK: the count is process-wide).
+
+    The ops of a step are gathers, scatter-adds and elementwise products of at most
+    `elements` numbers; split over threads, each piece is a few microseconds of work and
+    waking a thread costs as much. Measured on the 2 shared cores of this project's
+    machine, CBOW's default run (largest tensor 100 x 10 x 100): 1.3 to 4 ms a step on one
+    thread, 31 to 172 ms on two. Chapter 1's rule (adapters/torch_adapter.py,
+    tiny_net_threads) keeps threads from one grain of parallel_for up; these ops stay
+    below break-even far longer, up to ONE_THREAD_BELOW elements.
+    """
+    if device != "cpu" or elements >= ONE_THREAD_BELOW:
+        yield
+        return
+    with TORCH_LOCK:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------- the Net
@@ -271,14 +297,15 @@ class Net(WordNet):
         def weights() -> dict:  # views in the book's layout
             return {name: book_layout(module, p) for name, p in params.items()}
 
-        ids = 0  # words scored a row: the positive ones and their SAMPLE_SIZE negatives each
+        ids = 0  # rows gathered per batch row: the contexts', or the scored words'
         if inputs.negatives is not None:
-            ids = inputs.negatives[0, 0].size * (SAMPLE_SIZE + 1) // SAMPLE_SIZE
+            scored = inputs.negatives[0, 0].size * (SAMPLE_SIZE + 1) // SAMPLE_SIZE
+            ids = max(scored, inputs.contexts.shape[1])
         batch = inputs.schedule.shape[1]
         elements = largest_tensor(model, self.vocab_size, self.hidden_size, batch, ids)
         with (
             pinned_precision("torch", self.dtype),
-            tiny_net_threads((elements, 1, 1), 1, self.device),  # (largest, 1, 1): its size
+            one_thread_if_small(elements, self.device),
         ):
             yield Training(step, weights, lambda: None)
 
