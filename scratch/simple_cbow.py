@@ -81,16 +81,16 @@ def check_one_hot(
 ) -> None:
     """The shapes chapter 3's models read: contexts one-hot (N, 2, V), target one-hot
     (N, V), or ids (N,) where `target_ids` (a label of SoftmaxWithLoss, not a MatMul input)."""
-    shape = np.shape(contexts)
+    shape = getattr(contexts, "shape", None) or np.shape(contexts)  # no call for an array
     if len(shape) != 3 or shape[1:] != (2, vocab_size):
         raise ValueError(
             f"contexts must be one-hot rows (N, 2, {vocab_size}) (convert_one_hot of a "
             f"window_size 1 corpus), got shape {shape}"
         )
-    allowed = [(shape[0], vocab_size)] + ([(shape[0],)] if target_ids else [])
-    if np.shape(target) not in allowed:
+    t_shape = getattr(target, "shape", None) or np.shape(target)
+    if t_shape != (shape[0], vocab_size) and not (target_ids and t_shape == (shape[0],)):
         what = " or ids (N,)" if target_ids else ""
         raise ValueError(
             f"target must be one-hot (N, {vocab_size}){what} with the N = {shape[0]} rows of "
-            f"contexts, got shape {np.shape(target)}"
+            f"contexts, got shape {t_shape}"
         )
