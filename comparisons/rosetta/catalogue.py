@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from comparisons.rosetta.word2vec import CONCEPTS as WORD2VEC
+
 FRAMEWORKS = ("numpy", "torch", "jax")
 LANGS = ("en", "ja")
 SNIPPET_MODULES = {  # framework -> the module its snippets live in
@@ -394,8 +396,7 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
 )
 
-from comparisons.rosetta.word2vec import CONCEPTS as LATER  # noqa: E402 (needs Concept)
-
+LATER = tuple(Concept(**fields) for fields in WORD2VEC)  # chapters 2-4
 ALL = CONCEPTS + LATER  # chapter 1's, then chapters 2-4's; `rosetta` shows chapter 1's
 IDS = tuple(c.id for c in ALL)
 

@@ -1,13 +1,14 @@
 """The Rosetta's concepts of chapters 2-4 (word vectors and word2vec), after chapter 1's.
 
-Their snippets live in `snippets/word2vec_book.py`, `word2vec_torch.py` and
-`word2vec_jax.py`, and tests/learn/test_word2vec_snippets.py runs each against the
-reference; the adapters prove the same at scale in adapters/word2vec/.
+Each entry holds the fields of a `catalogue.Concept` (catalogue.py makes them into
+Concepts, `catalogue.LATER`). Their snippets live in `snippets/word2vec_book.py`,
+`word2vec_torch.py` and `word2vec_jax.py`, and tests/learn/test_word2vec_snippets.py runs
+each against the reference; the adapters prove the same at scale in adapters/word2vec/.
 """
 
 from __future__ import annotations
 
-from comparisons.rosetta.catalogue import Concept
+from typing import Any
 
 SNIPPETS = {
     "numpy": "comparisons.rosetta.snippets.word2vec_book",
@@ -17,8 +18,8 @@ SNIPPETS = {
 SNIPPET_TEST = "tests/learn/test_word2vec_snippets.py"
 _PARITY = "tests/adapters/test_word2vec_parity.py"
 
-CONCEPTS: tuple[Concept, ...] = (
-    Concept(
+CONCEPTS: tuple[dict[str, Any], ...] = (
+    dict(
         id="similarity",
         title={"en": "Cosine similarity and the nearest words", "ja": "コサイン類似度と類似単語"},
         section="§2.3.5, §2.3.6",
@@ -44,7 +45,7 @@ CONCEPTS: tuple[Concept, ...] = (
         snippets=SNIPPETS,
         snippet_test=SNIPPET_TEST,
     ),
-    Concept(
+    dict(
         id="embedding",
         title={"en": "Embedding layer", "ja": "Embedding レイヤ"},
         section="§4.1",
@@ -75,7 +76,7 @@ CONCEPTS: tuple[Concept, ...] = (
         snippets=SNIPPETS,
         snippet_test=SNIPPET_TEST,
     ),
-    Concept(
+    dict(
         id="shared_weights",
         title={"en": "Shared weights", "ja": "重みの共有"},
         section="§3.2.1, §4.3",
@@ -101,7 +102,7 @@ CONCEPTS: tuple[Concept, ...] = (
         snippets=SNIPPETS,
         snippet_test=SNIPPET_TEST,
     ),
-    Concept(
+    dict(
         id="negative_sampling",
         title={"en": "Negative sampling", "ja": "Negative Sampling"},
         section="§4.2",

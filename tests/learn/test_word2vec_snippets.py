@@ -9,7 +9,8 @@ import pytest
 
 from adapters.word2vec import book_data
 from comparisons import rosetta
-from comparisons.rosetta.word2vec import CONCEPTS, SNIPPET_TEST
+from comparisons.rosetta.catalogue import LATER as CONCEPTS
+from comparisons.rosetta.word2vec import SNIPPET_TEST
 from scratch import small_corpus
 from scratch.layers import Embedding
 from scratch.negative_sampling_layer import NegativeSamplingLoss, UnigramSampler
