@@ -19,7 +19,7 @@ from pathlib import Path
 
 import adapters
 from adapters import OptimizerSpec, checks, data_parallel
-from comparisons import bench, outdir
+from comparisons import bench, model_commands, outdir
 from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
 COMMANDS = ("train", "check", "rosetta", "drift", "bench")
@@ -226,6 +226,16 @@ def _bench_dtypes(text: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- the parser
 
 
+def _model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=model_commands.CHAPTER_1,
+        choices=list(adapters.MODELS),
+        help="the book's model to compare (default: two_layer_net, chapter 1's; the "
+        "word2vec models of chapters 3-4 run on a corpus of their own)",
+    )
+
+
 def _frameworks_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--frameworks",
@@ -246,6 +256,7 @@ def build_parser() -> Parser:
     train = sub.add_parser(
         "train", help="the book's run in every framework: table, plots, report (default)"
     )
+    _model_option(train)
     _frameworks_option(train)
     train.add_argument(
         "--dtype",
@@ -344,6 +355,7 @@ def build_parser() -> Parser:
     train.add_argument("--json", action="store_true", help="machine-readable results on stdout")
 
     check = sub.add_parser("check", help="quick pass/fail parity check; exit 1 on a mismatch")
+    _model_option(check)
     _frameworks_option(check)
     check.add_argument(
         "--dtype",
@@ -396,6 +408,7 @@ def build_parser() -> Parser:
     drift.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
 
     b = sub.add_parser("bench", help="time every framework and mode against hand-written loops")
+    _model_option(b)
     b.add_argument("--json", action="store_true", help="machine-readable results on stdout")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument(
@@ -444,6 +457,7 @@ def build_parser() -> Parser:
         help="instead: what comparisons.parity.record adds to a torch loop and a jitted JAX "
         "step at the book's size, at record_every 1 and 100 (about a minute)",
     )
+    parser.commands = {"train": train, "check": check, "bench": b}  # given_options reads them
     return parser
 
 
@@ -874,12 +888,34 @@ def main(argv: list[str] | None = None) -> int:
     return streams.run_main(_main, sys.argv[1:] if argv is None else list(argv))
 
 
+def given_options(argv: list[str], args: argparse.Namespace) -> set[str]:
+    """The options (dests) the user typed on the command line, abbreviations included:
+    `argv` parsed again with every default of the command replaced by a marker."""
+    probe = build_parser()
+    unset = object()
+    probe.commands[args.command].set_defaults(**dict.fromkeys(vars(args), unset))
+    if not argv or argv[0] not in COMMANDS:
+        argv = ["train", *argv]
+    return {k for k, v in vars(probe.parse_args(argv)).items() if v is not unset}
+
+
+def model_command(args: argparse.Namespace, argv: list[str]) -> Callable[[], int]:
+    """train, check or bench of a model other than chapter 1's, by its family's module
+    (comparisons/model_commands.py), its options checked (UsageError for a bad one)."""
+    family = model_commands.commands(args.model)
+    try:
+        config = family.options(args.command, args, given_options(argv, args))
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    return lambda: family.main(args.command, args, config)
+
+
 def _main(argv: list[str]) -> int:
     from comparisons import streams
 
     try:
         args = parse(argv)
-        command = checked(args)  # every check, before any work
+        command = checked(args, argv)  # every check, before any work
         if args.command != "rosetta" or args.out is None:  # all but rosetta --out print
             streams.need_stdout()
         return command()
@@ -888,8 +924,10 @@ def _main(argv: list[str]) -> int:
         return 2
 
 
-def checked(args: argparse.Namespace) -> Callable[[], int]:
+def checked(args: argparse.Namespace, argv: list[str]) -> Callable[[], int]:
     """The command the options describe, every option checked (UsageError for a bad one)."""
+    if getattr(args, "model", model_commands.CHAPTER_1) != model_commands.CHAPTER_1:
+        return model_command(args, argv)
     if args.command == "train":
         config = train_config(args)
         return lambda: cmd_train(args, config)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from comparisons.rosetta.word2vec import CONCEPTS as WORD2VEC
 
 FRAMEWORKS = ("numpy", "torch", "jax")
 LANGS = ("en", "ja")
@@ -49,7 +51,10 @@ class Concept:
     the same step and are shown side by side; None leaves a framework's step empty, and a
     framework with fewer names lets its last one run on beside the others' later steps.
     `adapters` are dotted paths of the adapter code that does the same at scale; `tests`
-    are pytest ids of the tests proving it over the book's run.
+    are pytest ids of the tests proving it over the book's run. `snippets` maps each
+    framework to its snippet module and `snippet_test` is the file whose
+    `test_<id>_snippets_agree_with_the_reference` runs them (chapter 1's by default; the
+    later chapters' concepts, e.g. comparisons/rosetta/word2vec.py, have their own).
     """
 
     id: str
@@ -60,6 +65,8 @@ class Concept:
     differs: dict[str, str]
     adapters: tuple[str, ...]
     tests: tuple[str, ...]
+    snippets: dict[str, str] = field(default_factory=lambda: dict(SNIPPET_MODULES))
+    snippet_test: str = "tests/learn/test_snippets.py"
 
 
 def places(section: str) -> list[re.Match]:
@@ -470,8 +477,9 @@ _CHAPTER_1: tuple[Concept, ...] = (
     ),
 )
 
+_LATER = tuple(Concept(**fields) for fields in WORD2VEC)  # chapters 2-4
 # the book's order; sorted() keeps the written order where two share a first section
-CONCEPTS: tuple[Concept, ...] = tuple(sorted(_CHAPTER_1, key=section_key))
+CONCEPTS: tuple[Concept, ...] = tuple(sorted(_CHAPTER_1 + _LATER, key=section_key))
 IDS = tuple(c.id for c in CONCEPTS)
 
 

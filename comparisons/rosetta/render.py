@@ -64,7 +64,7 @@ TEXT = {
         "list_head": "項目、本の順に（python -m comparisons rosetta --concept ID）:",
     },
 }
-SNIPPET_TEST = "tests/learn/test_snippets.py::test_{id}_snippets_agree_with_the_reference"
+SNIPPET_TEST = "{file}::test_{id}_snippets_agree_with_the_reference"
 
 
 # --------------------------------------------------------------------------- checks
@@ -84,6 +84,11 @@ def check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
     return lang
+
+
+def _title(concepts: Sequence[Concept], lang: str) -> str:
+    """Chapter 1's title, or the later chapters' when a concept of theirs is shown."""
+    return TEXT[lang]["title" if all(c in CONCEPTS for c in concepts) else "title_later"]
 
 
 def _concepts(concepts: Sequence[Concept] | None) -> tuple[Concept, ...]:
@@ -109,14 +114,14 @@ def _installed(framework: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
-def snippet_source(framework: str, name: str) -> str:
+def snippet_source(framework: str, name: str, module: str | None = None) -> str:
     """The dedented source of `name` ("Affine", "TwoLayerNet.backward") in the snippet
-    module of `framework`, read from its file without importing it (showing the PyTorch
-    code needs no torch import, seconds of a report's time); a one-line placeholder when
-    that framework is not installed."""
+    `module` of `framework` (chapter 1's by default), read from its file without importing
+    it (showing the PyTorch code needs no torch import, seconds of a report's time); a
+    one-line placeholder when that framework is not installed."""
     if not _installed(framework):
         return placeholder(framework)
-    text, tree = _snippet_module(framework)
+    text, tree = _snippet_module(module or SNIPPET_MODULES[framework])
     node: ast.AST = tree
     for part in name.split("."):
         node = next(
@@ -131,9 +136,9 @@ def snippet_source(framework: str, name: str) -> str:
 
 
 @functools.cache
-def _snippet_module(framework: str) -> tuple[str, ast.Module]:
-    """The text and syntax tree of `framework`'s snippet module (its file, not imported)."""
-    origin = importlib.util.find_spec(SNIPPET_MODULES[framework]).origin
+def _snippet_module(module: str) -> tuple[str, ast.Module]:
+    """The text and syntax tree of a snippet module (its file, not imported)."""
+    origin = importlib.util.find_spec(module).origin
     text = Path(origin).read_text(encoding="utf-8")
     return text, ast.parse(text)
 
@@ -159,7 +164,11 @@ def cells(concept: Concept, framework: str, steps: int) -> list[Cell]:
         return [Cell(0, steps, placeholder(framework))]
     names = concept.code[framework]
     return [
-        Cell(k, steps - k if k == len(names) - 1 else 1, snippet_source(framework, name))
+        Cell(
+            k,
+            steps - k if k == len(names) - 1 else 1,
+            snippet_source(framework, name, concept.snippets[framework]),
+        )
         for k, name in enumerate(names)
         if name is not None
     ]
@@ -251,7 +260,7 @@ def _header_lines(number: int, c: Concept, lang: str, width: int) -> list[str]:
     for name in (*c.adapters, *c.tests):
         out += _name_lines(name, width)
     out.append(f"{words['snippet_test']}:")
-    out += _name_lines(SNIPPET_TEST.format(id=c.id), width)
+    out += _name_lines(SNIPPET_TEST.format(file=c.snippet_test, id=c.id), width)
     return out
 
 
@@ -375,7 +384,10 @@ def render_markdown(
             ", ".join(f"`{a}`" for a in c.adapters) + "; " + "; ".join(f"`{t}`" for t in c.tests)
         )
         out += [f"**{words['proof']}**: {proof}", ""]
-        out += [f"**{words['snippet_test']}**: `{SNIPPET_TEST.format(id=c.id)}`", ""]
+        out += [
+            f"**{words['snippet_test']}**: `{SNIPPET_TEST.format(file=c.snippet_test, id=c.id)}`",
+            "",
+        ]
         for fw in frameworks:
             text = code(c, fw)
             fence = "`" * max(3, 1 + max(map(len, re.findall("`+", text)), default=0))
@@ -473,7 +485,7 @@ def render_html(
         proof = ", ".join(f"<code>{e(a)}</code>" for a in c.adapters)
         proof += "; " + "; ".join(f"<code>{e(t)}</code>" for t in c.tests)
         out.append(f'<p class="meta"><b>{e(words["proof"])}</b>: {proof}</p>')
-        test = f"<code>{e(SNIPPET_TEST.format(id=c.id))}</code>"
+        test = f"<code>{e(SNIPPET_TEST.format(file=c.snippet_test, id=c.id))}</code>"
         out.append(f'<p class="meta"><b>{e(words["snippet_test"])}</b>: {test}</p>')
         steps, n = step_count(c, frameworks), len(frameworks)
         items = []

@@ -393,7 +393,7 @@ def test_help_lists_every_command_and_says_train_options_work_alone(capsys):
 def test_every_train_option_has_help_that_shows_its_default():
     train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     options = [a for a in train._actions if a.option_strings and a.dest != "help"]
-    assert len(options) == 22  # every option of train
+    assert len(options) == 23  # every option of train
     for action in options:
         assert action.help, action.dest
         if action.default not in (None, False):
