@@ -1,4 +1,4 @@
-"""The layers of chapter 1 with hand-written backward passes (common/layers.py).
+"""The layers of common/layers.py with hand-written backward passes (chapters 1-4, 6).
 
 Every layer keeps `params` and `grads` as lists of arrays. Backward writes the gradients
 into the arrays already in `grads` (`grad[...] = ...`), never rebinding them, so a
@@ -12,6 +12,9 @@ own module computes (`array_module`): NumPy arrays, or CuPy arrays on the GPU (�
 | Sigmoid         | `torch.sigmoid`                  | `jax.nn.sigmoid`                 |
 | Softmax         | `torch.softmax(x, dim=1)`        | `jax.nn.softmax(x, axis=1)`      |
 | SoftmaxWithLoss | `F.cross_entropy`                | `optax.softmax_cross_entropy...` |
+| SigmoidWithLoss | `F.binary_cross_entropy_with_logits` | `optax.sigmoid_binary_cross_entropy` |
+| Dropout         | `nn.Dropout` (scales at training) | a mask multiplied in             |
+| Embedding       | `nn.Embedding`                   | `W[ids]` / `jnp.take(W, ids, 0)` |
 """
 
 from __future__ import annotations
@@ -126,3 +129,88 @@ class SoftmaxWithLoss:
         dx[array_module(dx).arange(batch_size), self.t] -= 1
         dx *= dout
         return dx / batch_size
+
+
+class SigmoidWithLoss:
+    """Sigmoid followed by binary cross-entropy; backward (y - t) / N (§4.2.4).
+
+    The book forms the two-class probabilities `[1 - y, y]` and reuses the softmax loss's
+    `cross_entropy_error`, so the reported loss carries the same `1e-7` inside the log;
+    the backward pass is the exact gradient of the epsilon-free loss, which is what
+    `F.binary_cross_entropy_with_logits` and `optax.sigmoid_binary_cross_entropy` compute.
+    `t` holds 0/1 labels (N,). `y - t` with integer labels promotes a float32 `y` to
+    float64 (NumPy's rules), as in the book.
+    """
+
+    def __init__(self) -> None:
+        self.params, self.grads = [], []
+        self.loss = None
+        self.y = None  # sigmoid output (N,)
+        self.t = None  # 0/1 labels (N,)
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:
+        self.t = t
+        self.y = sigmoid(x)
+        two_class = array_module(x).stack((1 - self.y, self.y), axis=1)  # the book's np.c_
+        self.loss = cross_entropy_error(two_class, self.t)  # (N, 2) -> the label's column
+        return self.loss
+
+    def backward(self, dout: float = 1) -> np.ndarray:
+        batch_size = self.t.shape[0]
+        return (self.y - self.t) * dout / batch_size
+
+
+class Dropout:
+    """Drop each element with probability `dropout_ratio` while training (§6.4.2).
+
+    The book's Dropout does not rescale while training and multiplies by
+    `1 - dropout_ratio` at inference; `torch.nn.Dropout` scales by `1 / (1 - p)` while
+    training instead (the two agree in expectation, not element for element). The mask is
+    `rng.rand(*x.shape) > dropout_ratio`, the book's draw from `np.random`: with
+    `rng=np.random.RandomState(s)` the masks are the book's after `np.random.seed(s)`.
+    """
+
+    def __init__(
+        self, dropout_ratio: float = 0.5, *, rng: np.random.RandomState | None = None
+    ) -> None:
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(f"Dropout: dropout_ratio must be in [0, 1), got {dropout_ratio!r}")
+        self.params, self.grads = [], []
+        self.dropout_ratio = dropout_ratio
+        self.rng = np.random.RandomState() if rng is None else rng  # never np.random
+        self.mask = None
+
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
+        if train_flg:
+            self.mask = self.rng.rand(*x.shape) > self.dropout_ratio  # (same shape) bool
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.mask
+
+
+class Embedding:
+    """out = W[idx], the rows of the words' ids (§4.1.2). `nn.Embedding`, `jnp.take`.
+
+    Backward adds each row of `dout` into the row of its id with `np.add.at`, so an id
+    that appears twice in a batch gets both gradients summed; a fancy-index `dW[idx] +=
+    dout` would keep only the last one. `W[idx]` is `one_hot(idx) @ W`, the MatMul of
+    chapter 3, without forming the one-hot matrix.
+    """
+
+    def __init__(self, W: np.ndarray) -> None:
+        self.xp = array_module(W)  # NumPy, or CuPy (>= 13, for add.at) on the GPU
+        self.params = [W]
+        self.grads = [self.xp.zeros_like(W)]
+        self.idx = None
+
+    def forward(self, idx: np.ndarray) -> np.ndarray:
+        (W,) = self.params
+        self.idx = idx
+        return W[idx]  # (N,) ids -> (N, H); (N, T) -> (N, T, H)
+
+    def backward(self, dout: np.ndarray) -> None:
+        (dW,) = self.grads
+        dW[...] = 0
+        self.xp.add.at(dW, self.idx, dout)  # repeated ids: summed, not overwritten

@@ -1,14 +1,16 @@
-"""The Trainer of common/trainer.py, and its two helpers, without global randomness.
+"""The Trainer of common/trainer.py and its helpers, without global randomness.
 
 The book shuffles with NumPy's global generator and rebinds `x = x[idx]` every epoch, so
 epoch k sees the rows permuted by p_1, then p_2, ..., then p_k: the permutations compose.
 `shuffled_batches` turns that into plain row indices of the *original* data, one row of
 the result per step, so every framework can be fed exactly the same batches.
+`remove_duplicate` merges the weights a model shares between layers before the update.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -29,18 +31,37 @@ def shuffled_batches(
     contiguous slices of it, and the last `n % batch_size` rows of each epoch are dropped.
     steps = max_epoch * (n // batch_size).
     """
+    epochs = list(epoch_batches(n, batch_size, max_epoch, rng))
+    return np.concatenate(epochs).astype(np.int64, copy=False)  # (steps, batch)
+
+
+def epoch_batches(
+    n: int,
+    batch_size: int,
+    max_epoch: int,
+    rng: np.random.RandomState | np.random.Generator,
+) -> Iterator[np.ndarray]:
+    """`shuffled_batches` one epoch at a time: (n // batch_size, batch_size) row indices each.
+
+    An epoch's permutation is drawn when the epoch is reached, as the book's Trainer draws
+    it, so a model that draws from the same generator while it trains (the negative
+    samples of chapter 4) takes its draws between the epochs' ones, in the book's order.
+    The arguments are checked at the call, before anything is drawn.
+    """
     for name, value in (("n", n), ("batch_size", batch_size), ("max_epoch", max_epoch)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"shuffled_batches: {name} must be a positive int, got {value!r}")
     if batch_size > n:
         raise ValueError(f"shuffled_batches: batch_size {batch_size} exceeds n={n}")
+    return _epochs(n, batch_size, max_epoch, rng)
+
+
+def _epochs(n, batch_size, max_epoch, rng) -> Iterator[np.ndarray]:
     max_iters = n // batch_size
     order = np.arange(n)  # order[i] = original row now at position i
-    schedule = np.empty((max_epoch, max_iters * batch_size), dtype=np.int64)
-    for epoch in range(max_epoch):
+    for _ in range(max_epoch):
         order = order[rng.permutation(n)]  # the book's x = x[idx], on indices
-        schedule[epoch] = order[: max_iters * batch_size]
-    return schedule.reshape(max_epoch * max_iters, batch_size)  # (steps, batch)
+        yield order[: max_iters * batch_size].reshape(max_iters, batch_size)
 
 
 def clip_grads(grads: list[np.ndarray], max_norm: float) -> None:
@@ -56,6 +77,48 @@ def clip_grads(grads: list[np.ndarray], max_norm: float) -> None:
             grad *= rate
 
 
+def remove_duplicate(
+    params: list[np.ndarray], grads: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Merge shared weights into one entry each, summing their gradients (common/trainer.py).
+
+    A weight used by several layers (CBOW's `W_in` in every context's Embedding) appears
+    once per layer in `params`; its gradients are added into the first one's array, in
+    place, left to right, and the later entries are dropped. A weight shared as its
+    transpose (weight tying, §6.5.3: an (H, V) matrix equal to the transpose of a (V, H)
+    one) adds the transposed gradient. Returns new lists; the arrays in them are the
+    model's own. This is what autograd does for a parameter used more than once: the
+    gradients of its uses are summed.
+
+    The book's loop, kept as it is: find the first pair (i < j) that is shared, merge it,
+    and start the search again, so the sums run in the book's order.
+    """
+    params, grads = params[:], grads[:]  # copies of the lists, not of the arrays
+    while True:
+        found = False
+        for i in range(len(params) - 1):
+            for j in range(i + 1, len(params)):
+                if params[i] is params[j]:  # the same array
+                    grads[i] += grads[j]
+                    found = True
+                elif (
+                    params[i].ndim == 2
+                    and params[j].ndim == 2
+                    and params[i].T.shape == params[j].shape
+                    and bool(array_module(params[i]).all(params[i].T == params[j]))
+                ):  # shared as its transpose (weight tying)
+                    grads[i] += grads[j].T  # (H, V) -> (V, H)
+                    found = True
+                if found:
+                    params.pop(j)
+                    grads.pop(j)
+                    break
+            if found:
+                break
+        if not found:
+            return params, grads
+
+
 def progress_line(epoch: int, iters: int, max_iters: int, elapsed: float, loss: float) -> str:
     """`| epoch 1 |  iter 1 / 10 | time 0[s] | loss 1.10`, the Trainer's report."""
     return (
@@ -64,12 +127,15 @@ def progress_line(epoch: int, iters: int, max_iters: int, elapsed: float, loss: 
 
 
 class Trainer:
-    """common/trainer.py's Trainer: shuffle, slice, forward, backward, clip, update, report.
+    """common/trainer.py's Trainer: shuffle, slice, forward, backward, merge the shared
+    weights (`remove_duplicate`), clip, update, report.
 
     A report is printed every `eval_interval` iterations counted from the first of each
     epoch (`iters % eval_interval == 0`), averaging the losses since the previous report;
     the averages are kept in `loss_list`. `rng` takes the place of the book's global
-    generator (a fresh unseeded RandomState when None).
+    generator (a fresh unseeded RandomState when None); hand it the generator the model
+    draws from (its `rng`) to get the book's single stream: with both the same
+    `RandomState(s)`, a run equals the book's after `np.random.seed(s)`.
     """
 
     def __init__(self, model, optimizer) -> None:
@@ -101,37 +167,37 @@ class Trainer:
             raise ValueError(f"Trainer.fit: eval_interval must be >= 1, got {eval_interval!r}")
         data_size = len(x)
         max_iters = data_size // batch_size
-        schedule = shuffled_batches(data_size, batch_size, max_epoch, rng)
+        epochs = epoch_batches(data_size, batch_size, max_epoch, rng)
         self.eval_interval = eval_interval
         model, optimizer = self.model, self.optimizer
         total_loss, loss_count = 0, 0
 
         start_time = time.time()
-        schedule = array_module(x).asarray(schedule)  # CuPy data is indexed on the GPU
-        for step, rows in enumerate(schedule):
-            iters = step % max_iters
-            loss = model.forward(x[rows], t[rows])
-            model.backward()
-            # The book first merges shared weights (remove_duplicate); TwoLayerNet has none.
-            if max_grad is not None:
-                clip_grads(model.grads, max_grad)
-            optimizer.update(model.params, model.grads)
-            total_loss += loss
-            loss_count += 1
+        xp = array_module(x)
+        for batches in epochs:
+            batches = xp.asarray(batches)  # CuPy data is indexed on the GPU
+            for iters, rows in enumerate(batches):
+                loss = model.forward(x[rows], t[rows])
+                model.backward()
+                params, grads = remove_duplicate(model.params, model.grads)  # shared: once
+                if max_grad is not None:
+                    clip_grads(grads, max_grad)
+                optimizer.update(params, grads)
+                total_loss += loss
+                loss_count += 1
 
-            if eval_interval is not None and iters % eval_interval == 0:
-                avg_loss = total_loss / loss_count
-                if verbose:
-                    elapsed = time.time() - start_time
-                    print(
-                        progress_line(
-                            self.current_epoch + 1, iters + 1, max_iters, elapsed, avg_loss
+                if eval_interval is not None and iters % eval_interval == 0:
+                    avg_loss = total_loss / loss_count
+                    if verbose:
+                        elapsed = time.time() - start_time
+                        print(
+                            progress_line(
+                                self.current_epoch + 1, iters + 1, max_iters, elapsed, avg_loss
+                            )
                         )
-                    )
-                self.loss_list.append(float(avg_loss))
-                total_loss, loss_count = 0, 0
-            if iters == max_iters - 1:
-                self.current_epoch += 1
+                    self.loss_list.append(float(avg_loss))
+                    total_loss, loss_count = 0, 0
+            self.current_epoch += 1
 
     def plot(self, ylim: tuple[float, float] | None = None, *, ax=None):
         """The book's loss plot. Draws on `ax` when given (nothing is shown then), else
