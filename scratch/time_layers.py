@@ -37,8 +37,9 @@ IGNORE_LABEL = -1  # TimeSoftmaxWithLoss: a label that adds nothing to loss or g
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)), the book's formula; the caller has silenced exp's overflow (for x
-    below about -88 in float32, where the result is 0, the correct limit)."""
+    """1 / (1 + exp(-x)), the book's formula, without scratch.functions.sigmoid's errstate
+    (a few microseconds, 5 times a step): the LSTM silences exp's overflow (x below about
+    -88 in float32, where the result is 0, the correct limit) once for a whole block."""
     return 1 / (1 + np.exp(-x))
 
 
@@ -160,15 +161,22 @@ class LSTM:
     def forward(
         self, x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore"):  # exp(-x) -> inf: sigmoid 0, the correct limit
+            return self.step(x, h_prev, c_prev)
+
+    def step(
+        self, x: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`forward` with exp's overflow warning left as the caller set it (TimeLSTM
+        silences it once for the whole block)."""
         Wx, Wh, b = self.params
         xp = self.xp
         H = h_prev.shape[1]
         A = xp.dot(x, Wx) + xp.dot(h_prev, Wh) + b  # (N, 4H)
-        with np.errstate(over="ignore"):  # exp(-x) -> inf: sigmoid 0, the correct limit
-            f = _sigmoid(A[:, :H])
-            g = np.tanh(A[:, H : 2 * H])
-            i = _sigmoid(A[:, 2 * H : 3 * H])
-            o = _sigmoid(A[:, 3 * H :])
+        f = _sigmoid(A[:, :H])
+        g = np.tanh(A[:, H : 2 * H])
+        i = _sigmoid(A[:, 2 * H : 3 * H])
+        o = _sigmoid(A[:, 3 * H :])
         c_next = f * c_prev + g * i  # (N, H)
         h_next = o * np.tanh(c_next)  # (N, H)
         self.cache = (x, h_prev, c_prev, i, f, g, o, c_next)
@@ -226,11 +234,12 @@ class TimeLSTM:
         hs = xp.empty((N, T, H), dtype=Wx.dtype)
         self.h = _start_state(self.h, self.stateful, N, H, Wx.dtype, xp, "h")
         self.c = _start_state(self.c, self.stateful, N, H, Wx.dtype, xp, "c")
-        for t in range(T):
-            layer = LSTM(*self.params)
-            self.h, self.c = layer.forward(xs[:, t, :], self.h, self.c)
-            hs[:, t, :] = self.h
-            self.layers.append(layer)
+        with np.errstate(over="ignore"):  # each step's sigmoids: see LSTM.forward
+            for t in range(T):
+                layer = LSTM(*self.params)
+                self.h, self.c = layer.step(xs[:, t, :], self.h, self.c)
+                hs[:, t, :] = self.h
+                self.layers.append(layer)
         return hs
 
     def backward(self, dhs: np.ndarray) -> np.ndarray:
@@ -281,10 +290,11 @@ class TimeEmbedding:
     """Rows of W (V, D) picked by the ids xs (N, T) -> (N, T, D) (§5.4.2).
 
     The book runs one Embedding per step and sums their gradients, each a full (V, D)
-    array built by `np.add.at` into zeros. Here each step's sum is built for the rows it
-    touches only and added into the gradient: the same additions in the same order
-    (repeated ids within a step first, then step after step), so the same bits, without
-    T arrays of V x D.
+    array built by `np.add.at` into zeros: every step's rows are summed first (repeated
+    ids in batch order), then the steps in order. Here the same sums are made in the same
+    order, so the same bits, without T arrays of V x D: the (step, id) pairs are sorted
+    (stably, so a pair's rows stay in batch order), each pair's rows summed, and the
+    pairs' sums added into their ids' rows step after step.
     """
 
     def __init__(self, W: np.ndarray) -> None:
@@ -302,12 +312,18 @@ class TimeEmbedding:
     def backward(self, dout: np.ndarray) -> None:
         xp = self.xp
         (dW,) = self.grads
+        V, D = dW.shape
+        T = self.idx.shape[1]
+        keys = (xp.arange(T)[:, None] * V + self.idx.T).reshape(-1)  # (T*N,) step, then id
+        order = xp.argsort(keys, kind="stable")  # equal pairs keep their batch order
+        keys = keys[order]
+        first = xp.concatenate((xp.ones(1, dtype=bool), keys[1:] != keys[:-1]))
+        pair = xp.cumsum(first) - 1  # (T*N,) which pair each sorted row belongs to
+        rows = dout.transpose(1, 0, 2).reshape(-1, D)[order]  # (T*N, D), sorted the same
+        sums = xp.zeros((int(pair[-1]) + 1, D), dtype=dW.dtype)
+        xp.add.at(sums, pair, rows)  # each pair's rows, one after another
         dW[...] = 0
-        for t in range(self.idx.shape[1]):
-            rows, where = xp.unique(self.idx[:, t], return_inverse=True)
-            step = xp.zeros((rows.shape[0], dW.shape[1]), dtype=dW.dtype)  # (rows, D)
-            xp.add.at(step, where.reshape(-1), dout[:, t, :])  # repeated ids: in batch order
-            dW[rows] += step
+        xp.add.at(dW, keys[first] % V, sums)  # pairs sorted by step: steps in order
         return None
 
 
