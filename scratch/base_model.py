@@ -15,17 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from scratch import word_ids
+from scratch.time_layers import IGNORE_LABEL
 from scratch.xp import array_module
 
 Weights = dict[str, np.ndarray]
 Rng = np.random.RandomState | np.random.Generator
-
-
-def check_size(name: str, value: Any) -> int:
-    """A constructor's size argument as an int >= 1, else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def draw(rng: Rng, shape: tuple[int, ...], divisor: float, dtype: np.dtype) -> np.ndarray:
@@ -102,14 +97,14 @@ class BaseModel:
 
     def predict(self, xs: np.ndarray) -> np.ndarray:
         """Scores (N, T, V) for the ids xs (N, T); the recurrent state moves on."""
-        check_ids(xs, self.vocab_size, "xs")
+        xs = word_ids.ids(xs, "xs", self.vocab_size, ndim=2)
         for layer in self.layers:
             xs = layer.forward(xs)
         return xs
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> Any:
         """The mean loss over the N*T positions (labels -1 left out)."""
-        check_labels(ts, xs, self.vocab_size)
+        check_labels(ts, np.shape(xs), self.vocab_size)
         return self.loss_layer.forward(self.predict(xs), ts)
 
     def backward(self, dout: float = 1) -> None:
@@ -128,36 +123,22 @@ class BaseModel:
         return {name: p.copy() for name, p in self.named.items()}
 
 
-def check_ids(xs: Any, vocab_size: int, name: str) -> None:
-    """xs: an integer array (N, T) of ids in [0, vocab_size); a ValueError naming it."""
-    kind = getattr(getattr(xs, "dtype", None), "kind", None)
-    if kind not in ("i", "u"):
-        raise TypeError(f"{name} must be an integer array of word ids (N, T), got {kind=}")
-    if xs.ndim != 2 or xs.size == 0:
-        raise ValueError(f"{name} must be a non-empty array (N, T) of word ids, got {xs.shape}")
-    low, high = int(xs.min()), int(xs.max())
-    if low < 0 or high >= vocab_size:
+def check_labels(ts: Any, xs_shape: tuple[int, ...], vocab_size: int) -> None:
+    """ts: ids (N, T) in [0, vocab_size) or -1 (a position TimeSoftmaxWithLoss ignores),
+    or one-hot (N, T, V), shaped as xs; a ValueError/TypeError naming it otherwise."""
+    shape = tuple(getattr(ts, "shape", ()))
+    if shape not in (xs_shape, (*xs_shape, vocab_size)):
         raise ValueError(
-            f"{name} holds ids from {low} to {high}, outside [0, {vocab_size}) (vocab_size)"
+            f"ts must have the shape of xs {xs_shape} (or one-hot {(*xs_shape, vocab_size)}), "
+            f"got {shape}"
         )
-
-
-def check_labels(ts: Any, xs: Any, vocab_size: int) -> None:
-    """ts: ids (N, T) in [0, vocab_size) or -1 (ignored), or one-hot (N, T, V), shaped as
-    xs; a ValueError naming it otherwise."""
-    shape = getattr(ts, "shape", None)
-    want = tuple(getattr(xs, "shape", ()))
-    if shape != want and shape != (*want, vocab_size):
+    if len(shape) == 3:
+        return
+    if ts.dtype.kind not in "iu":
+        raise TypeError(f"ts must hold integer word ids, got dtype {ts.dtype}")
+    low, high = int(ts.min()), int(ts.max())
+    if low < IGNORE_LABEL or high >= vocab_size:
         raise ValueError(
-            f"ts must have the shape of xs {want} (or {(*want, vocab_size)}), got {shape}"
+            f"ts holds ids from {low} to {high}, outside [0, {vocab_size}) (vocab_size; "
+            f"{IGNORE_LABEL} marks a position to ignore)"
         )
-    if len(shape) == 2:
-        kind = ts.dtype.kind
-        if kind not in ("i", "u"):
-            raise TypeError(f"ts must be an integer array of word ids, got dtype {ts.dtype}")
-        low, high = int(ts.min()), int(ts.max())
-        if low < -1 or high >= vocab_size:
-            raise ValueError(
-                f"ts holds ids from {low} to {high}, outside [0, {vocab_size}) (vocab_size; "
-                "-1 marks a position to ignore)"
-            )

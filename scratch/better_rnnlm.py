@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from scratch import word_ids
 from scratch.base_model import (
     BaseModel,
     Rng,
     Weights,
     check_labels,
-    check_size,
     draw,
     take_weights,
 )
@@ -93,7 +93,7 @@ class BetterRnnlm(BaseModel):
         weights: Weights | None = None,
     ) -> None:
         V, D, H = (
-            check_size(name, size)
+            word_ids.positive_int(size, name)
             for name, size in (
                 ("vocab_size", vocab_size),
                 ("wordvec_size", wordvec_size),
@@ -138,5 +138,5 @@ class BetterRnnlm(BaseModel):
 
     def forward(self, xs: np.ndarray, ts: np.ndarray, train_flg: bool = True) -> Any:
         """The mean loss over the N*T positions; dropout unless `train_flg` is False."""
-        check_labels(ts, xs, self.vocab_size)
+        check_labels(ts, np.shape(xs), self.vocab_size)
         return self.loss_layer.forward(self.predict(xs, train_flg), ts)

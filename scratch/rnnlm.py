@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch import word_ids
 from scratch.base_model import (
     BaseModel,
     Rng,
     Weights,
-    check_size,
     draw,
     take_weights,
 )
@@ -61,7 +61,7 @@ class Rnnlm(BaseModel):
         weights: Weights | None = None,
     ) -> None:
         V, D, H = (
-            check_size(name, size)
+            word_ids.positive_int(size, name)
             for name, size in (
                 ("vocab_size", vocab_size),
                 ("wordvec_size", wordvec_size),

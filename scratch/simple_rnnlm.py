@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratch.base_model import BaseModel, Rng, Weights, check_size, draw, take_weights
+from scratch import word_ids
+from scratch.base_model import BaseModel, Rng, Weights, draw, take_weights
 from scratch.time_layers import TimeAffine, TimeEmbedding, TimeRNN, TimeSoftmaxWithLoss
 
 WEIGHT_NAMES = ("embed_W", "rnn_Wx", "rnn_Wh", "rnn_b", "affine_W", "affine_b")
@@ -55,7 +56,7 @@ class SimpleRnnlm(BaseModel):
         weights: Weights | None = None,
     ) -> None:
         V, D, H = (
-            check_size(name, size)
+            word_ids.positive_int(size, name)
             for name, size in (
                 ("vocab_size", vocab_size),
                 ("wordvec_size", wordvec_size),

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from scratch import word_ids
 from scratch.xp import array_module
 
 CLIP_EPS = 1e-6  # the book's epsilon in clip_grads
@@ -253,23 +254,6 @@ def rnnlm_iters(data_size: int, batch_size: int, time_size: int) -> int:
     return max_iters
 
 
-def check_corpus(xs, ts, vocab_size: int | None) -> None:
-    """xs and ts: 1-D integer arrays of word ids of the same shape, within [0, vocab_size)
-    when that is known; a ValueError/TypeError naming the argument."""
-    for name, a in (("xs", xs), ("ts", ts)):
-        if getattr(getattr(a, "dtype", None), "kind", None) not in ("i", "u") or a.ndim != 1:
-            raise TypeError(f"{name} must be a 1-D integer array of word ids, got {a!r:.60}")
-    if xs.shape != ts.shape:
-        raise ValueError(f"xs and ts must have the same shape, got {xs.shape} and {ts.shape}")
-    for name, a in (("xs", xs), ("ts", ts)):
-        low, high = int(a.min()), int(a.max())
-        if low < 0 or (vocab_size is not None and high >= vocab_size):
-            raise ValueError(
-                f"{name} holds ids from {low} to {high}, outside [0, {vocab_size}) (the "
-                "model's vocab_size)"
-            )
-
-
 def perplexity_line(epoch: int, iters: int, max_iters: int, elapsed: float, ppl: float) -> str:
     """`| epoch 1 |  iter 1 / 13 | time 0[s] | perplexity 417.06`, RnnlmTrainer's report."""
     return (
@@ -321,14 +305,20 @@ class RnnlmTrainer:
         *,
         verbose: bool = True,
     ) -> None:
-        check_corpus(xs, ts, getattr(self.model, "vocab_size", None))
+        vocab_size = getattr(self.model, "vocab_size", None)
+        xs = word_ids.ids(xs, "xs", vocab_size, ndim=1)
+        ts = word_ids.ids(ts, "ts", vocab_size, ndim=1)
+        if xs.shape != ts.shape:
+            raise ValueError(
+                f"xs and ts must have the same shape (ts[i] is the word after xs[i]), got "
+                f"{xs.shape} and {ts.shape}"
+            )
         for name, value in (
             ("max_epoch", max_epoch),
             ("batch_size", batch_size),
             ("time_size", time_size),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"RnnlmTrainer.fit: {name} must be a positive int, got {value!r}")
+            word_ids.positive_int(value, name)
         if max_grad is not None and not max_grad > 0:
             raise ValueError(f"RnnlmTrainer.fit: max_grad must be > 0 or None, got {max_grad!r}")
         if eval_interval is not None and eval_interval < 1:
