@@ -1,4 +1,4 @@
-"""The concepts of chapter 1, in the order a reader meets them, each tied to the book.
+"""The concepts of chapters 1, 5 and 6, in the order a reader meets them, each tied to the book.
 
 A `Concept` names the book's section and the file and class of the book's repository it
 mirrors (oreilly-japan/deep-learning-from-scratch-2), the functions of `snippets/` that
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 FRAMEWORKS = ("numpy", "torch", "jax")
 LANGS = ("en", "ja")
-SNIPPET_MODULES = {  # framework -> the module its snippets live in
-    "numpy": "comparisons.rosetta.snippets.book",
-    "torch": "comparisons.rosetta.snippets.torch_code",
-    "jax": "comparisons.rosetta.snippets.jax_code",
+SNIPPETS = "comparisons.rosetta.snippets"  # chapter 1's; chapters 5-6: SNIPPETS + ".recurrent"
+SNIPPET_FILES = {"numpy": "book", "torch": "torch_code", "jax": "jax_code"}  # in a package
+SNIPPET_MODULES = {  # framework -> the module chapter 1's snippets live in
+    framework: f"{SNIPPETS}.{name}" for framework, name in SNIPPET_FILES.items()
 }
 LABELS = {
     "en": {"numpy": "NumPy (the book)", "torch": "PyTorch", "jax": "JAX"},
@@ -29,11 +29,12 @@ _RUN = "tests/adapters/test_trajectories.py::test_books_run_agrees_with_the_refe
 
 @dataclass(frozen=True)
 class Concept:
-    """One piece of chapter 1.
+    """One piece of the book.
 
     `code` maps each framework to names in its snippet module ("Affine",
-    "TwoLayerNet.backward"); `adapters` are dotted paths of the adapter code that does
-    the same at scale; `tests` are pytest ids of the tests proving it over the book's run.
+    "TwoLayerNet.backward"), the module SNIPPET_FILES names in the package `snippets`;
+    `adapters` are dotted paths of the adapter code that does the same at scale; `tests`
+    are pytest ids of the tests proving it over the book's run.
     """
 
     id: str
@@ -44,6 +45,7 @@ class Concept:
     differs: dict[str, str]
     adapters: tuple[str, ...]
     tests: tuple[str, ...]
+    snippets: str = SNIPPETS  # the package holding its snippet modules (SNIPPET_FILES)
 
 
 CONCEPTS: tuple[Concept, ...] = (

@@ -24,7 +24,8 @@ from comparisons.rosetta.catalogue import (
     FRAMEWORKS,
     LABELS,
     LANGS,
-    SNIPPET_MODULES,
+    SNIPPET_FILES,
+    SNIPPETS,
     Concept,
 )
 
@@ -35,10 +36,10 @@ _EXTRAS = {"torch": "torch", "jax": "jax", "jaxlib": "jax", "optax": "jax"}  # m
 
 TEXT = {
     "en": {
-        "title": "Rosetta: the book's chapter 1 in NumPy, PyTorch and JAX",
+        "title": "Rosetta: the book's chapters 1, 5 and 6 in NumPy, PyTorch and JAX",
         "intro": "Each concept: the book's section and file, the minimal code in each "
         "framework (every snippet is run by the tests against the reference's numbers), "
-        "what differs and why, and where the adapters prove it over the book's 3000-step run.",
+        "what differs and why, and where the adapters prove it over the book's training runs.",
         "book": "Book",
         "differs": "What differs",
         "proof": "Proved at scale by",
@@ -46,10 +47,10 @@ TEXT = {
         "list_head": "Concepts (python -m comparisons rosetta --concept ID):",
     },
     "ja": {
-        "title": "Rosetta: 本の第1章を NumPy・PyTorch・JAX で",
+        "title": "Rosetta: 本の第1・5・6章を NumPy・PyTorch・JAX で",
         "intro": "各項目に、本の節とファイル、各フレームワークでの最小のコード（どのコードも"
         "テストが参照実装の数値と照合して実行します）、違いとその理由、そしてアダプタが本の"
-        "3000ステップの学習で同じことを証明している場所を示します。",
+        "学習全体で同じことを証明している場所を示します。",
         "book": "本",
         "differs": "違い",
         "proof": "本の学習全体での証明",
@@ -93,16 +94,16 @@ def placeholder(framework: str) -> str:
     return f"# ({framework} is not installed: pip install 'scratch-parity[{_EXTRAS[framework]}]')"
 
 
-def snippet_source(framework: str, name: str) -> str:
+def snippet_source(framework: str, name: str, package: str = SNIPPETS) -> str:
     """The dedented source of `name` ("Affine", "TwoLayerNet.backward") in the snippet
-    module of `framework`, read from its file without importing it (showing the PyTorch
+    module of `framework` in `package`, read from its file without importing it (showing the PyTorch
     code needs no torch import, seconds of a report's time); a one-line placeholder when
     that framework is not installed."""
     if framework != "numpy" and any(
         importlib.util.find_spec(m) is None for m, extra in _EXTRAS.items() if extra == framework
     ):
         return placeholder(framework)
-    text, tree = _snippet_module(framework)
+    text, tree = _snippet_module(f"{package}.{SNIPPET_FILES[framework]}")
     node: ast.AST = tree
     for part in name.split("."):
         node = next(
@@ -117,16 +118,16 @@ def snippet_source(framework: str, name: str) -> str:
 
 
 @functools.cache
-def _snippet_module(framework: str) -> tuple[str, ast.Module]:
-    """The text and syntax tree of `framework`'s snippet module (its file, not imported)."""
-    origin = importlib.util.find_spec(SNIPPET_MODULES[framework]).origin
+def _snippet_module(module: str) -> tuple[str, ast.Module]:
+    """The text and syntax tree of a snippet module (its file, not imported)."""
+    origin = importlib.util.find_spec(module).origin
     text = Path(origin).read_text(encoding="utf-8")
     return text, ast.parse(text)
 
 
 def code(concept: Concept, framework: str) -> str:
     """Every snippet of one framework for one concept, separated by a blank line."""
-    texts = [snippet_source(framework, name) for name in concept.code[framework]]
+    texts = [snippet_source(framework, name, concept.snippets) for name in concept.code[framework]]
     if texts and texts[0].startswith("# (") and "not installed" in texts[0]:
         return texts[0]
     return "\n\n".join(texts)
