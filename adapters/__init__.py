@@ -1,8 +1,10 @@
-"""Adapters: the same TwoLayerNet in NumPy (the reference), PyTorch and JAX.
+"""Adapters: the book's models in NumPy (the reference), PyTorch and JAX.
 
-`build(framework, weights)` returns a `Net` with the same methods in every framework
-(NumPy in, NumPy out); `Weights` in the book's layout are the one exchange format.
-`net_class(framework)` says what a framework can do without building anything.
+`build(framework, weights, model=...)` returns a `Net` with the same methods in every
+framework (NumPy in, NumPy out); weights in the book's layout, by the book's names, are
+the one exchange format. `MODELS` lists the models in the book's chapter order (chapter
+1's TwoLayerNet by default; the word2vec models of chapters 3-4 in adapters/word2vec/);
+`net_class(framework, model)` says what a framework can do without building anything.
 
 Layout: contract.py (NetBase and its one training loop), checks.py (the input rules),
 optimizer_spec.py, trajectory.py, recording.py (the Recorder), precision.py
@@ -17,6 +19,7 @@ import importlib.util
 from typing import Any
 
 from adapters.contract import NetBase
+from adapters.models import MODELS, check_config, check_model, config_of, family_net
 from adapters.optimizer_spec import BOOK_DEFAULTS, OptimizerSpec
 from adapters.precision import pinned_precision
 from adapters.trajectory import DivergenceError, Trajectory
@@ -53,37 +56,47 @@ def _framework_error(framework: Any) -> ValueError:
     return ValueError(f"framework {framework!r} is {what}; installed: {', '.join(have)}{how}")
 
 
-def net_class(framework: str) -> type[NetBase]:
-    """The `Net` class of `framework` (its module imported on first use): what it can do,
-    as class attributes and static methods: `DTYPES`, `DEVICES`, `MODES` (the first is
-    the default), `TF32`, `device_available(device)`, `tf32_capable(device)`. The one
-    public way to ask."""
+def net_class(framework: str, model: str = "two_layer_net") -> type[NetBase]:
+    """The `Net` class of `model` in `framework` (its module imported on first use): what
+    it can do, as class attributes and static methods: `DTYPES`, `DEVICES`, `MODES` (the
+    first is the default), `TF32`, `device_available(device)`, `tf32_capable(device)`.
+    The one public way to ask. An unknown model is a ValueError listing MODELS."""
     if not isinstance(framework, str) or framework not in FRAMEWORKS:
         raise _framework_error(framework)
+    check_model(model)
     if framework not in available():
         raise _framework_error(framework)
-    return importlib.import_module(f"adapters.{framework}_adapter").Net
+    return family_net(framework, model)
 
 
 def build(
     framework: str,
     weights: Weights,
     *,
+    model: str = "two_layer_net",
     dtype: str = "float64",
     device: str = "cpu",
-    tf32: bool = False,
+    **model_config: Any,
 ) -> NetBase:
-    """The TwoLayerNet of `framework` holding `weights` (book layout), as a `Net`.
+    """The `model` of `framework` holding `weights` (book layout, the book's names), as a
+    `Net`. `model` is one of MODELS (ValueError listing them otherwise); `model_config`
+    holds what that model takes beside its weights (TypeError naming any other key):
 
-    `tf32=True` (float32 only; torch and JAX) lets float32 matmuls use TF32 on GPUs
-    that have it, as JAX does by default there: the trap parity mode otherwise pins shut.
+    - two_layer_net: `tf32=True` (float32 only; torch and JAX) lets float32 matmuls use
+      TF32 on GPUs that have it, as JAX does by default there: the trap parity mode
+      otherwise pins shut.
+    - cbow, skip_gram: `window_size` (words on each side; the book's 5). simple_cbow,
+      simple_skip_gram: none.
     """
-    return net_class(framework)(weights, dtype=dtype, device=device, tf32=tf32)
+    cls = net_class(framework, model)
+    check_config(model, config_of(model, cls), model_config)
+    return cls(weights, dtype=dtype, device=device, **model_config)
 
 
 __all__ = [
     "BOOK_DEFAULTS",
     "FRAMEWORKS",
+    "MODELS",
     "WEIGHT_NAMES",
     "DivergenceError",
     "Net",
