@@ -9,8 +9,10 @@ framework's Net subclasses that. `ModelNet` holds the rest, written once:
   to the dtype before the framework sees them (`_load`);
 - `weights()`: NumPy copies in the book's layout, by the book's names;
 - `_trajectory`: the training loop on adapters/recording.py's Recorder around a
-  framework's `Training` (chapter 1's, adapters/contract.py), timed, with the run's
-  divergence reported as `DivergenceError` and the net left at the last finite record.
+  framework's `Training` (chapter 1's, adapters/contract.py), timed; `_finish` turns the
+  losses and records into the Trajectory, with a divergence reported as
+  `DivergenceError` and the net left at the last finite record (a run made as one
+  program, JAX's "scan", calls `_finish` itself).
 
 The random draws of a model (negative samples, dropout masks) are never made here or by
 a twin: the family draws them with the reference, in the book's order, and hands them
@@ -119,14 +121,30 @@ class ModelNet:
                 recorder.run(run.step, run.weights, range(steps))
                 gap = run.loss_gap()
             losses, weights = recorder.result()
+        seconds = time.perf_counter() - start
+        return self._finish(losses, weights, gap, record_every, mode, optimizer, seconds)
+
+    def _finish(
+        self,
+        losses: np.ndarray,
+        weights: dict[str, np.ndarray],
+        gap: np.ndarray | None,
+        record_every: int,
+        mode: str,
+        optimizer: OptimizerSpec,
+        seconds: float,
+    ) -> Trajectory:
+        """The Trajectory of a finished run (NumPy losses (steps,) and records {name:
+        (records, *shape)} at `record_steps`); DivergenceError when it blew up, the net
+        then left at the last finite record."""
         traj = Trajectory(
-            losses=losses,
-            record_steps=record_steps(steps, record_every),
+            losses=np.asarray(losses, dtype=np.float64),
+            record_steps=record_steps(len(losses), record_every),
             weights=weights,
             framework=self.framework,
             mode=mode,
             dtype=self.dtype,
-            seconds=time.perf_counter() - start,
+            seconds=seconds,
             optimizer=optimizer,
             loss_gap=gap,
         )
