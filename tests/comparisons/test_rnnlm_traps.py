@@ -3,7 +3,7 @@ twin and caught by the harness (`comparisons.parity.record` and `compare_traject
 at the first step it matters, naming the weight.
 
 The reference is scratch's Rnnlm / BetterRnnlm in float64 on the default corpus, trained
-as RnnlmTrainer trains it; the twin is adapters/torch_rnnlm.py with one thing done the
+as RnnlmTrainer trains it; the twin is adapters/rnnlm/torch_adapter.py with one thing done the
 way a port gets it wrong. Without a plant the two agree to the float64 trajectory
 tolerance (the first test), so every divergence below is the plant's.
 """
@@ -83,20 +83,18 @@ def twin(model: str, max_grad: float | None, *, plant=None, step_plant=None):
     the training step."""
     import torch
 
-    from adapters import torch_rnnlm as tr
     from adapters.optimizer_spec import OptimizerSpec
-    from adapters.rnnlm_weights import check_weights
+    from adapters.rnnlm import torch_adapter as tr
+    from adapters.rnnlm.contract import check_weights
     from adapters.torch_adapter import tiny_net_threads
 
     xs, ts, V = corpus()
     x, t = torch.from_numpy(xs), torch.from_numpy(ts)
-    module = tr.to_module(
-        model, check_weights(model, initial_weights(model), "float64"), "float64", "cpu"
-    )
+    module = tr.to_module(model, check_weights(model, initial_weights(model)), "float64", "cpu")
     if plant is not None:
         plant(module)
     params = tr.trainable(module)
-    optimizer = tr.optimizer_for(OptimizerSpec("sgd", LR), module)
+    optimizer = tr.make_optimizer(OptimizerSpec("sgd", LR), module)
     masks = np.random.RandomState(MASK_SEED)
     carried = {"state": tr.initial_state(module)}
     train_step = step_plant or tr.train_step
@@ -150,11 +148,11 @@ def test_gates_left_in_the_books_order_are_caught_before_the_first_step():
 
 
 def twin_weights_at_start(plant) -> np.ndarray:
-    from adapters import torch_rnnlm as tr
-    from adapters.rnnlm_weights import check_weights
+    from adapters.rnnlm import torch_adapter as tr
+    from adapters.rnnlm.contract import check_weights
 
     module = tr.to_module(
-        "rnnlm", check_weights("rnnlm", initial_weights("rnnlm"), "float64"), "float64", "cpu"
+        "rnnlm", check_weights("rnnlm", initial_weights("rnnlm")), "float64", "cpu"
     )
     plant(module)
     return tr.from_module(module)["lstm_Wx"]
@@ -181,7 +179,7 @@ def test_a_state_not_detached_between_batches_stops_torch_at_the_second_step():
     """The carried state still hangs on the first batch's graph, which backward() freed:
     torch refuses the second step's backward (the book's truncation made explicit)."""
     need("torch")
-    from adapters import torch_rnnlm as tr
+    from adapters.rnnlm import torch_adapter as tr
 
     steps = []
 
@@ -202,7 +200,7 @@ def test_a_state_reset_every_batch_is_caught_at_the_second_steps_loss():
     """The opposite mistake, silent: every batch from zeros (stateful=False). The first
     batch is the same; the second starts from another state."""
     need("torch")
-    from adapters import torch_rnnlm as tr
+    from adapters.rnnlm import torch_adapter as tr
 
     def reset(module, optimizer, params, xs, ts, state, masks, max_grad):
         return tr.train_step(module, optimizer, params, xs, ts, None, masks, max_grad)
@@ -218,7 +216,7 @@ def test_a_loss_summed_over_time_scales_every_update_by_t():
     need("torch")
     import torch.nn.functional as F
 
-    from adapters import torch_rnnlm as tr
+    from adapters.rnnlm import torch_adapter as tr
 
     def summed(module, optimizer, params, xs, ts, state, masks, max_grad):
         optimizer.zero_grad()
@@ -247,7 +245,7 @@ def test_the_tied_weight_counted_twice_in_clipping_is_caught_at_the_first_update
     need("torch")
     from torch import nn
 
-    from adapters import torch_rnnlm as tr
+    from adapters.rnnlm import torch_adapter as tr
 
     def clip_twice(module, optimizer, params, xs, ts, state, masks, max_grad):
         optimizer.zero_grad()

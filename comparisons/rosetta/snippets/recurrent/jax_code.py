@@ -77,10 +77,10 @@ def time_softmax_loss(scores, ts):
 
 def better_rnnlm(params, xs, carry):
     emb = params["embed"]  # (V, H), the one tied array
-    h1, c1 = lstm_layer(params["lstm1"], emb[xs], carry[0])
-    h2, c2 = lstm_layer(params["lstm2"], h1, carry[1])
-    scores = h2 @ emb.T + params["b"]  # tied: (H, V)
-    return scores, (c1, c2)
+    hs1, s1 = lstm_layer(params["lstm1"], emb[xs], carry[0])
+    hs2, s2 = lstm_layer(params["lstm2"], hs1, carry[1])
+    scores = hs2 @ emb.T + params["b"]  # tied: (H, V)
+    return scores, (s1, s2)  # each LSTM's (h, c)
 
 
 def from_book(w):

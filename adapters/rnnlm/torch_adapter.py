@@ -2,8 +2,8 @@
 (batch_first=True), `nn.Linear` (tied to the embedding in BetterRnnlm),
 `F.cross_entropy`, autograd, `torch.optim` and `clip_grad_norm_`.
 
-Mirrors adapters/jax_rnnlm.py definition by definition. Where a port from the book
-goes wrong, and what this file does about it:
+Mirrors adapters/rnnlm/numpy_adapter.py and jax_adapter.py definition by definition.
+Where a port from the book goes wrong, and what this file does about it:
 
 - Gate order and layout. The book's LSTM keeps Wx (D, 4H) with the gates f, g, i, o;
   `nn.LSTM.weight_ih_l0` is (4H, D) with i, f, g, o. The map permutes the gate blocks
@@ -32,14 +32,27 @@ goes wrong, and what this file does about it:
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adapters import rnnlm_weights as rw
+from adapters.contract import Training
 from adapters.optimizer_spec import OptimizerSpec
-from adapters.torch_adapter import _TORCH_DTYPES, make_optimizer, to_numpy
+from adapters.precision import pinned_precision
+from adapters.rnnlm.contract import (
+    Block,
+    RnnNet,
+    TrainInputs,
+    book_to_framework_gates,
+    framework_to_book_gates,
+    model_nets,
+    sizes,
+)
+from adapters.torch_adapter import _TORCH_DTYPES, tiny_net_threads, to_numpy
+from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 
 # --------------------------------------------------------------------------- the models
 
@@ -131,7 +144,7 @@ def to_module(
     transposed, the LSTM's gate blocks f, g, i, o reordered to i, f, g, o; b -> bias_ih,
     and bias_hh = 0, frozen. The output layer's W (H, V) -> weight (V, H), transposed.
     """
-    V, D, H = rw.sizes(model, weights)
+    V, D, H = sizes(model, weights)
     kw = {"dtype": _TORCH_DTYPES[dtype], "device": device}
     if model == "simple_rnnlm":
         module = SimpleRnnlm(V, D, H, **kw)
@@ -150,7 +163,7 @@ def to_module(
         for k, layer in _recurrent(module):
             Wx, Wh, b = (weights[f"{prefix}{n}{k}"] for n in ("Wx", "Wh", "b"))
             if lstm:
-                Wx, Wh, b = (rw.book_to_framework_gates(w) for w in (Wx, Wh, b))
+                Wx, Wh, b = (book_to_framework_gates(w) for w in (Wx, Wh, b))
             put(layer.weight_ih_l0, Wx.T)  # (D, gH) -> (gH, D)
             put(layer.weight_hh_l0, Wh.T)  # (H, gH) -> (gH, H)
             put(layer.bias_ih_l0, b)
@@ -159,25 +172,35 @@ def to_module(
         if model != "better_rnnlm":
             put(module.affine.weight, weights["affine_W"].T)  # (H, V) -> (V, H)
         put(module.affine.bias, weights["affine_b"])
-    return module
+    # eval mode: BetterRnnlm's nn.Dropout passes through unless masks are handed in (the
+    # parity run's), so nothing is drawn from torch's generator; .train() turns it on
+    return module.eval()
 
 
-def book_view(module: nn.Module) -> dict[str, torch.Tensor]:
+def book_view(module: nn.Module, grads: dict | None = None) -> dict[str, torch.Tensor]:
     """The book's weights as torch tensors (views where no sum is needed; the tied weight
-    once): transposed back, the gates reordered i, f, g, o -> f, g, i, o,
-    b = bias_ih + bias_hh."""
+    once): transposed back, the gates reordered i, f, g, o -> f, g, i, o, b the sum
+    bias_ih + bias_hh. With `grads` (parameter -> its gradient), the same map of the
+    gradients: d loss / d b is the gradient of bias_ih (bias_hh's is the same number)."""
     lstm = not isinstance(module, SimpleRnnlm)
     prefix = "lstm_" if lstm else "rnn_"
-    out = {"embed_W": module.embed.weight}
+
+    def value(p: torch.Tensor) -> torch.Tensor:
+        return p.detach() if grads is None else grads[p]
+
+    out = {"embed_W": value(module.embed.weight)}  # (V, D) in both
     for k, layer in _recurrent(module):
-        ws = [layer.weight_ih_l0.T, layer.weight_hh_l0.T, layer.bias_ih_l0 + layer.bias_hh_l0]
+        b = value(layer.bias_ih_l0)
+        if grads is None:
+            b = b + value(layer.bias_hh_l0)
+        ws = [value(layer.weight_ih_l0).T, value(layer.weight_hh_l0).T, b]  # (gH, in) -> (in, gH)
         if lstm:
-            ws = [rw.framework_to_book_gates(w) for w in ws]
+            ws = [framework_to_book_gates(w) for w in ws]
         out.update({f"{prefix}{n}{k}": w for n, w in zip(("Wx", "Wh", "b"), ws, strict=True)})
     if not isinstance(module, BetterRnnlm):
-        out["affine_W"] = module.affine.weight.T  # (V, H) -> (H, V)
-    out["affine_b"] = module.affine.bias
-    return {name: w.detach() for name, w in out.items()}
+        out["affine_W"] = value(module.affine.weight).T  # (V, H) -> (H, V)
+    out["affine_b"] = value(module.affine.bias)
+    return out
 
 
 def from_module(module: nn.Module) -> dict[str, np.ndarray]:
@@ -190,12 +213,26 @@ def trainable(module: nn.Module) -> list[torch.Tensor]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
+# --------------------------------------------------------------------------- optimizers
+
+
+def make_optimizer(spec: OptimizerSpec, module: nn.Module) -> torch.optim.Optimizer:
+    """Chapter 1's (adapters/torch_adapter.py: torch.optim where it is the book's math,
+    BookAdam and BookNesterov where not) over the trainable parameters."""
+    return chapter1_optimizer(spec, trainable(module))
+
+
 # --------------------------------------------------------------------------- one training step
 
 
 def loss_fn(scores: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
     """TimeSoftmaxWithLoss: the mean cross-entropy over all N*T positions."""
     return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), ts.reshape(-1))
+
+
+def initial_state(module: nn.Module):
+    """Nothing carried yet: every recurrent layer starts from zeros (the book's h = None)."""
+    return (None, None) if isinstance(module, BetterRnnlm) else None
 
 
 def detach(state):
@@ -222,11 +259,92 @@ def train_step(module, optimizer, params, xs, ts, state, masks, max_grad: float 
     return loss.detach(), detach(state)
 
 
-def optimizer_for(spec: OptimizerSpec, module: nn.Module) -> torch.optim.Optimizer:
-    """The chapter-1 adapter's optimizers (book math) over the trainable parameters."""
-    return make_optimizer(spec, trainable(module))
+def largest_tensor(V: int, D: int, H: int, rows: int) -> int:
+    """Elements in the largest tensor of a step: the scores (N*T, V), a gate block
+    (N*T, 4H), the embedding (V, D) or an LSTM weight (4H, max(D, H))."""
+    return max(rows * max(V, 4 * H), V * D, 4 * H * max(D, H))
 
 
-def initial_state(module: nn.Module):
-    """Nothing carried yet: every recurrent layer starts from zeros (the book's h = None)."""
-    return (None, None) if isinstance(module, BetterRnnlm) else None
+# --------------------------------------------------------------------------- the Net
+
+
+class Net(RnnNet):
+    """The torch language models behind the contract. `.module` is the nn.Module."""
+
+    framework = "torch"
+    DTYPES = ("float64", "float32")
+    DEVICES = ("cpu", "cuda")
+    MODES = ("eager",)
+
+    @staticmethod
+    def device_available(device: str) -> bool:
+        if device == "cpu":
+            return True
+        index = int(device.partition(":")[2] or 0)
+        return torch.cuda.is_available() and index < torch.cuda.device_count()
+
+    def _load(self, weights: dict) -> None:
+        ratio = self.config.get("dropout_ratio", 0.0)
+        self.module = to_module(self.model, weights, self.dtype, self.device, ratio)
+
+    def _weights(self) -> dict:
+        return from_module(self.module)
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        """`a` on the net's device: ids as int64, masks in the net's dtype."""
+        tensor = torch.from_numpy(np.ascontiguousarray(a))
+        floats = tensor.is_floating_point()
+        return tensor.to(self.device, _TORCH_DTYPES[self.dtype] if floats else None)
+
+    def _threads(self, rows: int):
+        """One intra-op thread for a net this small (chapter 1's rule)."""
+        V, D, H = self.vocab_size, self.wordvec_size, self.hidden_size
+        return tiny_net_threads((largest_tensor(V, D, H, rows), 1, 1), 1, self.device)
+
+    def _forward(self, block: Block):
+        masks = None if block.masks is None else self._tensor(block.masks)
+        state = initial_state(self.module)
+        return self.module(self._tensor(block.xs), state, masks)[0]  # from zero state
+
+    def _predict(self, xs: np.ndarray) -> np.ndarray:
+        block = Block(xs, xs, None)
+        with pinned_precision("torch", self.dtype), self._threads(xs.size), torch.no_grad():
+            return to_numpy(self._forward(block))
+
+    def _loss(self, block: Block) -> float:
+        with pinned_precision("torch", self.dtype), self._threads(block.xs.size), torch.no_grad():
+            return loss_fn(self._forward(block), self._tensor(block.ts)).item()
+
+    def _gradients(self, block: Block) -> dict:
+        params = trainable(self.module)
+        with pinned_precision("torch", self.dtype), self._threads(block.xs.size):
+            loss = loss_fn(self._forward(block), self._tensor(block.ts))
+            grads = dict(zip(params, torch.autograd.grad(loss, params), strict=True))
+        return {name: to_numpy(g).copy() for name, g in book_view(self.module, grads).items()}
+
+    @contextlib.contextmanager
+    def _training(self, inputs: TrainInputs):
+        module = self.module
+        params = trainable(module)
+        optimizer = make_optimizer(inputs.optimizer, module)
+        xs, ts = self._tensor(inputs.xs), self._tensor(inputs.ts)  # moved once
+        schedule = self._tensor(inputs.schedule)
+        masks = None if inputs.masks is None else self._tensor(inputs.masks)
+        max_grad = inputs.max_grad
+        carried = {"state": initial_state(module)}
+
+        def step(i: int) -> torch.Tensor:
+            rows = schedule[i]  # (N, T) positions
+            m = None if masks is None else masks[i]  # (3, N, T, H)
+            loss, carried["state"] = train_step(
+                module, optimizer, params, xs[rows], ts[rows], carried["state"], m, max_grad
+            )
+            return loss
+
+        rows = int(np.prod(inputs.schedule.shape[1:]))
+        with pinned_precision("torch", self.dtype), self._threads(rows):
+            yield Training(step, lambda: book_view(module), lambda: None)
+
+
+NETS = model_nets(Net)
+__all__ = ["NETS", "Net"]
