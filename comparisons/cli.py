@@ -18,7 +18,7 @@ from pathlib import Path
 
 import adapters
 from adapters import OptimizerSpec, checks, data_parallel
-from comparisons import bench, outdir
+from comparisons import bench, model_commands, outdir
 from comparisons.run import BOOK_LR, RunConfig, memory_needed, reference_device
 
 COMMANDS = ("train", "check", "rosetta", "drift", "bench")
@@ -208,6 +208,16 @@ def _bench_dtypes(text: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- the parser
 
 
+def _model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=model_commands.CHAPTER_1,
+        choices=list(adapters.MODELS),
+        help="the book's model to compare (default: two_layer_net, chapter 1's; the "
+        "word2vec models of chapters 3-4 run on a corpus of their own)",
+    )
+
+
 def _frameworks_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--frameworks",
@@ -228,6 +238,7 @@ def build_parser() -> Parser:
     train = sub.add_parser(
         "train", help="the book's run in every framework: table, plots, report (default)"
     )
+    _model_option(train)
     _frameworks_option(train)
     train.add_argument(
         "--dtype",
@@ -326,6 +337,7 @@ def build_parser() -> Parser:
     train.add_argument("--json", action="store_true", help="machine-readable results on stdout")
 
     check = sub.add_parser("check", help="quick pass/fail parity check; exit 1 on a mismatch")
+    _model_option(check)
     _frameworks_option(check)
     check.add_argument(
         "--dtype",
@@ -371,6 +383,7 @@ def build_parser() -> Parser:
     drift.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
 
     b = sub.add_parser("bench", help="time every framework and mode against hand-written loops")
+    _model_option(b)
     b.add_argument("--json", action="store_true", help="machine-readable results on stdout")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument(
@@ -417,6 +430,7 @@ def build_parser() -> Parser:
         help="instead: what comparisons.parity.record adds to a torch loop and a jitted JAX "
         "step at the book's size, at record_every 1 and 100 (about a minute)",
     )
+    parser.commands = {"train": train, "check": check, "bench": b}  # given_options reads them
     return parser
 
 
@@ -823,9 +837,33 @@ def main(argv: list[str] | None = None) -> int:
     return streams.run_main(_main, sys.argv[1:] if argv is None else list(argv))
 
 
+def given_options(argv: list[str], args: argparse.Namespace) -> set[str]:
+    """The options (dests) the user typed on the command line, abbreviations included:
+    `argv` parsed again with every default of the command replaced by a marker."""
+    probe = build_parser()
+    unset = object()
+    probe.commands[args.command].set_defaults(**dict.fromkeys(vars(args), unset))
+    if not argv or argv[0] not in COMMANDS:
+        argv = ["train", *argv]
+    return {k for k, v in vars(probe.parse_args(argv)).items() if v is not unset}
+
+
+def cmd_model(args: argparse.Namespace, argv: list[str]) -> int:
+    """train, check or bench of a model other than chapter 1's, by its family's module
+    (comparisons/model_commands.py); a bad option is refused before any work."""
+    family = model_commands.commands(args.model)
+    try:
+        config = family.options(args.command, args, given_options(argv, args))
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err)) from None
+    return family.main(args.command, args, config)
+
+
 def _main(argv: list[str]) -> int:
     try:
         args = parse(argv)
+        if getattr(args, "model", model_commands.CHAPTER_1) != model_commands.CHAPTER_1:
+            return cmd_model(args, argv)
         if args.command == "train":  # every check, before any work
             return cmd_train(args, train_config(args))
         if args.command == "check":
