@@ -214,7 +214,8 @@ def _model_option(p: argparse.ArgumentParser) -> None:
         default=model_commands.CHAPTER_1,
         choices=list(adapters.MODELS),
         help="the book's model to compare (default: two_layer_net, chapter 1's; the "
-        "word2vec models of chapters 3-4 run on a corpus of their own)",
+        "word2vec models of chapters 3-4 and the language models of chapters 5-6 run on a "
+        "corpus of their own)",
     )
 
 
