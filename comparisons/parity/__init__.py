@@ -25,11 +25,11 @@ imported by the helpers that need them, when called.
 """
 
 from adapters.precision import pinned_precision
-from comparisons.parity.activations import activations, tap, torch_activations
-from comparisons.parity.compare import Entry, Report, assert_close, compare
+from comparisons.parity.comparison import Entry, Report, assert_close, compare
 from comparisons.parity.layout import from_jax, from_torch, to_jax, to_torch
 from comparisons.parity.losses import book_loss_gap, compare_losses
-from comparisons.parity.record import record
+from comparisons.parity.recorded import record
+from comparisons.parity.taps import activations, tap, torch_activations
 from comparisons.parity.threeway import ThreeWayReport, compare_all
 from comparisons.parity.tolerances import (
     CALIBRATION_FACTOR,

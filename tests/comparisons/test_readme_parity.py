@@ -70,5 +70,5 @@ def test_a_learning_rate_off_by_a_tenth_of_a_percent_is_caught_at_step_1(readme)
     report = compare(planted["ref"], planted["mine"])
     assert not report.passed and report.first_step == 1
     assert report.first.step == 1 and report.first.weight in planted["w0"]
-    assert f"first diverge after 1 updates at {report.first.weight}[" in report.summary()
+    assert f"first diverge after 1 update at {report.first.weight}[" in report.summary()
     assert compare(planted["ref"], planted["twin"]).passed  # only torch has the bug
