@@ -38,6 +38,9 @@ KINDS = ("schedule", "transposed", "permuted", "lagged", "scaled", "rows", "dtyp
 WINDOW = 8  # records checked from the first divergence on
 BLOCKS = (2, 3, 4)  # block counts tried for `permuted` (2 halves, GRU's 3, LSTM's 4 gates)
 ROWS_LISTED = 8  # rows named in a `rows` hint
+# elements a `scaled` proof needs: with two, a softmax bias's gradient (its elements sum
+# to zero) is proportional to any other, whatever the bug
+MOVED = 3
 # (blocks, permutation b <- a): the book's LSTM stacks its gates f, g, i, o (common/
 # time_layers.py); torch's nn.LSTM stacks i, f, g, o
 GATE_ORDERS = {
@@ -92,6 +95,20 @@ class Sides:
     b_framework: str
 
 
+def grouped(hints: Iterable[Hint]) -> list[tuple[str, list[str], str]]:
+    """(kind, names, detail): hints of one kind that say the same of several weights, in
+    a row, as one (the detail as said of the first name)."""
+    out: list[tuple[str, list[str], str]] = []
+    for kind, name, detail in hints:
+        if out and out[-1][0] == kind:
+            first = out[-1][1][0]
+            if detail.replace(name, first) == out[-1][2]:
+                out[-1][1].append(name)
+                continue
+        out.append((kind, [name], detail))
+    return out
+
+
 def find(
     sides: Sides,
     records: Iterable[Records],
@@ -137,10 +154,18 @@ def _window(rec: Records) -> slice:
 
 
 def _checked(rec: Records, rows: slice | np.ndarray) -> str:
-    """ "after 3 to 10 updates" / "at steps 3 to 10": the records a proof looked at."""
+    """ "after 3 to 10 updates" / "at step 3": the records a proof looked at."""
     steps = rec.steps[rows]
-    span = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]} to {steps[-1]}"
+    if len(steps) == 1:
+        n = int(steps[0])
+        return f"at step {n}" if rec.what == "gradients" else f"after {n} update{'s' * (n != 1)}"
+    span = f"{steps[0]} to {steps[-1]}"
     return f"at steps {span}" if rec.what == "gradients" else f"after {span} updates"
+
+
+def _whose(run: str, rec: Records, name: str) -> str:
+    """ "torch's W1", or "torch's gradient of W1"."""
+    return f"{run}'s gradient of {name}" if rec.what == "gradients" else f"{run}'s {name}"
 
 
 def _of(rec: Records, name: str) -> str:
@@ -209,7 +234,7 @@ def _permuted(sides: Sides, rec: Records, name: str):
             size = length // n
             gates = GATE_ORDERS.get((n, perm))
             detail = (
-                f"{sides.b}'s {_of(rec, name)} holds {sides.a}'s {n} blocks of {size} along "
+                f"{_whose(sides.b, rec, name)} holds {sides.a}'s {n} blocks of {size} along "
                 f"axis {axis - 1} in another order: its block j is {sides.a}'s block "
                 f"{list(perm)}[j], {_checked(rec, w)}" + (f"; that is {gates}" if gates else "")
             )
@@ -243,8 +268,8 @@ def _lagged(sides: Sides, rec: Records, name: str):
         gaps = np.abs(rec.steps[lined + shift] - rec.steps[lined])
         unit = "one step" if np.all(gaps == 1) else "one record"
         detail = (
-            f"{sides.b} is {unit} {word} {sides.a}: {_of(rec, name)} in {sides.b}'s record "
-            f"r equals {sides.a}'s record r {'-' if shift < 0 else '+'} 1, "
+            f"{sides.b} is {unit} {word} {sides.a}: its record r of {_of(rec, name)} equals "
+            f"{sides.a}'s record r {'-' if shift < 0 else '+'} 1, "
             f"{_checked(rec, lined)}; a step that reports its {rec.what} before (or after) "
             "the update they belong to"
         )
@@ -272,41 +297,51 @@ def _scaled(sides: Sides, rec: Records, name: str):
     r = rec.first
     allowed = rec.allowed[name][r]
     if rec.what == "gradients":
-        da, db, span = rec.a[name][r], rec.b[name][r], f"at step {rec.steps[r]}"
-        what = f"{sides.b}'s gradient of {name} {span} is"
-        of_a = f"{sides.a}'s"
+        da, db = rec.a[name][r], rec.b[name][r]
+        what = f"{sides.b}'s gradient of {name} at step {rec.steps[r]} is"
     else:
         if r == 0:
             return (None,)  # no agreeing record to measure the updates from
         da = rec.a[name][r] - rec.a[name][r - 1]
         db = rec.b[name][r] - rec.b[name][r - 1]
-        span = _span(rec.steps[r - 1], rec.steps[r])
-        what = f"every update of {name} in {sides.b} ({span}) is"
-        of_a = f"{sides.a}'s"
+        s0, s1 = int(rec.steps[r - 1]), int(rec.steps[r])
+        if s1 - s0 == 1:
+            what = f"{sides.b}'s update of {name} at step {s0} is"
+        else:
+            what = f"{sides.b}'s updates of {name} over steps {s0} to {s1 - 1} are"
     moved = np.abs(da) > allowed  # elements a's update (or gradient) visibly changes
-    if np.count_nonzero(moved) < 2 or not np.all(np.isfinite(db)):
+    count = int(np.count_nonzero(moved))
+    if count < MOVED or not np.all(np.isfinite(db)):
         return (None,)
     c = float(np.sum(da[moved] * db[moved]) / np.sum(da[moved] ** 2))
     if not _within(c * da, db, allowed) or _within(da, db, allowed):
         return (None,)
-    meaning = _rate_off(c)
-    for factor, means in ROUND_FACTORS:
+    shown, meaning = f"{c:.6g}", _rate_off(c)
+    for factor, text, means in _round_factors(c):
         if _within(factor * da, db, allowed):
-            c, meaning = factor, means
+            shown, meaning = text, means
             break
-    count = np.count_nonzero(moved)
-    detail = f"{what} {_factor(c)} times {of_a}, over all {count} elements it moves; {meaning}"
-    return Hint("scaled", name, detail), f"scaled x{_factor(c)}"
+    detail = f"{what} {shown} times {sides.a}'s, in every element it moves; {meaning}"
+    return Hint("scaled", name, detail), f"scaled x{shown}"
 
 
-def _span(s0: int, s1: int) -> str:
-    if s1 - s0 == 1:
-        return f"step {s0}"
-    return f"steps {s0} to {s1 - 1}"
+def _round_factors(c: float) -> list[tuple[float, str, str]]:
+    """(factor, as written, what it means): the round factors near `c` worth naming."""
+    out = [(f, f"{f:g}", means) for f, means in ROUND_FACTORS]
+    sign = -1 if c < 0 else 1
+    if abs(c) > 2.5:  # n times: a sum over n rows where a mean belongs
+        n = round(abs(c))
+        out.append((sign * n, f"{sign * n}", _per_row(n, "a sum", "a mean")))
+    elif 0 < abs(c) < 0.4:  # 1/n: a mean where a sum belongs
+        n = round(1 / abs(c))
+        out.append((sign / n, f"{'-' * (sign < 0)}1/{n}", _per_row(n, "a mean", "a sum")))
+    return out
 
 
-def _factor(c: float) -> str:
-    return f"{c:.6g}" if c != 0 else "0"
+def _per_row(n: int, taken: str, belongs: str) -> str:
+    return (
+        f"{taken} over {n} rows (a batch of {n}?) where {belongs} belongs, or a rate {n} times off"
+    )
 
 
 def _rate_off(c: float) -> str:
@@ -328,13 +363,15 @@ def _rows(sides: Sides, rec: Records, name: str):
     if bad_rows.size > ROWS_LISTED:
         shown.append("...")
     at = _checked(rec, slice(rec.first, rec.first + 1))
+    one = bad_rows.size == 1
     detail = (
-        f"only {bad_rows.size} of {n} rows of {_of(rec, name)} differ {at}: rows "
-        f"{', '.join(shown)}; the other {n - bad_rows.size} agree. Rows that differ alone "
+        f"only {bad_rows.size} of {n} rows of {_of(rec, name)} {'differs' if one else 'differ'} "
+        f"{at}: {'row' if one else 'rows'} {', '.join(shown)}; the other {n - bad_rows.size} "
+        "agree. Rows that differ alone "
         "are the mark of repeated indices in an embedding's backward: W[idx] += dW keeps "
         "one update a row where np.add.at(W, idx, dW) adds them all"
     )
     return Hint("rows", name, detail), "rows " + ", ".join(shown[:3] + ["..."] * (len(shown) > 3))
 
 
-__all__ = ["KINDS", "Hint", "Records", "Sides", "find"]
+__all__ = ["KINDS", "Hint", "Records", "Sides", "find", "grouped"]

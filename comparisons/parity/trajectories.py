@@ -27,6 +27,7 @@ from comparisons.parity import hints as hinting
 from comparisons.parity.arrays import dtype_note
 from comparisons.parity.comparison import badness, errors
 from comparisons.parity.formatting import (
+    and_,
     columns,
     fmt_err,
     fmt_index,
@@ -244,9 +245,12 @@ class TrajectoryReport:
                 "a block order, a lag, a constant factor, a few rows, a dtype); compare "
                 "the activations of the step where they part (tap, torch_activations)"
             )
-        kind, name, detail = self.hints[0]
-        more = f" (+{len(self.hints) - 1} more in .hints)" if len(self.hints) > 1 else ""
-        return f"hint ({kind}, {name}): {detail}{more}"
+        groups = hinting.grouped(self.hints)
+        kind, names, detail = groups[0]
+        also = f"; the same for {and_(names[1:])}" if len(names) > 1 else ""
+        more = len(self.hints) - len(names)
+        more_text = f" (+{more} more in .hints)" if more else ""
+        return f"hint ({kind}, {names[0]}): {detail}{also}{more_text}"
 
     def table(self) -> str:
         """Every weight (or gradient) at the first divergence: max |d|, the elements
@@ -271,7 +275,10 @@ class TrajectoryReport:
         ]
         title = f"{a} vs {b}, {self.rows_at} (tol {self.atol:.2g} + {self.rtol:.2g} * |{a}|):"
         out = [title, *columns([head, *lines])]
-        out += [f"hint ({kind}, {name}): {detail}" for kind, name, detail in self.hints]
+        out += [
+            f"hint ({kind}, {', '.join(names)}): {detail}"
+            for kind, names, detail in hinting.grouped(self.hints)
+        ]
         if not self.passed and not self.hints:
             out.append(self.hint_text())
         return "\n".join(out)
@@ -380,7 +387,8 @@ def compare_trajectories(
     # the table at the first weight or gradient divergence, in the order a step makes them
     # (at the last record when none)
     shown = [rec for rec in (weights, grads) if rec is not None and rec.first is not None]
-    shown.sort(key=lambda rec: (rec.steps[rec.first], rec.what == "weights"))
+    # the weights after s updates, then step s's gradients (made from those weights)
+    shown.sort(key=lambda rec: (rec.steps[rec.first], rec.what == "gradients"))
     at = shown[0] if shown else weights
     r = at.first if at.first is not None else records - 1
     report.rows = [_row(at, k, r) for k in at.a]
