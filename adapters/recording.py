@@ -286,16 +286,16 @@ class _Losses:
 
     def taker(self, loss: Any) -> Callable[[Any], None]:
         """A function that keeps a loss of this type; TypeError for no scalar loss."""
+        if isinstance(loss, complex | np.complexfloating) or "complex" in str(
+            getattr(loss, "dtype", "")
+        ):
+            raise TypeError(f"step must return a real loss, got {_describe_type(loss)}")
         if isinstance(loss, bool | np.bool_) or not (
             isinstance(loss, numbers.Real | np.ndarray) or _kind(loss)
         ):
             raise TypeError(
                 f"step must return the loss as a number or a 0-d array, got {type(loss).__name__}"
             )
-        if isinstance(loss, complex | np.complexfloating) or "complex" in str(
-            getattr(loss, "dtype", "")
-        ):
-            raise TypeError(f"step must return a real loss, got {_describe_type(loss)}")
         if isinstance(loss, numbers.Real):  # Python and NumPy scalars
             return self._checked(self._run("float", list).append)
         if getattr(loss, "ndim", 0):
