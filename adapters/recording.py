@@ -686,6 +686,11 @@ class _JaxRecords:
                 )
 
     def numpy(self) -> dict[str, np.ndarray]:
+        if not (self.host or self.chunks.done or self.chunks.flat):  # the first record alone
+            return {
+                n: _to_float32_if_bfloat16(f[None])
+                for n, f in zip(self.names, self.first, strict=True)
+            }
         if self.donated:
             rest = [np.stack([h[j] for h in self.host]) for j in range(len(self.names))]
         else:
