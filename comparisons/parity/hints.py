@@ -126,13 +126,14 @@ def find(
             found.append((KINDS.index(hint.kind), order, hint, tag or hint.kind))
 
     add(0, *_schedule(sides, *fingerprints))
-    for order, rec in enumerate(records, start=1):
-        if rec.first is None:
-            continue
-        for name in rec.failing(rec.first):
-            for finder in (_transposed, _permuted, _lagged, _scaled, _rows):
-                add(order, *finder(sides, rec, name))
-    add(len(KINDS), *_lagged_losses(sides, *losses))  # after the weights' and gradients'
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in a run that blew up
+        for order, rec in enumerate(records, start=1):
+            if rec.first is None:
+                continue
+            for name in rec.failing(rec.first):
+                for finder in (_transposed, _permuted, _lagged, _scaled, _rows):
+                    add(order, *finder(sides, rec, name))
+        add(len(KINDS), *_lagged_losses(sides, *losses))  # after the weights' and gradients'
 
     for names, note in notes:
         add(0, Hint("dtype", names, note))
@@ -144,9 +145,8 @@ def find(
 
 
 def _within(ref: np.ndarray, other: np.ndarray, allowed: np.ndarray) -> bool:
-    """|other - ref| <= allowed everywhere (NaN fails)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return bool(np.all(np.abs(other - ref) <= allowed))
+    """|other - ref| <= allowed everywhere (NaN fails; `find` silences inf - inf)."""
+    return bool((np.abs(other - ref) <= allowed).all())
 
 
 def _window(rec: Records) -> slice:
@@ -247,9 +247,14 @@ def _block_order(
 ) -> tuple[int, ...] | None:
     """The one order of a's n blocks along `axis` that b holds (b's block j is a's block
     order[j]); None when there is none, or more than one (equal blocks cannot tell)."""
-    split = lambda x: np.split(x, n, axis=axis)  # noqa: E731
-    ab, bb, wb = split(a), split(b), split(allowed)
-    match = np.array([[_within(ab[i], bb[j], wb[i]) for i in range(n)] for j in range(n)])
+
+    def blocks(x: np.ndarray) -> np.ndarray:  # (n, ..., size, ...): block k first
+        shape = (*x.shape[:axis], n, x.shape[axis] // n, *x.shape[axis + 1 :])
+        return x.reshape(shape).swapaxes(0, axis)
+
+    ab, bb, wb = blocks(a), blocks(b), blocks(allowed)
+    # match[j, i]: b's block j equals a's block i to a's tolerance, everywhere
+    match = (np.abs(bb[:, None] - ab[None]) <= wb[None]).reshape(n, n, -1).all(axis=2)
     if not (match.sum(axis=1) == 1).all() or not (match.sum(axis=0) == 1).all():
         return None
     return tuple(int(i) for i in match.argmax(axis=1))
@@ -355,8 +360,7 @@ def _rows(sides: Sides, rec: Records, name: str):
     if error.ndim < 2 or error.shape[0] < 2:
         return (None,)
     n = error.shape[0]
-    with np.errstate(invalid="ignore"):
-        bad_rows = np.flatnonzero(~(error <= allowed).reshape(n, -1).all(axis=1))
+    bad_rows = np.flatnonzero(~(error <= allowed).reshape(n, -1).all(axis=1))
     if not 0 < bad_rows.size < n:
         return (None,)
     shown = [str(int(i)) for i in bad_rows[:ROWS_LISTED]]
