@@ -231,8 +231,9 @@ class TrajectoryReport:
         else:  # only the schedules differ
             text = f"{head}: the records agree over {self.steps} steps ({agree}), but"
             text += " the runs were fed different batches"
-        text += "; " + self.hint_text()
-        return "; note: ".join([text, *self.notes])
+        hint = self.hint_text()
+        notes = [note for note in self.notes if note not in hint]  # a dtype hint is its note
+        return "; note: ".join([text, *notes]) + "; " + hint
 
     def hint_text(self) -> str:
         """The first hint in words ("hint (scaled, b1): ..."), or a plain statement that

@@ -228,3 +228,26 @@ def test_two_runs_of_one_framework_are_told_apart_by_label():
     report = compare_trajectories(a, b)
     assert report.summary().startswith("torch (fused) vs torch (unfused): first diverge")
     assert all("torch (unfused)" in line for line in report.table().splitlines()[:2])
+
+
+def test_a_non_square_weight_held_transposed_is_refused_saying_so():
+    a, b = trajectory("numpy"), trajectory("torch")
+    b.weights["W2"] = b.weights["W2"].swapaxes(1, 2)  # (records, 4, 3): nn.Linear's layout
+    with pytest.raises(ValueError) as info:
+        compare_trajectories(a, b)
+    assert str(info.value) == (
+        "weight W2 has shape (3, 4) in a (numpy/eager), (4, 3) in b (torch/eager): "
+        "b (torch/eager) holds it transposed (torch's nn.Linear stores (out, in); "
+        "from_torch gives your (in, out))"
+    )
+
+
+def test_the_hint_cost_measure_runs_and_finds_its_planted_hints():
+    """python -m comparisons.hints_measure, on 20 steps: what it times is what it says
+    (its timings are the measure's to report, not this test's to assert)."""
+    from comparisons import hints_measure
+
+    rows = hints_measure.timing(epochs=2, repeats=1)
+    assert [r["planted"] for r in rows] == ["lr x 1.001", "lagged", "other init"]
+    assert [r["first_hint"] for r in rows] == ["scaled", "lagged", None]
+    assert all(0 < r["hints_s"] < r["compare_s"] and r["steps"] == 20 for r in rows)

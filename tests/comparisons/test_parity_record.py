@@ -343,6 +343,14 @@ def test_a_jax_loss_on_the_cpu_stops_record_one_step_late_at_most():
     with pinned_precision("jax"), pytest.raises(DivergenceError) as info:
         record(step, lambda: {"w": jnp.zeros(2)}, np.zeros((1000, 2), int), framework="jax")
     assert info.value.step == 5 and len(calls) <= 7
+    with pinned_precision("jax"), pytest.raises(DivergenceError) as info:  # the first loss
+        record(
+            lambda rows: jnp.asarray(jnp.nan),
+            lambda: {"w": jnp.zeros(2)},
+            SCHEDULE,
+            framework="jax",
+        )
+    assert info.value.step == 0 and info.value.trajectory.weights["w"].shape == (1, 2)
 
 
 @pytest.mark.crossframework
