@@ -117,8 +117,9 @@ def find(
     notes: list[tuple[str, str]],
 ) -> tuple[tuple[Hint, ...], dict[Hint, str]]:
     """Every hint the records prove, most telling first, and a short tag for each (for
-    tables). `records` in the order they part (gradients before the weights they move);
-    `losses` is (a's, b's, allowed, first failing step); `notes` (weight names, note)."""
+    tables). `records`: the weights and gradients that part, in the order a step makes
+    them (the weights after s updates, then step s's gradients); `losses` is (a's, b's,
+    allowed, first failing step); `notes` the dtype notes, (weight names, note)."""
     found: list[tuple[int, int, Hint, str]] = []  # (kind rank, source order, hint, tag)
 
     def add(order: int, hint: Hint | None, tag: str = "") -> None:

@@ -367,6 +367,9 @@ def compare_trajectories(
         )
     schedule_step = _schedule_step(a, b)
     notes = _dtype_notes((a, f"a ({a_name})"), (b, f"b ({b_name})"), dtype)
+    one_sided = [name for name, traj in ((a_name, a), (b_name, b)) if traj.grads]
+    if len(one_sided) == 1:
+        notes.append(("", f"only {one_sided[0]} recorded gradients: they were not compared"))
     report = TrajectoryReport(
         a_name=a_name,
         b_name=b_name,
@@ -401,7 +404,7 @@ def compare_trajectories(
             shown,
             (a.fingerprint, b.fingerprint),
             (loss_a, loss_b, loss_allowed, None if first_loss is None else first_loss.step),
-            notes,
+            [(names, note) for names, note in notes if names],  # the dtype notes
         )
     return report
 
@@ -426,8 +429,10 @@ def _records(
 def _first_failing(rec: hinting.Records) -> hinting.Records:
     """`rec` with `first`, its first record where an element is outside its tolerance."""
     n = len(rec.steps)
+    if not n:  # no records (a run stopped before its first gradient)
+        return rec
     failed = {k: ~(rec.error[k] <= rec.allowed[k]) for k in rec.a}  # NaN fails
-    bad = np.flatnonzero(_per_record(failed, n, np.any)) if failed else np.array([], int)
+    bad = np.flatnonzero(_per_record(failed, n, np.any))
     return dataclasses.replace(rec, first=int(bad[0]) if bad.size else None)
 
 
@@ -446,6 +451,8 @@ def _divergence(kind: type[Divergence], rec: hinting.Records) -> Divergence | No
     worst_k, worst_i, worst = None, None, -1.0
     for k in rec.a:
         bad = badness(rec.error[k][r], rec.allowed[k][r])
+        if not bad.size:
+            continue
         i = np.unravel_index(np.argmax(bad), bad.shape)
         if bad[i] > worst:
             worst_k, worst_i, worst = k, i, float(bad[i])

@@ -251,3 +251,12 @@ def test_the_hint_cost_measure_runs_and_finds_its_planted_hints():
     assert [r["planted"] for r in rows] == ["lr x 1.001", "lagged", "other init"]
     assert [r["first_hint"] for r in rows] == ["scaled", "lagged", None]
     assert all(0 < r["hints_s"] < r["compare_s"] and r["steps"] == 20 for r in rows)
+
+
+def test_gradients_recorded_by_one_run_only_are_named_as_not_compared():
+    a, b = trajectory("numpy"), trajectory("torch")
+    b.grads = {k: v[1:] for k, v in b.weights.items()}
+    b.label = "mine"
+    report = compare_trajectories(a, b)
+    assert report.passed and report.first_gradient_step is None
+    assert report.notes == ["only mine recorded gradients: they were not compared"]
