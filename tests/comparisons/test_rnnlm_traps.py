@@ -5,7 +5,10 @@ at the first step it matters, naming the weight.
 The reference is scratch's Rnnlm / BetterRnnlm in float64 on the default corpus, trained
 as RnnlmTrainer trains it; the twin is adapters/rnnlm/torch_adapter.py with one thing done the
 way a port gets it wrong. Without a plant the two agree to the float64 trajectory
-tolerance (the first test), so every divergence below is the plant's.
+tolerance (the first test), so every divergence below is the plant's. Where the records
+prove why (comparisons/parity/hints.py), the test asserts the hint too: `permuted` for
+gates read back in the book's order, `scaled` by 2 for the second bias, by T for a loss
+summed over time, by the clip factor for the tied weight clipped twice.
 """
 
 from __future__ import annotations
@@ -77,10 +80,10 @@ def reference(model: str, max_grad: float | None):
     return record(step, lambda: net.named, schedule(), framework="numpy")
 
 
-def twin(model: str, max_grad: float | None, *, plant=None, step_plant=None):
+def twin(model: str, max_grad: float | None, *, plant=None, step_plant=None, view=None):
     """The torch twin's run, recorded through its correct map back to the book's layout
-    (`book_view`); `plant(module)` changes the module once loaded, `step_plant` replaces
-    the training step."""
+    (`book_view`, or `view`); `plant(module)` changes the module once loaded, `step_plant`
+    replaces the training step."""
     import torch
 
     from adapters.optimizer_spec import OptimizerSpec
@@ -113,7 +116,8 @@ def twin(model: str, max_grad: float | None, *, plant=None, step_plant=None):
 
     # one intra-op thread for a net this small, as the adapters train it
     with pinned_precision("torch", "float64"), tiny_net_threads((D, 4 * H, V), N * T, "cpu"):
-        return record(step, lambda: tr.book_view(module), schedule(), framework="torch")
+        weights = view or tr.book_view
+        return record(step, lambda: weights(module), schedule(), framework="torch")
 
 
 def test_the_twin_without_a_plant_agrees_with_the_reference():
@@ -126,7 +130,10 @@ def test_the_twin_without_a_plant_agrees_with_the_reference():
 
 def test_gates_left_in_the_books_order_are_caught_before_the_first_step():
     """nn.LSTM loaded with the book's f, g, i, o blocks as they are (transposed, not
-    reordered): read back through the right map, Wx and Wh are permuted at record 0."""
+    reordered): read back through the right map, Wx and Wh are permuted at record 0, and
+    the loss of step 0 differs (each gate does another's job). No hint can prove the
+    permutation: from step 1 on the twin trains another function, so its blocks are no
+    longer the reference's (the next test reads a right run back wrong: that one is)."""
     need("torch")
     import torch
 
@@ -145,6 +152,27 @@ def test_gates_left_in_the_books_order_are_caught_before_the_first_step():
     got = twin_weights_at_start(book_order)
     assert not np.array_equal(got, w0["lstm_Wx"])
     assert sorted(got.ravel()) == sorted(w0["lstm_Wx"].ravel())
+
+
+def test_gates_read_back_in_the_books_order_are_named_permuted():
+    """The twin trains right, but its weights are read back without reordering the gates
+    (nn.LSTM's i, f, g, o taken for the book's f, g, i, o): every record holds the
+    reference's blocks in another order, and the harness says which."""
+    need("torch")
+    from adapters.rnnlm import torch_adapter as tr
+    from adapters.rnnlm.contract import book_to_framework_gates
+
+    def unreordered(module):  # book_view, then the gates put back in torch's order
+        view = tr.book_view(module)
+        return {
+            k: book_to_framework_gates(v) if k.startswith("lstm_") else v for k, v in view.items()
+        }
+
+    report = compare_trajectories(reference("rnnlm", None), twin("rnnlm", None, view=unreordered))
+    assert report.first_step == 0 and report.first.weight in ("lstm_Wx", "lstm_Wh")
+    named = {(h.kind, h.name) for h in report.hints}
+    assert {("permuted", "lstm_Wx"), ("permuted", "lstm_Wh")} <= named, report.summary()
+    assert "f, g, i, o read as nn.LSTM's i, f, g, o" in report.hints[0].detail
 
 
 def twin_weights_at_start(plant) -> np.ndarray:
@@ -167,6 +195,7 @@ def test_a_trainable_second_bias_doubles_the_bias_update_at_the_first_step():
     report = compare_trajectories(ref, got)
     assert report.first is not None and report.first.step == 1, report.summary()
     assert report.first.weight == "lstm_b"
+    assert report.hints[0][:2] == ("scaled", "lstm_b") and "2 times" in report.hints[0].detail
     moved_ref = ref.weights["lstm_b"][1] - ref.weights["lstm_b"][0]
     moved = got.weights["lstm_b"][1] - got.weights["lstm_b"][0]
     np.testing.assert_allclose(moved, 2 * moved_ref, rtol=1e-12, atol=1e-15)
@@ -231,6 +260,8 @@ def test_a_loss_summed_over_time_scales_every_update_by_t():
     report = compare_trajectories(ref, got)
     assert report.first.step == 1 and report.first_loss.step == 1, report.summary()
     assert report.first.weight in ref.weights
+    scaled = {h.name for h in report.hints if h.kind == "scaled"}
+    assert scaled == set(ref.weights) and f"is {T} times" in report.hints[0].detail
     for name in ref.weights:
         moved_ref = ref.weights[name][1] - ref.weights[name][0]
         moved = got.weights[name][1] - got.weights[name][0]
@@ -261,6 +292,7 @@ def test_the_tied_weight_counted_twice_in_clipping_is_caught_at_the_first_update
     report = compare_trajectories(ref, got)
     assert report.first.step == 1 and report.first.weight == "embed_W", report.summary()
     assert report.first_loss.step == 1
+    assert report.hints[0][:2] == ("scaled", "embed_W")  # the most telling: the tied weight
 
     def ratio(name):  # the twin's first update over the reference's, where it moved
         moved_ref = ref.weights[name][1] - ref.weights[name][0]
