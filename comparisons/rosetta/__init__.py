@@ -1,4 +1,4 @@
-"""The learning view: each piece of the book's chapters 1, 5, 6 in NumPy, PyTorch and JAX.
+"""The learning view: each piece of the book's chapter 1 in NumPy, PyTorch and JAX.
 
 `python -m comparisons rosetta` shows, concept by concept (`catalogue.CONCEPTS`: the data,
 the weights, the layers, the loss, the backward pass, the optimizers, clipping, the

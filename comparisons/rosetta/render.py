@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from comparisons.rosetta.catalogue import (
+    ALL,
     CONCEPTS,
     FRAMEWORKS,
     LABELS,
     LANGS,
-    SNIPPET_FILES,
-    SNIPPETS,
+    SNIPPET_MODULES,
     Concept,
 )
 
@@ -36,10 +36,11 @@ _EXTRAS = {"torch": "torch", "jax": "jax", "jaxlib": "jax", "optax": "jax"}  # m
 
 TEXT = {
     "en": {
-        "title": "Rosetta: the book's chapters 1, 5 and 6 in NumPy, PyTorch and JAX",
+        "title": "Rosetta: the book's chapter 1 in NumPy, PyTorch and JAX",
+        "title_later": "Rosetta: the book's chapters 1-{last} in NumPy, PyTorch and JAX",
         "intro": "Each concept: the book's section and file, the minimal code in each "
         "framework (every snippet is run by the tests against the reference's numbers), "
-        "what differs and why, and where the adapters prove it over the book's training runs.",
+        "what differs and why, and where the adapters prove it over the book's 3000-step run.",
         "book": "Book",
         "differs": "What differs",
         "proof": "Proved at scale by",
@@ -47,10 +48,11 @@ TEXT = {
         "list_head": "Concepts (python -m comparisons rosetta --concept ID):",
     },
     "ja": {
-        "title": "Rosetta: 本の第1・5・6章を NumPy・PyTorch・JAX で",
+        "title": "Rosetta: 本の第1章を NumPy・PyTorch・JAX で",
+        "title_later": "Rosetta: 本の第1〜{last}章を NumPy・PyTorch・JAX で",
         "intro": "各項目に、本の節とファイル、各フレームワークでの最小のコード（どのコードも"
         "テストが参照実装の数値と照合して実行します）、違いとその理由、そしてアダプタが本の"
-        "学習全体で同じことを証明している場所を示します。",
+        "3000ステップの学習で同じことを証明している場所を示します。",
         "book": "本",
         "differs": "違い",
         "proof": "本の学習全体での証明",
@@ -58,7 +60,7 @@ TEXT = {
         "list_head": "項目（python -m comparisons rosetta --concept ID）:",
     },
 }
-SNIPPET_TEST = "tests/learn/test_snippets.py::test_{id}_snippets_agree_with_the_reference"
+SNIPPET_TEST = "{file}::test_{id}_snippets_agree_with_the_reference"
 
 
 # --------------------------------------------------------------------------- checks
@@ -80,6 +82,15 @@ def check_lang(lang: str) -> str:
     return lang
 
 
+def _title(concepts: Sequence[Concept], lang: str) -> str:
+    """Chapter 1's title, or, when a later chapter's concept is shown, chapters 1 to the
+    last chapter shown (its first section's)."""
+    if all(c in CONCEPTS for c in concepts):
+        return TEXT[lang]["title"]
+    last = max(int(c.section.lstrip("§").split(".")[0]) for c in concepts)
+    return TEXT[lang]["title_later"].format(last=last)
+
+
 def _concepts(concepts: Sequence[Concept] | None) -> tuple[Concept, ...]:
     chosen = CONCEPTS if concepts is None else tuple(concepts)
     if not chosen or not all(isinstance(c, Concept) for c in chosen):
@@ -94,16 +105,16 @@ def placeholder(framework: str) -> str:
     return f"# ({framework} is not installed: pip install 'scratch-parity[{_EXTRAS[framework]}]')"
 
 
-def snippet_source(framework: str, name: str, package: str = SNIPPETS) -> str:
+def snippet_source(framework: str, name: str, module: str | None = None) -> str:
     """The dedented source of `name` ("Affine", "TwoLayerNet.backward") in the snippet
-    module of `framework` in `package`, read from its file without importing it (showing the PyTorch
-    code needs no torch import, seconds of a report's time); a one-line placeholder when
-    that framework is not installed."""
+    `module` of `framework` (chapter 1's by default), read from its file without importing
+    it (showing the PyTorch code needs no torch import, seconds of a report's time); a
+    one-line placeholder when that framework is not installed."""
     if framework != "numpy" and any(
         importlib.util.find_spec(m) is None for m, extra in _EXTRAS.items() if extra == framework
     ):
         return placeholder(framework)
-    text, tree = _snippet_module(f"{package}.{SNIPPET_FILES[framework]}")
+    text, tree = _snippet_module(module or SNIPPET_MODULES[framework])
     node: ast.AST = tree
     for part in name.split("."):
         node = next(
@@ -127,7 +138,8 @@ def _snippet_module(module: str) -> tuple[str, ast.Module]:
 
 def code(concept: Concept, framework: str) -> str:
     """Every snippet of one framework for one concept, separated by a blank line."""
-    texts = [snippet_source(framework, name, concept.snippets) for name in concept.code[framework]]
+    module = concept.snippets[framework]
+    texts = [snippet_source(framework, name, module) for name in concept.code[framework]]
     if texts and texts[0].startswith("# (") and "not installed" in texts[0]:
         return texts[0]
     return "\n\n".join(texts)
@@ -199,7 +211,7 @@ def _header_lines(number: int, c: Concept, lang: str, width: int) -> list[str]:
     out.append(f"{words['proof']}:")
     out += [f"  {item}" for item in (*c.adapters, *c.tests)]  # one name a line, never cut
     out.append(f"{words['snippet_test']}:")
-    out.append(f"  {SNIPPET_TEST.format(id=c.id)}")
+    out.append(f"  {SNIPPET_TEST.format(file=c.snippet_test, id=c.id)}")
     return out
 
 
@@ -235,11 +247,11 @@ def render_text(
     concepts, frameworks = _concepts(concepts), check_frameworks(frameworks)
     lang, width = check_lang(lang), check_width(width)
     words = TEXT[lang]
-    out = [words["title"], ""]
+    out = [_title(concepts, lang), ""]
     if len(concepts) == len(CONCEPTS):  # the whole Rosetta; one concept is a short answer
         out[1:1] = wrap(words["intro"], width)
     for c in concepts:
-        number = CONCEPTS.index(c) + 1
+        number = ALL.index(c) + 1
         out += _header_lines(number, c, lang, width)
         out.append("")
         out += _code_block(c, frameworks, lang, width)
@@ -250,9 +262,9 @@ def render_text(
 def render_list(lang: str = "en") -> str:
     """One line per concept: its id, its title and the book's section."""
     lang = check_lang(lang)
-    idw = max(len(c.id) for c in CONCEPTS)
+    idw = max(len(c.id) for c in ALL)
     lines = [TEXT[lang]["list_head"]]
-    lines += [f"  {c.id.ljust(idw)}  {c.title[lang]} ({c.section})" for c in CONCEPTS]
+    lines += [f"  {c.id.ljust(idw)}  {c.title[lang]} ({c.section})" for c in ALL]
     return "\n".join(lines)
 
 
@@ -268,9 +280,9 @@ def render_markdown(
     proof, and one fenced code block per framework."""
     concepts, frameworks, lang = _concepts(concepts), check_frameworks(frameworks), check_lang(lang)
     words = TEXT[lang]
-    out = [f"## {words['title']}", "", words["intro"], ""]
+    out = [f"## {_title(concepts, lang)}", "", words["intro"], ""]
     for c in concepts:
-        number = CONCEPTS.index(c) + 1
+        number = ALL.index(c) + 1
         out += [f"### {number}. {c.title[lang]} (`{c.id}`)", ""]
         out += [f"**{words['book']}**: {c.section} · " + "; ".join(f"`{b}`" for b in c.book), ""]
         out += [f"**{words['differs']}**: {c.differs[lang]}", ""]
@@ -315,11 +327,11 @@ def render_html(
     out = [
         '<section id="rosetta">' if lang == "en" else f'<section id="rosetta" lang="{lang}">',
         f"<style>{CSS}</style>",
-        f"<h2>{e(words['title'])}</h2>",
+        f"<h2>{e(_title(concepts, lang))}</h2>",
         f"<p>{e(words['intro'])}</p>",
     ]
     for c in concepts:
-        number = CONCEPTS.index(c) + 1
+        number = ALL.index(c) + 1
         out.append(f'<h3 id="rosetta-{c.id}">{number}. {e(c.title[lang])} <code>{c.id}</code></h3>')
         books = "; ".join(f"<code>{e(b)}</code>" for b in c.book)
         out.append(f'<p class="meta"><b>{e(words["book"])}</b>: {e(c.section)} · {books}</p>')
@@ -339,7 +351,7 @@ def render_html(
         return fragment
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        f"<title>{e(words['title'])}</title>"
+        f"<title>{e(_title(concepts, lang))}</title>"
         "<style>body { font-family: system-ui, sans-serif; max-width: 2000px; margin: 2em auto;"
         " padding: 0 1em; line-height: 1.5; }</style></head><body>\n"
         f"{fragment}\n</body></html>\n"

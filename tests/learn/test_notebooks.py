@@ -15,10 +15,12 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 JAPANESE = ("の", "を", "は")
 
 
-def test_three_bilingual_notebooks_stored_with_their_outputs():
+def test_the_bilingual_notebooks_are_stored_with_their_outputs():
     import nbformat
 
-    assert [p.name for p in NOTEBOOKS] == ["1_numpy_book.ipynb", "2_pytorch.ipynb", "3_jax.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == [
+        "1_numpy_book.ipynb", "2_pytorch.ipynb", "3_jax.ipynb", "4_word2vec.ipynb",
+    ]  # fmt: skip
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -47,7 +49,7 @@ def test_every_notebook_runs_without_an_error():
     env["MPLBACKEND"] = "agg"
     km = KernelManager(kernel_name="python3")
     km.start_kernel(cwd=str(REPO), env=env)
-    kc = km.client()  # one kernel and one client for the three: frameworks imported once
+    kc = km.client()  # one kernel and one client for all: frameworks imported once
     kc.start_channels()
     ran = 0
     try:
