@@ -83,11 +83,11 @@ def check_lang(lang: str) -> str:
 
 
 def _title(concepts: Sequence[Concept], lang: str) -> str:
-    """Chapter 1's title, or, when a later chapter's concept is shown, chapters 1 to the
-    last chapter shown (its first section's)."""
+    """Chapter 1's title, or the later chapters' (1 to the last the Rosetta covers) when
+    a concept of theirs is shown."""
     if all(c in CONCEPTS for c in concepts):
         return TEXT[lang]["title"]
-    last = max(int(c.section.lstrip("§").split(".")[0]) for c in concepts)
+    last = max(int(c.section.lstrip("§").split(".")[0]) for c in ALL)
     return TEXT[lang]["title_later"].format(last=last)
 
 
