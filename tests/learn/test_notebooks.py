@@ -20,6 +20,7 @@ def test_the_bilingual_notebooks_are_stored_with_their_outputs():
 
     assert [p.name for p in NOTEBOOKS] == [
         "1_numpy_book.ipynb", "2_pytorch.ipynb", "3_jax.ipynb", "4_word2vec.ipynb",
+        "5_rnnlm.ipynb",
     ]  # fmt: skip
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
