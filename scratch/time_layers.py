@@ -49,13 +49,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class RNN:
     """One step of the simple RNN (§5.3.1): h_next = tanh(h_prev @ Wh + x @ Wx + b).
 
-    Wx (D, H), Wh (H, H), b (H,). `grads` are this cell's own, as in the book.
+    Wx (D, H), Wh (H, H), b (H,). `grads` are this cell's own: the arrays its last
+    backward computed. (The book preallocates them as zeros and copies into them; a cell
+    lives one time step inside TimeRNN, which sums its gradients, so here they are kept
+    as computed: the same numbers, without 3 allocations and 3 copies a cell.)
     """
 
     def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> None:
-        self.xp = xp = array_module(Wx)
+        self.xp = array_module(Wx)
         self.params = [Wx, Wh, b]
-        self.grads = [xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros_like(b)]
+        self.grads: list[np.ndarray] = []  # set by backward
         self.cache = None
 
     def forward(self, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
@@ -76,9 +79,7 @@ class RNN:
         dh_prev = xp.dot(dt, Wh.T)  # (N, H) @ (H, H)
         dWx = xp.dot(x.T, dt)  # (D, N) @ (N, H)
         dx = xp.dot(dt, Wx.T)  # (N, H) @ (H, D)
-        self.grads[0][...] = dWx
-        self.grads[1][...] = dWh
-        self.grads[2][...] = db
+        self.grads = [dWx, dWh, db]
         return dx, dh_prev
 
 
@@ -149,13 +150,13 @@ class LSTM:
     f (forget), g (new memory), i (input), o (output):
         c_next = sigmoid(f) * c_prev + tanh(g) * sigmoid(i),  h_next = sigmoid(o) * tanh(c_next)
     `torch.nn.LSTM` stores the same numbers as (4H, D) in the order i, f, g, o, with two
-    biases whose sum is this b.
+    biases whose sum is this b. `grads` are the arrays its last backward computed (see RNN).
     """
 
     def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> None:
-        self.xp = xp = array_module(Wx)
+        self.xp = array_module(Wx)
         self.params = [Wx, Wh, b]
-        self.grads = [xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros_like(b)]
+        self.grads: list[np.ndarray] = []  # set by backward
         self.cache = None
 
     def forward(
@@ -203,9 +204,7 @@ class LSTM:
         dWh = xp.dot(h_prev.T, dA)  # (H, N) @ (N, 4H)
         dWx = xp.dot(x.T, dA)  # (D, N) @ (N, 4H)
         db = dA.sum(axis=0)  # (4H,)
-        self.grads[0][...] = dWx
-        self.grads[1][...] = dWh
-        self.grads[2][...] = db
+        self.grads = [dWx, dWh, db]
         dx = xp.dot(dA, Wx.T)  # (N, 4H) @ (4H, D)
         dh_prev = xp.dot(dA, Wh.T)  # (N, 4H) @ (4H, H)
         return dx, dh_prev, dc_prev

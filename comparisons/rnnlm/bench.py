@@ -7,7 +7,10 @@ Rows, on the model's default run (comparisons/rnnlm/run.py, 228 steps), in each 
   loop bit for bit (tests/scratch/test_rnnlm_book_reproduction.py), BetterRnnlm drawing
   its own dropout masks as it trains, as the book does;
 - numpy/eager, torch/eager, jax/scan, jax/step: `build` + `Net.train`, what a user pays
-  (recording every weight at every step), handed the masks drawn beforehand.
+  (input checks, the weights back as NumPy), handed the masks drawn beforehand. The
+  weights are recorded before the first step and after the last (`record_every` =
+  steps): the rows time the training step; recording every step is a cost of its own
+  (`python -m comparisons bench --record` measures it for chapter 1).
 
 The first call of each row is timed on its own (JAX compiles then); a row's time is the
 median of `repeats` runs, interleaved so the load of a shared machine falls on every row
@@ -62,7 +65,7 @@ def adapter_run(config: RnnlmConfig, data, framework: str, mode: str) -> Callabl
         net = adapters.build(framework, data.weights, model=c.model, dtype=c.dtype, **data.config)
         net.train(
             data.xs, data.ts, data.schedule, c.optimizer, masks=data.masks,
-            max_grad=c.max_grad, mode=mode,
+            max_grad=c.max_grad, mode=mode, record_every=len(data.schedule),
         )  # fmt: skip
 
     return run
@@ -137,7 +140,8 @@ def format_rows(rows: list[dict]) -> str:
     ]  # fmt: skip
     note = (
         "\nbook's code: scratch's model and RnnlmTrainer, the book's loop bit for bit; the "
-        "adapters' rows build the Net and record every weight at every step. 'vs numpy': "
+        "adapters' rows build the Net and train it, recording the weights before and after "
+        "(the step itself). 'vs numpy': "
         "how many times faster per step than numpy/eager. Medians of interleaved runs on a "
         "shared machine; the first call includes JAX's compilation."
     )
