@@ -3,7 +3,8 @@
 `build(framework, weights, model=...)` returns a `Net` with the same methods in every
 framework (NumPy in, NumPy out); weights in the book's layout, by the book's names, are
 the one exchange format. `MODELS` lists the models in the book's chapter order (chapter
-1's TwoLayerNet by default; the word2vec models of chapters 3-4 in adapters/word2vec/);
+1's TwoLayerNet by default; the word2vec models of chapters 3-4 in adapters/word2vec/, the
+language models of chapters 5-6 in adapters/rnnlm/);
 `net_class(framework, model)` says what a framework can do without building anything.
 
 Layout: contract.py (NetBase and its one training loop), checks.py (the input rules),
@@ -91,6 +92,8 @@ def build(
       otherwise pins shut.
     - cbow, skip_gram: `window_size` (words on each side; the book's 5). simple_cbow,
       simple_skip_gram: none.
+    - better_rnnlm: `dropout_ratio` (the book's 0.5; the masks themselves come with the
+      data, adapters.rnnlm.book_data). simple_rnnlm, rnnlm: none.
     """
     cls = net_class(framework, model)
     check_config(model, config_of(model, cls), model_config)

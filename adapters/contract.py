@@ -22,7 +22,13 @@ from adapters import checks
 from adapters import data_parallel as dp
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.recording import Recorder
-from adapters.trajectory import DivergenceError, Trajectory, raise_if_diverged, record_steps
+from adapters.trajectory import (
+    DivergenceError,
+    Trajectory,
+    raise_if_diverged,
+    record_steps,
+    schedule_fingerprint,
+)
 from scratch.two_layer_net import Weights
 
 # NumPy's default floating-point error handling. Every Net method computes under it, not
@@ -54,17 +60,21 @@ class TrainInputs:
     record_steps: np.ndarray  # (records,)
     record_every: int
     mode: str
+    grads: bool = False  # record the gradients of each record's last step
 
 
 class Training(NamedTuple):
     """What a framework hands the training loop: `step(i)` makes step i's update and
     returns its loss (the framework's scalar); `weights()` the current weights in the
     book's layout (the framework's arrays, views are fine: the Recorder copies);
-    `loss_gap()`, called after the last step, the book-epsilon gap per step or None."""
+    `loss_gap()`, called after the last step, the book-epsilon gap per step or None;
+    `grads()`, when the run records them, the gradients of the step just taken, in the
+    book's layout, as the backward pass made them (before clip_grads scales them)."""
 
     step: Callable[[int], Any]
     weights: Callable[[], Mapping[str, Any]]
     loss_gap: Callable[[], np.ndarray | None]
+    grads: Callable[[], Mapping[str, Any]] | None = None
 
 
 class NetBase:
@@ -176,8 +186,14 @@ class NetBase:
         mode: str | None = None,
         data_parallel: int = 1,
         uneven: bool = False,
+        grads: bool = False,
     ) -> Trajectory:
         """Train on the rows `schedule[i]` at step i; return the Trajectory.
+
+        `grads=True` records, with every weight record after the first, the gradients of
+        the step just taken (`Trajectory.grads`), as the backward pass made them (before
+        `max_grad` clips them), so `compare_trajectories` tells a backward pass that
+        differs from an update that does. A single-process run only.
 
         `data_parallel=N` splits each step's rows into N contiguous shards, one per worker,
         and averages the shard gradients (adapters/data_parallel.py); a batch N does not
@@ -204,8 +220,15 @@ class NetBase:
             raise ValueError(
                 f"mode must be one of {', '.join(self.MODES)} for {self.framework}; got {mode!r}"
             )
+        if not isinstance(grads, bool | np.bool_):
+            raise TypeError(f"grads must be True or False, got {type(grads).__name__}")
         workers, where = self.max_workers(self.device)
         n = dp.check(data_parallel, uneven, schedule.shape[1], workers, where)
+        if grads and n > 1:
+            raise ValueError(
+                f"grads=True records the gradients of a single-process run; data_parallel "
+                f"is {n}: compare the data-parallel run's weights, or record with one worker"
+            )
         steps = schedule.shape[0]
         record_every = min(record_every, steps)  # the same records; no framework sees 10**30
         inputs = TrainInputs(
@@ -217,15 +240,17 @@ class NetBase:
             record_steps=record_steps(steps, record_every),
             record_every=record_every,
             mode=mode,
+            grads=bool(grads),
         )
         start = time.perf_counter()
         # A run that blows up overflows on its way to inf and NaN; NumPy would warn at every
         # step. It is reported once instead, as DivergenceError naming the step (below).
         with np.errstate(over="ignore", invalid="ignore"):
             if n == 1:
-                losses, weights, gap = self._run(inputs)
+                losses, weights, gap, grad_records = self._run(inputs)
             else:
                 losses, weights, gap = self._train_data_parallel(inputs, n)
+                grad_records = None
         traj = Trajectory(
             losses=losses,
             record_steps=inputs.record_steps,
@@ -236,6 +261,8 @@ class NetBase:
             seconds=time.perf_counter() - start,
             optimizer=optimizer,
             loss_gap=gap,
+            grads=grad_records,
+            fingerprint=schedule_fingerprint(schedule),
         )
         try:
             return raise_if_diverged(traj)
@@ -246,18 +273,20 @@ class NetBase:
 
     def _run(
         self, inputs: TrainInputs, training: contextlib.AbstractContextManager | None = None
-    ) -> tuple[np.ndarray, Weights, np.ndarray | None]:
+    ) -> tuple[np.ndarray, Weights, np.ndarray | None, Weights | None]:
         """The training loop every framework shares: the framework's `_training` (or the
         `training` given, e.g. a data-parallel one) makes the steps, a `Recorder` takes
         the losses and weight records. Returns NumPy losses (steps,), records
-        {name: (records, *shape)} and the loss gap (or None)."""
-        recorder = Recorder(inputs.schedule.shape[0], inputs.record_every)
+        {name: (records, *shape)}, the loss gap (or None) and, when `inputs.grads`, the
+        gradient records {name: (records - 1, *shape)} (else None)."""
         with training or self._training(inputs) as training:
+            grads = training.grads if inputs.grads else None
+            recorder = Recorder(inputs.schedule.shape[0], inputs.record_every, grads=grads)
             recorder.start(training.weights())
             recorder.run(training.step, training.weights, range(recorder.steps))
             gap = training.loss_gap()
         losses, weights = recorder.result()
-        return losses, weights, gap
+        return losses, weights, gap, recorder.gradients()
 
     # -- what each framework implements
     def _load(self, weights: Weights) -> None:
@@ -290,8 +319,8 @@ class NetBase:
 
     def _train_data_parallel(self, inputs: TrainInputs, n: int):
         """`_run` with each step's rows split over `n` workers: NumPy losses (steps,),
-        records {name: (records, *shape)} and the loss gap (or None); the net is left at
-        the trained weights."""
+        records {name: (records, *shape)} and the loss gap (or None), no gradients; the
+        net is left at the trained weights."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

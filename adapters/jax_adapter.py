@@ -262,7 +262,9 @@ def make_optimizer(spec: OptimizerSpec, max_grad: float | None) -> optax.Gradien
 
 
 def make_train_step(tx: optax.GradientTransformation, value_and_grad=None):
-    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function.
+    """value_and_grad, update, apply_updates: the book's Trainer step, as a pure function:
+    `train_step(carry, xb, tb) -> (carry, (loss, grads))`, the gradients as
+    value_and_grad made them (clipping, when asked, is the optimizer's first transform).
 
     `value_and_grad(params, xb, tb) -> (loss, grads)` defaults to `loss_fn`'s; a
     data-parallel worker passes one that all-reduces them (adapters/jax_sharding.py).
@@ -273,18 +275,23 @@ def make_train_step(tx: optax.GradientTransformation, value_and_grad=None):
         params, opt_state = carry
         loss, grads = value_and_grad(params, xb, tb)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
+        return (optax.apply_updates(params, updates), opt_state), (loss, grads)
 
     return train_step
 
 
 MAX_RUNS = 16  # compiled runs kept; the least recently used goes first (an lr sweep)
-_RUNS: OrderedDict = OrderedDict()  # (optimizer, max_grad, mode, record_every, dtype) -> run
+_RUNS: OrderedDict = OrderedDict()  # (optimizer, max_grad, mode, record_every, dtype, grads) -> run
 _RUNS_LOCK = threading.Lock()
 
 
 def compiled_run(
-    spec: OptimizerSpec, max_grad: float | None, mode: str, record_every: int, dtype: str
+    spec: OptimizerSpec,
+    max_grad: float | None,
+    mode: str,
+    record_every: int,
+    dtype: str,
+    grads: bool = False,
 ):
     """The jitted training function for these settings, built once and kept (at most
     MAX_RUNS of them, so a sweep over learning rates does not grow without bound); one per
@@ -293,14 +300,15 @@ def compiled_run(
     "scan": run(params, x, t, schedule) -> (losses (steps,), records, params), the whole
     run as one XLA program. "step": (start, step), a jitted step called from a Python
     loop; `start` makes the carry and the loss and weight buffers the steps write into.
+    With `grads`, the records are (weights, gradients) and so is the final state.
     """
-    key = (spec, max_grad, mode, record_every, dtype)
+    key = (spec, max_grad, mode, record_every, dtype, grads)
     with _RUNS_LOCK:
         if key in _RUNS:
             _RUNS.move_to_end(key)
             return _RUNS[key]
     tx = make_optimizer(spec, max_grad)
-    run = run_functions(make_train_step(tx), tx, mode, record_every)
+    run = run_functions(make_train_step(tx), tx, mode, record_every, grads)
     if mode == "scan":
         run = jax.jit(run)
     else:
@@ -313,43 +321,59 @@ def compiled_run(
     return run
 
 
-def run_functions(train_step, tx: optax.GradientTransformation, mode: str, record_every: int):
+def run_functions(
+    train_step, tx: optax.GradientTransformation, mode: str, record_every: int, grads: bool = False
+):
     """The training run around `train_step`, as pure functions for `jax.jit` (and for
     `shard_map`, adapters/jax_sharding.py).
 
     "scan": run(params, x, t, schedule) -> (losses, records, params): an outer `lax.scan`
     over chunks of `record_every` steps (weights recorded after each), then a scan over
     the remaining steps. "step": (start, step) for a Python loop over the steps.
+    With `grads`, each record is (weights, the gradients of the step just taken) and the
+    final params are (params, the last step's gradients); the scan carries the last
+    gradients along.
     """
 
     def scan_step(carry, rows, x, t):
-        return train_step(carry, x[rows], t[rows])
+        return train_step(carry, x[rows], t[rows])  # (carry, (loss, grads))
 
     if mode == "scan":
 
         def run(params, x, t, schedule):
             steps, batch = schedule.shape
             n = steps // record_every
-            body = lambda carry, rows: scan_step(carry, rows, x, t)  # noqa: E731
+
+            def body(carry, rows):  # carry: (params, opt_state[, the last gradients])
+                state, (loss, g) = scan_step(carry[:2], rows, x, t)
+                return (*state, g) if grads else state, loss
 
             def chunk(carry, rows_k):  # (record_every, batch)
                 carry, losses = jax.lax.scan(body, carry, rows_k)
-                return carry, (losses, carry[0])
+                return carry, (losses, (carry[0], carry[2]) if grads else carry[0])
 
+            carry = (params, tx.init(params))
+            if grads:
+                carry = (*carry, jax.tree.map(jnp.zeros_like, params))
             head = schedule[: n * record_every].reshape(n, record_every, batch)
-            carry, (head_losses, records) = jax.lax.scan(chunk, (params, tx.init(params)), head)
+            carry, (head_losses, records) = jax.lax.scan(chunk, carry, head)
             carry, tail_losses = jax.lax.scan(body, carry, schedule[n * record_every :])
             losses = jnp.concatenate([head_losses.reshape(-1), tail_losses])
-            return losses, records, carry[0]
+            return losses, records, (carry[0], carry[2]) if grads else carry[0]
 
         return run
 
     def start(params, steps: int, n_records: int):
         """(carry, losses (steps,), records {name: (n_records, *shape)}), the initial
-        weights in record 0."""
+        weights in record 0 (with `grads`: (those, {name: (n_records - 1, *shape)}))."""
         records = jax.tree.map(
             lambda p: jnp.zeros((n_records, *p.shape), p.dtype).at[0].set(p), params
         )
+        if grads:
+            gradients = jax.tree.map(
+                lambda p: jnp.zeros((n_records - 1, *p.shape), p.dtype), params
+            )
+            records = (records, gradients)
         losses = jnp.zeros(steps, jax.tree.leaves(params)[0].dtype)
         return (params, tx.init(params)), losses, records
 
@@ -357,10 +381,15 @@ def run_functions(train_step, tx: optax.GradientTransformation, mode: str, recor
         """Step i: the batch is picked on the device; the loss and the weights are written
         in place into the donated buffers (no per-step slicing, stacking or copying back).
         The weights go to record ceil((i + 1) / record_every), so the last write to record
-        r is the one after step r * record_every (or the last)."""
-        carry, loss = scan_step(carry, schedule[i], x, t)
+        r is the one after step r * record_every (or the last); its gradients go to
+        gradient record r - 1 the same way."""
+        carry, (loss, g) = scan_step(carry, schedule[i], x, t)
         r = (i + record_every) // record_every
-        records = jax.tree.map(lambda buf, p: buf.at[r].set(p), records, carry[0])
+        put = lambda bufs, new, at: jax.tree.map(lambda b, p: b.at[at].set(p), bufs, new)  # noqa: E731
+        if grads:
+            records = (put(records[0], carry[0], r), put(records[1], g, r - 1))
+        else:
+            records = put(records, carry[0], r)
         return carry, losses.at[i].set(loss), records
 
     return start, step
@@ -451,9 +480,15 @@ class Net(NetBase):
         over a device mesh and `put`, which places the arrays on the mesh."""
         if run is None:
             run = compiled_run(
-                inputs.optimizer, inputs.max_grad, inputs.mode, inputs.record_every, self.dtype
+                inputs.optimizer,
+                inputs.max_grad,
+                inputs.mode,
+                inputs.record_every,
+                self.dtype,
+                inputs.grads,
             )
         marks = inputs.record_steps
+        grads = None
         with pinned_precision("jax", self.dtype, tf32=self.tf32):
             x, t = self._array(inputs.x), self._array(inputs.t)  # moved once, not per step
             schedule = self._array(inputs.schedule)
@@ -462,8 +497,11 @@ class Net(NetBase):
                 params, x, t, schedule = put(params, x, t, schedule)
             if inputs.mode == "scan":
                 losses, head, params = run(params, x, t, schedule)
+                if inputs.grads:
+                    (head, grad_head), (params, last_grads) = head, params
                 records = [self.module, head]
-                if marks[-1] % inputs.record_every:  # the last step is off the grid
+                off_grid = marks[-1] % inputs.record_every  # the last step is off the grid
+                if off_grid:
                     records.append(params)
                 weights = {  # (1 + n [+ 1], *shape)
                     k: np.concatenate(
@@ -471,12 +509,21 @@ class Net(NetBase):
                     )
                     for k in WEIGHT_NAMES
                 }
+                if inputs.grads:  # (n [+ 1], *shape)
+                    tail = [to_numpy(last_grads[k])[None] for k in WEIGHT_NAMES] if off_grid else []
+                    grads = {
+                        k: np.concatenate([to_numpy(grad_head[k]), *tail[j : j + 1]])
+                        for j, k in enumerate(WEIGHT_NAMES)
+                    }
             else:
                 start, step = run
                 carry, losses, records = start(params, schedule.shape[0], len(marks))
                 for i in range(schedule.shape[0]):
                     carry, losses, records = step(carry, losses, records, i, x, t, schedule)
                 params = carry[0]
+                if inputs.grads:
+                    records, grad_records = records
+                    grads = {k: to_numpy(grad_records[k]) for k in WEIGHT_NAMES}
                 weights = {k: to_numpy(records[k]) for k in WEIGHT_NAMES}  # (records, *shape)
             self.module = params if put is None else jax.device_put(params, self._device)
-            return np.asarray(losses, dtype=np.float64), weights, None
+            return np.asarray(losses, dtype=np.float64), weights, None, grads

@@ -159,7 +159,7 @@ def train_here(net, inputs: TrainInputs, n: int, progress=None):
         run = (start, step_and_wait)
     elif progress is not None:
         progress.at(0, 0)  # the whole run is one program: no step to report beyond that
-    return net._run(inputs, run=run, put=put)
+    return net._run(inputs, run=run, put=put)[:3]  # no gradients
 
 
 def train(net, inputs: TrainInputs, n: int):

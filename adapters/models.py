@@ -3,7 +3,8 @@
 `MODELS` names them. A model belongs to a *family*: a package of adapters with a neutral
 contract module and one module per framework, mirrored definition by definition
 (chapter 1's TwoLayerNet is the family of `adapters/` itself; the word2vec models of
-chapters 3-4 are `adapters/word2vec/`). A family's framework module has `NETS`, the Net
+chapters 3-4 are `adapters/word2vec/`, the language models of chapters 5-6
+`adapters/rnnlm/`). A family's framework module has `NETS`, the Net
 class of each of its models, and every Net class says which `model_config` keys it takes
 (`CONFIG`, with their defaults), so `build` can check them before any work.
 
@@ -18,13 +19,25 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-MODELS = ("two_layer_net", "simple_cbow", "simple_skip_gram", "cbow", "skip_gram")
+MODELS = (
+    "two_layer_net",
+    "simple_cbow",
+    "simple_skip_gram",
+    "cbow",
+    "skip_gram",
+    "simple_rnnlm",
+    "rnnlm",
+    "better_rnnlm",
+)
 FAMILIES = {  # model -> the package of its adapters
     "two_layer_net": "adapters",
     "simple_cbow": "adapters.word2vec",
     "simple_skip_gram": "adapters.word2vec",
     "cbow": "adapters.word2vec",
     "skip_gram": "adapters.word2vec",
+    "simple_rnnlm": "adapters.rnnlm",
+    "rnnlm": "adapters.rnnlm",
+    "better_rnnlm": "adapters.rnnlm",
 }
 TWO_LAYER_NET_CONFIG = {"tf32": False}  # chapter 1's Net takes tf32 beside dtype and device
 

@@ -203,7 +203,7 @@ class Net(NetBase):
 
     def _train_data_parallel(self, inputs: TrainInputs, n: int):
         step = data_parallel.engine("numpy").make_train_step(n, inputs.schedule.shape[1])
-        return self._run(inputs, self._training(inputs, step))
+        return self._run(inputs, self._training(inputs, step))[:3]  # no gradients
 
     @contextlib.contextmanager
     def _training(self, inputs: TrainInputs, train_step=train_step):
@@ -214,14 +214,28 @@ class Net(NetBase):
         xp = array_module_for(self.device)
         gaps = EpsilonGaps(*schedule.shape, model.params[0].dtype, xp)
         max_grad = inputs.max_grad
+        made = dict(zip(WEIGHT_NAMES, model.grads, strict=True))  # backward writes in place
+        grads = made
+        if inputs.grads and max_grad is not None:  # kept before clip_grads scales them
+            grads = {k: g.copy() for k, g in made.items()}
 
-        def step(i: int) -> float:
-            rows = schedule[i]
-            return train_step(model, optimizer, x[rows], t[rows], max_grad, gaps, i)
+            def step(i: int) -> float:
+                rows = schedule[i]
+                loss = forward_backward(model, x[rows], t[rows], gaps, i)
+                for k, g in made.items():
+                    grads[k][...] = g
+                update(model, optimizer, max_grad)
+                return loss
+
+        else:
+
+            def step(i: int) -> float:
+                rows = schedule[i]
+                return train_step(model, optimizer, x[rows], t[rows], max_grad, gaps, i)
 
         params = dict(zip(WEIGHT_NAMES, model.params, strict=True))  # updated in place
 
         def weights() -> dict:
             return params
 
-        yield Training(step, weights, gaps.gaps)
+        yield Training(step, weights, gaps.gaps, lambda: grads)

@@ -31,6 +31,7 @@ Used by `NetBase.train`'s training loop (adapters/contract.py) and by
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 import sys
@@ -65,9 +66,26 @@ class Recorder:
     `step` (for JAX records, found when their chunk is stacked: at most `CHUNK` records
     later, still during the run). Finiteness is judged once, at the end (`trajectory`, or
     `adapters.trajectory.divergence`).
+
+    `grads()`, when given, returns the gradients of the step just taken as `weights()`
+    returns the weights; it is recorded with every record but the first (no step has
+    been taken then), by the same stores (`gradients()`). `stop_on_non_finite=True`
+    ends the run at the first loss that is not finite (`stopped` is its step): at that
+    step for Python, NumPy and CPU torch losses, one step later for JAX losses on the
+    CPU (converted a step late), within `CHUNK["losses"]` steps for losses kept on an
+    accelerator (checked a chunk at a time, not synchronised every step).
+    `comparisons.parity.record` stops so; the adapters judge a run at its end, where the
+    book's loss and its epsilon-free twin are both known.
     """
 
-    def __init__(self, steps: int, record_every: int = 1) -> None:
+    def __init__(
+        self,
+        steps: int,
+        record_every: int = 1,
+        *,
+        grads: Callable[[], Mapping[str, Any]] | None = None,
+        stop_on_non_finite: bool = False,
+    ) -> None:
         for name, value in (("steps", steps), ("record_every", record_every)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -77,10 +95,12 @@ class Recorder:
         self._next = 0  # index of the next record in record_steps
         self._due = 0  # the step count at which that record is due
         self._taken = 0  # steps whose loss was taken
-        self._losses = _Losses(self.steps)
+        self._losses = _Losses(self.steps, stop_on_non_finite)
         self._loss_type: type | None = None
         self._take_loss: Callable[[Any], None] = _refuse_loss
         self._weights: _Weights | None = None
+        self._grads = None if grads is None else _Gradients(grads, self._marks[1:-1])
+        self.stopped: int | None = None  # the step whose loss was not finite, if stopped
 
     # -- during the run
     def start(self, weights: Mapping[str, Any]) -> None:
@@ -91,14 +111,23 @@ class Recorder:
         self._next, self._due = 1, self._marks[1]
 
     def step(self, loss: Any, weights: Callable[[], Mapping[str, Any]]) -> None:
-        """The loss of the next step; then `weights()` is recorded if a record is due."""
+        """The loss of the next step; then `weights()` (and `grads()`) is recorded if a
+        record is due. Nothing is taken once the run has `stopped`."""
+        if self.stopped is not None:
+            return
         if type(loss) is not self._loss_type:
             self._new_loss_type(loss)
-        self._take_loss(loss)
+        try:
+            self._take_loss(loss)
+        except _NonFinite as found:
+            self.stopped = self._taken - found.behind
+            return
         self._taken += 1
         if self._taken == self._due:
             r = self._next
             self._weights.put(r, weights(), self._due)
+            if self._grads is not None:
+                self._grads.put(r, self._due)
             self._next, self._due = r + 1, self._marks[r + 1]
 
     def run(
@@ -107,8 +136,11 @@ class Recorder:
         """`self.step(step(a), weights)` for every `a` of `args`, as one loop with its
         per-step work bound to local names: at a small net's step (25 us for a jitted
         JAX one) the attribute lookups and calls of `step` add up to several percent."""
+        if self.stopped is not None:
+            return
         take, loss_type = self._take_loss, self._loss_type
         put, marks = self._weights.put if self._weights else None, self._marks
+        put_grads = None if self._grads is None else self._grads.put
         taken, r, due = self._taken, self._next, self._due
         try:
             for a in args:
@@ -122,8 +154,12 @@ class Recorder:
                 taken += 1
                 if taken == due:
                     put(r, weights(), due)
+                    if put_grads is not None:
+                        put_grads(r, due)
                     r += 1
                     due = marks[r]
+        except _NonFinite as found:
+            self.stopped = taken - found.behind
         finally:
             self._taken, self._next, self._due = taken, r, due
 
@@ -138,13 +174,26 @@ class Recorder:
     # -- at the end
     def result(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(losses (steps,) float64, {name: (records, *shape)}) as NumPy arrays; bfloat16
-        comes out as float32 holding the same values. Every step must have been taken."""
-        if self._taken != self.steps or self._next != len(self.record_steps):
+        comes out as float32 holding the same values. Every step must have been taken,
+        unless the run `stopped`: then the losses taken (up to the non-finite one, or one
+        step beyond it) and the records taken before it."""
+        done = self._taken == self.steps and self._next == len(self.record_steps)
+        if not done and self.stopped is None:
             raise RuntimeError(
                 f"Recorder.result: {self._taken} of {self.steps} steps and "
                 f"{self._next} of {len(self.record_steps)} records were taken"
             )
-        return self._losses.numpy(), self._weights.numpy()
+        weights = self._weights.numpy()
+        if not done:
+            weights = {k: v[: self._next] for k, v in weights.items()}
+        return self._losses.numpy(), weights
+
+    def gradients(self) -> dict[str, np.ndarray] | None:
+        """{name: (records - 1, *shape)}: the gradients taken with records 1, 2, ...;
+        None without `grads`. Call after `result`."""
+        if self._grads is None:
+            return None
+        return self._grads.numpy(self._next - 1)
 
     def trajectory(
         self,
@@ -155,22 +204,28 @@ class Recorder:
         seconds: float,
         optimizer=None,
         loss_gap: np.ndarray | None = None,
+        net: bool = True,
+        **extra: Any,
     ) -> Trajectory:
-        """The run as a `Trajectory`; DivergenceError (holding the trajectory up to the
-        step) when a loss or a recorded weight is not finite."""
+        """The run as a `Trajectory` (`extra`: its other fields, e.g. `label`);
+        DivergenceError (holding the trajectory up to the step) when a loss or a recorded
+        weight is not finite. `net=False`: the run is a model of your own, and the error
+        says so (adapters.trajectory.DivergenceError)."""
         losses, weights = self.result()
         traj = Trajectory(
             losses=losses,
-            record_steps=self.record_steps,
+            record_steps=self.record_steps[: self._next],
             weights=weights,
             framework=framework,
             mode=mode,
             dtype=dtype,
             seconds=seconds,
             optimizer=optimizer,
-            loss_gap=loss_gap,
+            loss_gap=None if loss_gap is None else loss_gap[: len(losses)],
+            grads=self.gradients(),
+            **extra,
         )
-        return raise_if_diverged(traj)
+        return raise_if_diverged(traj, net=net)
 
 
 # --------------------------------------------------------------------------- array kinds
@@ -211,16 +266,30 @@ def _refuse_loss(loss: Any) -> None:
     raise RuntimeError("Recorder.step: no loss type was set")  # never reached
 
 
+class _NonFinite(Exception):  # noqa: N818 - a signal inside the Recorder, never raised out
+    """A loss that is not finite, found `behind` steps before the step just taken."""
+
+    def __init__(self, behind: int) -> None:
+        super().__init__(behind)
+        self.behind = behind
+
+
 class _Losses:
     """The steps' losses, in runs of one kind ("float", "torch", "jax") each kept its
-    cheapest way; a new run starts when the loss's kind changes."""
+    cheapest way; a new run starts when the loss's kind changes. With `check`, a loss
+    that is not finite raises `_NonFinite` once it is kept (the Recorder stops there)."""
 
-    def __init__(self, steps: int) -> None:
+    def __init__(self, steps: int, check: bool = False) -> None:
         self.steps = steps
+        self.check = check
         self.runs: list[tuple[str, Any]] = []
 
     def taker(self, loss: Any) -> Callable[[Any], None]:
         """A function that keeps a loss of this type; TypeError for no scalar loss."""
+        if isinstance(loss, complex | np.complexfloating) or "complex" in str(
+            getattr(loss, "dtype", "")
+        ):
+            raise TypeError(f"step must return a real loss, got {_describe_type(loss)}")
         if isinstance(loss, bool | np.bool_) or not (
             isinstance(loss, numbers.Real | np.ndarray) or _kind(loss)
         ):
@@ -228,24 +297,29 @@ class _Losses:
                 f"step must return the loss as a number or a 0-d array, got {type(loss).__name__}"
             )
         if isinstance(loss, numbers.Real):  # Python and NumPy scalars
-            return self._run("float", list).append
+            return self._checked(self._run("float", list).append)
         if getattr(loss, "ndim", 0):
             raise _not_scalar(loss)
         kind = _kind(loss)
         if kind == "jax" and all(d.platform in LAGGED for d in loss.devices()):
-            return self._run("jax-cpu", _LaggedLosses).put
+            return self._run("jax-cpu", lambda: _LaggedLosses(self.check)).put
         if kind == "jax":
-            return self._run("jax", lambda: _JaxChunks(1, self.steps, CHUNK["losses"], None)).put1
+            on_numpy = _chunk_check if self.check else None
+            make = lambda: _JaxChunks(1, self.steps, CHUNK["losses"], None, on_numpy)  # noqa: E731
+            return self._run("jax", make).put1
         if kind == "torch" and loss.device.type != "cpu":
-            keep = self._run("torch", list).append  # a GPU loss stays there: no sync per step
+            kept = self._run("torch", list)  # a GPU loss stays there: no sync per step
+            keep, check, chunk = kept.append, self.check, CHUNK["losses"]
 
             def take(loss: Any) -> None:
                 if loss.ndim:
                     raise _not_scalar(loss)
                 keep(loss.detach())
+                if check and len(kept) % chunk == 0:  # one sync a chunk
+                    _chunk_check(_torch_to_numpy(sys.modules["torch"].stack(kept[-chunk:])))
 
             return take
-        keep = self._run("float", list).append
+        keep = self._checked(self._run("float", list).append)
         if kind == "torch":  # .item(): a Python float, cheaper than keeping the tensor
 
             def take(loss: Any) -> None:
@@ -261,6 +335,19 @@ class _Losses:
             keep(float(loss))
 
         return take
+
+    def _checked(self, keep: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`keep`, raising `_NonFinite` after keeping a loss that is not finite."""
+        if not self.check:
+            return keep
+        isfinite = math.isfinite
+
+        def checked(loss: Any) -> None:
+            keep(loss)
+            if not isfinite(loss):
+                raise _NonFinite(0)
+
+        return checked
 
     def _run(self, kind: str, make: Callable[[], Any]) -> Any:
         if not self.runs or self.runs[-1][0] != kind:
@@ -282,20 +369,32 @@ class _Losses:
         return np.concatenate(parts).astype(np.float64)
 
 
+def _chunk_check(losses: np.ndarray, after: int = 0) -> None:
+    """`_NonFinite` for the first loss of a chunk that is not finite; `after` losses were
+    taken after the chunk's last."""
+    bad = np.flatnonzero(~np.isfinite(losses.reshape(-1)))
+    if bad.size:
+        raise _NonFinite(losses.size - 1 - int(bad[0]) + after)
+
+
 class _LaggedLosses:
     """JAX losses on the CPU, each converted when the next one arrives: by then the
     step that made it has usually finished, and the conversion (about 1 us) runs while
     the next step computes, in time the loop would spend waiting anyway (measured: 1.01x
-    a bare loop; stacking them on the device costs more, because it keeps them alive)."""
+    a bare loop; stacking them on the device costs more, because it keeps them alive).
+    With `check`, a converted loss that is not finite raises `_NonFinite(1)`."""
 
-    def __init__(self) -> None:
+    def __init__(self, check: bool = False) -> None:
         self.kept: list[float] = []
         self.last: Any = None
+        self.check = check
 
     def put(self, loss: Any) -> None:
         last, self.last = self.last, loss
         if last is not None:
             self.keep(last)
+            if self.check and not math.isfinite(self.kept[-1]):
+                raise _NonFinite(1)
 
     def keep(self, loss: Any) -> None:
         value = np.asarray(loss)
@@ -314,23 +413,30 @@ def _not_scalar(loss: Any) -> TypeError:
     return TypeError(f"step must return a scalar loss, got shape {tuple(loss.shape)}")
 
 
+def _describe_type(value: Any) -> str:
+    dtype = getattr(value, "dtype", None)
+    return type(value).__name__ + ("" if dtype is None else f" of dtype {_dtype_text(dtype)}")
+
+
 # --------------------------------------------------------------------------- weights
 
 
 class _Weights:
-    """Every record of the mapping `weights()` returns, by name, in stores by kind."""
+    """Every record of the mapping `weights()` returns, by name, in stores by kind.
+    `what` is the function named in errors ("weights", or "grads" for gradients)."""
 
-    def __init__(self, first: Any, marks: list[int]) -> None:
+    def __init__(self, first: Any, marks: list[int], what: str = "weights") -> None:
         records = len(marks)
+        self.what = what
         if not isinstance(first, Mapping) or not first:
             raise TypeError(
-                "weights() must return a non-empty mapping of names to arrays, got "
+                f"{what}() must return a non-empty mapping of names to arrays, got "
                 f"{type(first).__name__}"
             )
         self.names = tuple(first)
         for name in self.names:
             if not isinstance(name, str):
-                raise TypeError(f"weights() names must be strings, got {name!r}")
+                raise TypeError(f"{what}() names must be strings, got {name!r}")
         self.get = _getter(self.names)
         self.stores: list[tuple[int, _Store]] = []  # (position, store): NumPy, torch
         jax_positions = []
@@ -339,7 +445,7 @@ class _Weights:
             kind = _kind(a)
             if not kind:
                 raise TypeError(
-                    f"weights()[{name!r}] must be a NumPy array, torch tensor or JAX array, "
+                    f"{what}()[{name!r}] must be a NumPy array, torch tensor or JAX array, "
                     f"got {type(a).__name__}"
                 )
             if kind == "jax":
@@ -347,6 +453,7 @@ class _Weights:
             else:
                 store = _torch_store(a) if kind == "torch" else _NumpyStore
                 self.stores.append((i, store(name, a, records)))
+                self.stores[-1][1].what = what
         self.jax = None
         if jax_positions:
             self.jax_all = len(jax_positions) == len(self.names)
@@ -356,6 +463,7 @@ class _Weights:
                 [first[self.names[i]] for i in jax_positions],
                 marks,
             )
+            self.jax.what = what
         for i, store in self.stores:
             store.put(0, first[self.names[i]], 0)
 
@@ -369,7 +477,7 @@ class _Weights:
         if not same:
             mapping = isinstance(weights, Mapping)
             raise ValueError(
-                f"weights() must return the same names at every record: first "
+                f"{self.what}() must return the same names at every record: first "
                 f"{sorted(self.names)}, after {step} steps "
                 f"{sorted(weights) if mapping else type(weights).__name__}"
             )
@@ -389,6 +497,30 @@ class _Weights:
         return {name: out[name] for name in self.names}
 
 
+class _Gradients:
+    """The gradients `grads()` returns at records 1, 2, ... (`marks`: the step counts of
+    those records): a `_Weights` of them, made at the first."""
+
+    def __init__(self, grads: Callable[[], Mapping[str, Any]], marks: list[int]) -> None:
+        self.grads = grads
+        self.marks = marks
+        self.records: _Weights | None = None
+
+    def put(self, r: int, step: int) -> None:
+        """The gradients taken with record `r` (r >= 1), after `step` steps."""
+        values = self.grads()
+        if self.records is None:
+            self.records = _Weights(values, self.marks, what="grads")
+        else:
+            self.records.put(r - 1, values, step)
+
+    def numpy(self, taken: int) -> dict[str, np.ndarray]:
+        """{name: (taken, *shape)}; the names of the first record's (none if none)."""
+        if self.records is None:
+            return {}
+        return {k: v[:taken] for k, v in self.records.numpy().items()}
+
+
 def _getter(keys: Any) -> Callable[[Any], tuple]:
     """A function taking `keys` out of a mapping or sequence, as a tuple (C speed)."""
     getter = operator.itemgetter(*keys)
@@ -398,29 +530,40 @@ def _getter(keys: Any) -> Callable[[Any], tuple]:
 class _Store:
     """One NumPy or torch weight's records, copied as they are taken."""
 
+    what = "weights"  # the function named in errors (_Weights sets it)
+
     def __init__(self, name: str, first: Any, records: int) -> None:
         self.name = name
         self.shape = first.shape
         self.dtype = first.dtype
 
     def refuse(self, a: Any, step: int, kind: str, is_kind: bool) -> None:
-        _check_same(self.name, a, kind, is_kind, self.shape, self.dtype, step)
+        _check_same(self.name, a, kind, is_kind, self.shape, self.dtype, step, self.what)
 
 
 def _check_same(
-    name: str, a: Any, kind: str, is_kind: bool, shape: Any, dtype: Any, step: int
+    name: str,
+    a: Any,
+    kind: str,
+    is_kind: bool,
+    shape: Any,
+    dtype: Any,
+    step: int,
+    what: str = "weights",
 ) -> None:
     """TypeError when `a` is no longer a `kind` (`is_kind` False), ValueError when its
     shape or dtype is not the first record's."""
     if not is_kind:
-        raise TypeError(f"weights()[{name!r}] changed from a {kind} to {type(a).__name__}")
+        raise TypeError(f"{what}()[{name!r}] changed from a {kind} to {type(a).__name__}")
     if tuple(a.shape) != tuple(shape) or a.dtype != dtype:
-        raise _changed(name, shape, dtype, a.shape, a.dtype, f"after {step} steps")
+        raise _changed(name, shape, dtype, a.shape, a.dtype, f"after {step} steps", what)
 
 
-def _changed(name: str, shape: Any, dtype: Any, now: Any, now_dtype: Any, when: str):
+def _changed(
+    name: str, shape: Any, dtype: Any, now: Any, now_dtype: Any, when: str, what: str = "weights"
+):
     return ValueError(
-        f"weights()[{name!r}] must keep its shape and dtype: {tuple(shape)} "
+        f"{what}()[{name!r}] must keep its shape and dtype: {tuple(shape)} "
         f"{_dtype_text(dtype)} at the start, {tuple(now)} {_dtype_text(now_dtype)} {when}"
     )
 
@@ -500,6 +643,8 @@ class _JaxRecords:
     """The JAX weights of every record: record 0 as NumPy at once, the rest kept as the
     arrays they are and stacked on the device a chunk at a time (`_JaxChunks`)."""
 
+    what = "weights"  # the function named in errors (_Weights sets it)
+
     def __init__(self, names: list[str], first: list[Any], marks: list[int]) -> None:
         self.names = names
         self.marks = marks  # record r is taken after marks[r] steps
@@ -531,15 +676,21 @@ class _JaxRecords:
         array of its first shape and dtype, or that was freed."""
         step = self.marks[r]
         for name, a, shape, dtype in zip(self.names, values, self.shapes, self.dtypes, strict=True):
-            _check_same(name, a, "JAX array", isinstance(a, self.array_type), shape, dtype, step)
+            is_jax = isinstance(a, self.array_type)
+            _check_same(name, a, "JAX array", is_jax, shape, dtype, step, self.what)
             if a.is_deleted():
                 raise ValueError(
-                    f"weights()[{name!r}] after {step} steps was deleted before it could be "
+                    f"{self.what}()[{name!r}] after {step} steps was deleted before it could be "
                     "recorded: a jitted step that donates its parameters (donate_argnums) "
                     "frees them; donate them at every step or at none"
                 )
 
     def numpy(self) -> dict[str, np.ndarray]:
+        if not (self.host or self.chunks.done or self.chunks.flat):  # the first record alone
+            return {
+                n: _to_float32_if_bfloat16(f[None])
+                for n, f in zip(self.names, self.first, strict=True)
+            }
         if self.donated:
             rest = [np.stack([h[j] for h in self.host]) for j in range(len(self.names))]
         else:
@@ -547,7 +698,8 @@ class _JaxRecords:
         out = {}
         for name, dtype, f, column in zip(self.names, self.dtypes, self.first, rest, strict=True):
             if column.dtype != dtype or column.shape[1:] != f.shape:  # a whole chunk
-                raise _changed(name, f.shape, dtype, column.shape[1:], column.dtype, "later")
+                shape = column.shape[1:]
+                raise _changed(name, f.shape, dtype, shape, column.dtype, "later", self.what)
             out[name] = _to_float32_if_bfloat16(np.concatenate([f[None], column]))
         return out
 
@@ -558,8 +710,16 @@ class _JaxChunks:
     the end. `check(values, k)` names what is wrong with the k-th tuple (counting from
     1); without it the tuples are losses, and a loss that is not 0-d is named."""
 
-    def __init__(self, width: int, total: int, chunk: int, check: Callable | None) -> None:
+    def __init__(
+        self,
+        width: int,
+        total: int,
+        chunk: int,
+        check: Callable | None,
+        on_numpy: Callable[[np.ndarray, int], None] | None = None,
+    ) -> None:
         self.width = width
+        self.on_numpy = on_numpy  # (losses, taken after them): a chunk of losses as NumPy
         self.chunk = chunk if total >= chunk else 0  # 0: no stacking on the device
         self.limit = width * self.chunk
         self.check = check
@@ -595,6 +755,8 @@ class _JaxChunks:
         if len(self.stacked) > 1:  # the chunk before has been computed by now: to NumPy
             arrays, count = self.stacked[-2]
             self.stacked[-2] = (tuple(np.asarray(a)[:count] for a in arrays), count)
+            if self.on_numpy is not None:
+                self.on_numpy(self.stacked[-2][0][0], self.stacked[-1][1])
 
     def numpy(self) -> list[np.ndarray]:
         """`width` NumPy arrays (total, *shape)."""

@@ -199,20 +199,31 @@ def make_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.opt
 # --------------------------------------------------------------------------- one training step
 
 
-def train_step(module, optimizer, params, xb, tb, max_grad: float | None) -> torch.Tensor:
-    """zero_grad, forward, backward, clip_grad_norm_, step: the book's Trainer step.
+def forward_backward(module, optimizer, xb, tb) -> torch.Tensor:
+    """zero_grad, forward, backward: the loss; the gradients are left in each `p.grad`."""
+    optimizer.zero_grad(set_to_none=True)  # backward then writes fresh grads: no zero_ pass
+    loss = F.cross_entropy(module(xb), tb)
+    loss.backward()
+    return loss.detach()
+
+
+def update(optimizer, params, max_grad: float | None) -> None:
+    """clip_grad_norm_, then the optimizer's step from each `p.grad`.
 
     `clip_grad_norm_` is the book's clip_grads: scale by max_norm / (norm + 1e-6) when
     that is below 1 (torch clamps the factor at 1.0, which is the same thing; its 1e-6 is
     the book's, scratch.trainer.CLIP_EPS, and not an argument).
     """
-    optimizer.zero_grad(set_to_none=True)  # backward then writes fresh grads: no zero_ pass
-    loss = F.cross_entropy(module(xb), tb)
-    loss.backward()
     if max_grad is not None:
         nn.utils.clip_grad_norm_(params, max_grad)
     optimizer.step()
-    return loss.detach()
+
+
+def train_step(module, optimizer, params, xb, tb, max_grad: float | None) -> torch.Tensor:
+    """zero_grad, forward, backward, clip_grad_norm_, step: the book's Trainer step."""
+    loss = forward_backward(module, optimizer, xb, tb)
+    update(optimizer, params, max_grad)
+    return loss
 
 
 # --------------------------------------------------------------------------- threads
@@ -328,16 +339,30 @@ class Net(NetBase):
         x, t = self._tensor(inputs.x), self._tensor(inputs.t)  # moved once, not per step
         schedule = self._tensor(inputs.schedule)
         max_grad = inputs.max_grad
+        raw: dict = {}  # the gradients before clip_grad_norm_ scales them in place
 
         def step(i: int) -> torch.Tensor:
             rows = schedule[i]
             return train_step(module, optimizer, params, x[rows], t[rows], max_grad)
 
+        def step_keeping_grads(i: int) -> torch.Tensor:
+            rows = schedule[i]
+            loss = forward_backward(module, optimizer, x[rows], t[rows])
+            raw.update((name, p.grad.clone()) for name, p in zip(WEIGHT_NAMES, params, strict=True))
+            update(optimizer, params, max_grad)
+            return loss
+
         def weights() -> dict:  # views in the book's layout: Linear's (out, in) -> (in, out)
             return {name: book_layout(p) for name, p in zip(WEIGHT_NAMES, params, strict=True)}
 
+        def grads() -> dict:  # the same: Linear's (out, in) gradient -> (in, out)
+            if raw:
+                return {name: book_layout(g) for name, g in raw.items()}
+            return {name: book_layout(p.grad) for name, p in zip(WEIGHT_NAMES, params, strict=True)}
+
+        keep = inputs.grads and max_grad is not None
         with (
             pinned_precision("torch", self.dtype, tf32=self.tf32),
             tiny_net_threads(self.sizes, schedule.shape[1], self.device),
         ):
-            yield Training(step, weights, lambda: None)
+            yield Training(step_keeping_grads if keep else step, weights, lambda: None, grads)

@@ -158,7 +158,7 @@ def run(rank: dict, job: dict, progress) -> tuple[np.ndarray, dict, None]:
         inputs, schedule=inputs.schedule[:, edges[r] : edges[r + 1]]
     )
     ddp = DistributedDataParallel(net.module, device_ids=[rank["local"]] if rank["cuda"] else None)
-    losses, weights, gap = net._run(mine, net._training(mine, module=_Counted(ddp, progress, r)))
+    losses, weights, gap, _ = net._run(mine, net._training(mine, module=_Counted(ddp, progress, r)))
     total = torch.from_numpy(losses).to(device)
     dist.all_reduce(total)  # one collective for every step's loss, after the run
     return (total / world).cpu().numpy(), weights, gap  # the mean of the shard losses

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,12 @@ class Trajectory:
     scratch.functions.BOOK_LOG_EPS), and records mean(log(1 + 1e-7 / p)) over the batch
     beside it, so `losses + loss_gap` is the loss torch and optax compute. None when the
     loss has no epsilon.
+
+    `grads[name][k]`, when recorded, is the gradient of step `record_steps[k + 1] - 1`,
+    the step just taken when record k + 1 was taken (record 0 has none: no step yet).
+    `label` names the run in reports (None: "framework/mode"). `fingerprint[i]` is a hash
+    of step i's batch (`schedule_fingerprint`), so two runs fed different batches are
+    told apart. `state` is the final state of a functional run (`record(..., state=)`).
     """
 
     losses: np.ndarray  # (steps,)
@@ -42,6 +48,20 @@ class Trajectory:
     optimizer: OptimizerSpec | None = None
     loss_gap: np.ndarray | None = None  # (steps,); None when the loss has no epsilon
     diverged_at: int | None = None  # the step `divergence` found, if any
+    grads: dict[str, np.ndarray] | None = None  # name -> (records - 1, *shape)
+    label: str | None = None
+    fingerprint: np.ndarray | None = None  # (steps,) uint64
+    state: Any = None
+
+    @property
+    def name(self) -> str:
+        """The run's name in reports: its label, or "framework/mode"."""
+        return self.label if self.label is not None else f"{self.framework}/{self.mode}"
+
+    @property
+    def grad_steps(self) -> np.ndarray:
+        """(records - 1,): the step whose gradient `grads[name][k]` is."""
+        return np.asarray(self.record_steps[1:], dtype=np.int64) - 1
 
     @property
     def steps(self) -> int:
@@ -53,12 +73,23 @@ class Trajectory:
     def truncated(self, steps: int) -> Trajectory:
         """The trajectory of the first `steps` steps (records up to that step)."""
         keep = self.record_steps <= steps
+        return self._kept(keep, steps)
+
+    def _kept(self, keep: np.ndarray, steps: int) -> Trajectory:
+        """The records where `keep` (records,) is True, and the first `steps` steps. A
+        gradient goes with its record; none is kept once record 0 is not."""
+        grads = self.grads
+        if grads is not None:
+            with_record = keep[1:] if keep[0] else np.zeros(len(keep) - 1, dtype=bool)
+            grads = {k: v[with_record] for k, v in grads.items()}
         return dataclasses.replace(
             self,
             losses=self.losses[:steps],
             record_steps=self.record_steps[keep],
             weights={k: v[keep] for k, v in self.weights.items()},
             loss_gap=None if self.loss_gap is None else self.loss_gap[:steps],
+            grads=grads,
+            fingerprint=None if self.fingerprint is None else self.fingerprint[:steps],
         )
 
 
@@ -67,27 +98,32 @@ class DivergenceError(FloatingPointError):
 
     `.step` is the first step that cannot be trusted: its loss is not finite, or the
     weights it started from are not. `.trajectory` holds the steps before it and the
-    finite weight records; the net is left at the last of those records.
+    finite weight records. An adapter's net (`net=True`) is left at the last of those
+    records; a model of your own (`comparisons.parity.record`, `net=False`) holds
+    whatever its step left, and the message says only what was recorded.
     """
 
-    def __init__(self, framework: str, step: int, trajectory: Trajectory, reason: str = "") -> None:
+    def __init__(
+        self,
+        framework: str,
+        step: int,
+        trajectory: Trajectory,
+        reason: str = "",
+        *,
+        net: bool = True,
+    ) -> None:
         if not reason:
             value = trajectory.losses[step] if step < trajectory.steps else "non-finite"
             reason = f"loss became {value}"
         kept = trajectory.truncated(step)
-        finite = _finite_records(kept)
-        kept = dataclasses.replace(
-            kept,
-            record_steps=kept.record_steps[finite],
-            weights={k: v[finite] for k, v in kept.weights.items()},
-            diverged_at=step,
-        )
+        kept = dataclasses.replace(kept._kept(_finite_records(kept), step), diverged_at=step)
         held = ""
         if kept.record_steps.size:
             last = int(kept.record_steps[-1])
-            held = " and the net holds " + (
+            weights = (
                 "its initial weights" if last == 0 else f"the weights recorded after {_steps(last)}"
             )
+            held = f" and the net holds {weights}" if net else f"; its last record is {weights}"
         super().__init__(
             f"{framework}: training diverged at step {step} ({reason}); the trajectory up to "
             f"step {step} is kept in .trajectory{held}"
@@ -145,15 +181,36 @@ def record_steps(steps: int, record_every: int) -> np.ndarray:
     return np.asarray(marks, dtype=np.int64)
 
 
-def raise_if_diverged(traj: Trajectory) -> Trajectory:
+def raise_if_diverged(traj: Trajectory, *, net: bool = True) -> Trajectory:
     """`traj` when every value is finite; else DivergenceError at the step `divergence`
-    finds, holding the trajectory up to it (and `traj.diverged_at` is set)."""
+    finds, holding the trajectory up to it (and `traj.diverged_at` is set). `net=False`:
+    the run is a model of your own (`comparisons.parity.record`), named by its label."""
     found = divergence(traj)
     if found is None:
         return traj
     step, reason = found
     traj.diverged_at = step
-    raise DivergenceError(traj.framework, step, traj, reason)
+    name = traj.framework if net else traj.name
+    raise DivergenceError(name, step, traj, reason, net=net)
+
+
+def schedule_fingerprint(schedule: np.ndarray) -> np.ndarray:
+    """(steps,) uint64: a hash of each step's batch, (steps, batch) row indices, in order.
+
+    Two runs fed the same batches have equal fingerprints; a batch that differs in any
+    index or in its order changes its step's hash (with probability 1 - 2**-64). Each
+    index is weighted by a fixed odd constant for its position and the sum mixed, all in
+    uint64 arithmetic that wraps: a few nanoseconds an index.
+    """
+    rows = np.asarray(schedule).astype(np.uint64)  # (steps, batch); int64 >= 0 as is
+    keys = np.random.default_rng(0x5EED).integers(
+        1, 2**63, size=rows.shape[1], dtype=np.uint64, endpoint=False
+    ) * np.uint64(2) + np.uint64(1)  # (batch,) odd, the same in every process
+    h = (rows + np.uint64(1)) * keys  # (steps, batch), wrapping
+    h = h.sum(axis=1, dtype=np.uint64) ^ np.uint64(rows.shape[1])  # (steps,)
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0x9E3779B97F4A7C15)
+    return h ^ (h >> np.uint64(29))
 
 
 __all__ = [
@@ -162,4 +219,5 @@ __all__ = [
     "divergence",
     "raise_if_diverged",
     "record_steps",
+    "schedule_fingerprint",
 ]

@@ -232,7 +232,8 @@ def _model_option(p: argparse.ArgumentParser) -> None:
         default=model_commands.CHAPTER_1,
         choices=list(adapters.MODELS),
         help="the book's model to compare (default: two_layer_net, chapter 1's; the "
-        "word2vec models of chapters 3-4 run on a corpus of their own)",
+        "word2vec models of chapters 3-4 and the language models of chapters 5-6 run on a "
+        "corpus of their own)",
     )
 
 
@@ -868,18 +869,27 @@ def cmd_bench_record(args: argparse.Namespace, config: bench.BenchConfig) -> int
         print(json.dumps(rows, indent=2))
         return 0
     head = ("framework", "record_every", "bare per step", "recorded per step", "ratio")
-    head += ("target", "", "first call's extra")
+    head += ("target", "", "first call's extra", "+ grads per step", "grads add", "weights add")
     body = [
         (
             r["framework"], str(r["record_every"]), text.duration(r["bare_per_step_s"]),
             text.duration(r["recorded_per_step_s"]), f"{r['ratio']:.2f}",
             f"<= {r['limit']:.2f}", "met" if r["ratio"] <= r["limit"] else "MISSED",
             "-" if r["first_record_extra_s"] <= 0 else text.duration(r["first_record_extra_s"]),
+            text.duration(r["grads_per_step_s"]), _signed(r["grads_extra_per_step_s"]),
+            _signed(r["weights_extra_per_step_s"]),
         )
         for r in rows
     ]  # fmt: skip
     print(text.text_table(head, body))
     return 0
+
+
+def _signed(seconds: float) -> str:
+    """A per-step time that noise can make negative: "-0.2 us" rather than nonsense."""
+    from comparisons import text
+
+    return ("-" if seconds < 0 else "") + text.duration(abs(seconds))
 
 
 def main(argv: list[str] | None = None) -> int:

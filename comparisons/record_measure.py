@@ -14,6 +14,10 @@ and on a shared machine a run's time varies by more than that (a JAX step read 2
 median of the paired runs' ratios (the benchmark's way for the adapters) is in the JSON
 beside it.
 
+Each row also times `record(..., grads=...)` at the same `record_every`: the gradients of
+the step just taken, recorded with the weights (issue 22's target: they add no more than
+the weights do, `grads_extra_per_step_s <= weights_extra_per_step_s`).
+
 `first` is the first `record` call in the process at `record_every=1`, timed apart: for
 JAX it compiles the functions that stack records on the device (once per set of weight
 shapes, as the user's own step compiles once); the timed runs come after it, as the bare
@@ -38,8 +42,8 @@ LIMITS = {("torch", 1): 1.10, ("torch", 100): 1.05, ("jax", 1): 1.25, ("jax", 10
 TORCH_NAMES = {"W1": "0.weight", "b1": "0.bias", "W2": "2.weight", "b2": "2.bias"}
 
 
-def torch_loop(problem) -> tuple[Callable, Callable, Callable]:
-    """(reset, step, weights) of a torch loop as a user writes it."""
+def torch_loop(problem) -> tuple[Callable, Callable, Callable, Callable]:
+    """(reset, step, weights, grads) of a torch loop as a user writes it."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -62,12 +66,18 @@ def torch_loop(problem) -> tuple[Callable, Callable, Callable]:
         return loss
 
     views = from_torch(model, TORCH_NAMES)  # views: they follow the model as it trains
-    return reset, step, lambda: views
+    params = [dict(model.named_parameters())[TORCH_NAMES[k]] for k in views]
+
+    def grads() -> dict:  # nn.Linear's (out, in) gradient -> (in, out), as from_torch
+        return {k: p.grad.T if p.ndim == 2 else p.grad for k, p in zip(views, params, strict=True)}
+
+    return reset, step, lambda: views, grads
 
 
-def jax_loop(problem) -> tuple[Callable, Callable, Callable]:
-    """(reset, step, weights) of a jitted JAX step with optax, as a user writes it.
-    Built and run under pinned_precision("jax") (x64 on)."""
+def jax_loop(problem) -> tuple[Callable, Callable, Callable, Callable]:
+    """(reset, step, weights, grads) of a jitted JAX step with optax, as a user writes
+    it (the step hands back its gradients). Built and run under pinned_precision("jax")
+    (x64 on)."""
     from adapters.precision import import_jax
 
     jax = import_jax()
@@ -87,21 +97,23 @@ def jax_loop(problem) -> tuple[Callable, Callable, Callable]:
     def update(params, opt_state, rows):
         loss, grads = jax.value_and_grad(loss_fn)(params, rows)
         updates, opt_state = opt.update(grads, opt_state)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return optax.apply_updates(params, updates), opt_state, loss, grads
 
     def reset() -> None:
         state["params"] = to_jax(problem.weights, problem.weights)
         state["opt"] = opt.init(state["params"])
 
     def step(rows: np.ndarray):
-        state["params"], state["opt"], loss = update(state["params"], state["opt"], rows)
+        state["params"], state["opt"], loss, state["grads"] = update(
+            state["params"], state["opt"], rows
+        )
         return loss
 
     def block() -> None:
         jax.block_until_ready(state["params"])
 
     step.block = block  # the bare loop waits for its last step, as record does
-    return reset, step, lambda: state["params"]
+    return reset, step, lambda: state["params"], lambda: state["grads"]
 
 
 LOOPS = {"torch": torch_loop, "jax": jax_loop}
@@ -122,7 +134,7 @@ def time_framework(framework: str, problem, repeats: int) -> list[dict]:
     """One row per record_every: per-step times bare and recorded, their ratio, and
     the first record call's time."""
     with pinned_precision(framework, "float64"), _threads(framework, problem):
-        reset, step, weights = LOOPS[framework](problem)
+        reset, step, weights, grads = LOOPS[framework](problem)
         schedule = problem.schedule
         block = getattr(step, "block", lambda: None)
 
@@ -131,8 +143,10 @@ def time_framework(framework: str, problem, repeats: int) -> list[dict]:
                 step(rows)
             block()
 
-        def recorded(every: int) -> Callable[[], object]:
-            return lambda: record(step, weights, schedule, framework=framework, record_every=every)
+        def recorded(every: int, **kw) -> Callable[[], object]:
+            return lambda: record(
+                step, weights, schedule, framework=framework, record_every=every, **kw
+            )
 
         reset()
         bare()  # the step's own compilation / first optimizer step
@@ -140,7 +154,10 @@ def time_framework(framework: str, problem, repeats: int) -> list[dict]:
         start = time.perf_counter()
         recorded(1)()
         first = time.perf_counter() - start
+        reset()
+        recorded(1, grads=grads)()  # the gradients' stacking compiles here, for JAX
         cases = {"bare": bare} | {every: recorded(every) for every in RECORD_EVERY}
+        cases |= {("grads", every): recorded(every, grads=grads) for every in RECORD_EVERY}
         runs: dict = {name: [] for name in cases}
         for _ in range(repeats):
             for name, fn in cases.items():
@@ -159,6 +176,10 @@ def time_framework(framework: str, problem, repeats: int) -> list[dict]:
             "ratio": min(runs[every]) / bare,
             "paired_median_ratio": paired_ratio(runs[every], runs["bare"]),
             "limit": LIMITS[(framework, every)],
+            "grads_per_step_s": min(runs["grads", every]) / steps,
+            # what the weights add to the bare loop, and what the gradients add to that
+            "weights_extra_per_step_s": (min(runs[every]) - bare) / steps,
+            "grads_extra_per_step_s": (min(runs["grads", every]) - min(runs[every])) / steps,
             "first_record_s": first,
             # what the first call costs beyond a timed run: JAX's stacking compiles there
             # (against the median run: the first is one run, not the best of many)

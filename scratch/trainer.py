@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from scratch import word_ids
 from scratch.xp import array_module
 
 CLIP_EPS = 1e-6  # the book's epsilon in clip_grads
@@ -212,6 +213,162 @@ class Trainer:
         ax.plot(np.arange(len(self.loss_list)), self.loss_list, label="train")
         ax.set_xlabel(f"iterations (x{self.eval_interval})")
         ax.set_ylabel("loss")
+        if show:
+            plt.show()
+        return ax
+
+
+# --------------------------------------------------------------------------- chapters 5-6
+
+
+def rnnlm_batches(data_size: int, batch_size: int, time_size: int, steps: int) -> np.ndarray:
+    """Positions (steps, batch_size, time_size) into xs and ts, in the order of the book's
+    RnnlmTrainer.get_batch (§5.5.3): sample i of every batch reads from its own offset
+    i * (data_size // batch_size), and every step moves all of them on by time_size, so
+    each row continues where it stopped (what lets the stateful RNN carry its state), and
+    wraps around at the end of the data. The first step starts at time_idx 0.
+    """
+    for name, value in (
+        ("data_size", data_size),
+        ("batch_size", batch_size),
+        ("time_size", time_size),
+        ("steps", steps),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"rnnlm_batches: {name} must be a positive int, got {value!r}")
+    jump = data_size // batch_size
+    offsets = np.arange(batch_size, dtype=np.int64) * jump  # (batch,)
+    time_idx = np.arange(steps * time_size, dtype=np.int64).reshape(steps, 1, time_size)
+    return (offsets[None, :, None] + time_idx) % data_size  # (steps, batch, time)
+
+
+def rnnlm_iters(data_size: int, batch_size: int, time_size: int) -> int:
+    """Steps in one epoch, data_size // (batch_size * time_size); a ValueError naming
+    time_size when one batch needs more ids than the data holds."""
+    max_iters = data_size // (batch_size * time_size)
+    if max_iters < 1:
+        raise ValueError(
+            f"time_size {time_size} is too long for the data: one batch reads batch_size * "
+            f"time_size = {batch_size * time_size} ids, but xs holds {data_size}"
+        )
+    return max_iters
+
+
+def perplexity_line(epoch: int, iters: int, max_iters: int, elapsed: float, ppl: float) -> str:
+    """`| epoch 1 |  iter 1 / 13 | time 0[s] | perplexity 417.06`, RnnlmTrainer's report."""
+    return (
+        f"| epoch {epoch} |  iter {iters} / {max_iters} | time {int(elapsed)}[s] "
+        f"| perplexity {ppl:.2f}"
+    )
+
+
+class RnnlmTrainer:
+    """common/trainer.py's RnnlmTrainer (§5.5.3): batches read in parallel at offsets
+    through the corpus, forward, backward, merge the shared weights (`remove_duplicate`:
+    the tied weight's two gradients are summed once), clip, update.
+
+    Every `eval_interval` iterations of an epoch (counted from its first) the perplexity
+    exp(mean loss since the last report) is printed and kept in `ppl_list`. Each `fit`
+    starts reading at the beginning of the data (time_idx 0), as the book's does; the
+    model keeps its recurrent state (call `model.reset_state()` to drop it).
+    """
+
+    def __init__(self, model, optimizer) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.time_idx: int | None = None
+        self.ppl_list: list[float] | None = None
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+
+    def get_batch(
+        self, x: np.ndarray, t: np.ndarray, batch_size: int, time_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The next (batch_size, time_size) block of x and t, as int32 ('i', the book's);
+        time_idx moves on by time_size."""
+        (rows,) = rnnlm_batches(len(x), batch_size, time_size, 1) + self.time_idx
+        rows %= len(x)
+        self.time_idx += time_size
+        xp = array_module(x)
+        rows = xp.asarray(rows)  # CuPy data is indexed on the GPU
+        return x[rows].astype(np.int32), t[rows].astype(np.int32)
+
+    def fit(
+        self,
+        xs: np.ndarray,
+        ts: np.ndarray,
+        max_epoch: int = 10,
+        batch_size: int = 20,
+        time_size: int = 35,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+        *,
+        verbose: bool = True,
+    ) -> None:
+        vocab_size = getattr(self.model, "vocab_size", None)
+        xs = word_ids.ids(xs, "xs", vocab_size, ndim=1)
+        ts = word_ids.ids(ts, "ts", vocab_size, ndim=1)
+        if xs.shape != ts.shape:
+            raise ValueError(
+                f"xs and ts must have the same shape (ts[i] is the word after xs[i]), got "
+                f"{xs.shape} and {ts.shape}"
+            )
+        for name, value in (
+            ("max_epoch", max_epoch),
+            ("batch_size", batch_size),
+            ("time_size", time_size),
+        ):
+            word_ids.positive_int(value, name)
+        if max_grad is not None and not max_grad > 0:
+            raise ValueError(f"RnnlmTrainer.fit: max_grad must be > 0 or None, got {max_grad!r}")
+        if eval_interval is not None and eval_interval < 1:
+            raise ValueError(
+                f"RnnlmTrainer.fit: eval_interval must be >= 1 or None, got {eval_interval!r}"
+            )
+        data_size = len(xs)
+        max_iters = rnnlm_iters(data_size, batch_size, time_size)
+        self.time_idx = 0
+        self.ppl_list = []
+        self.eval_interval = eval_interval
+        model, optimizer = self.model, self.optimizer
+        total_loss, loss_count = 0, 0
+
+        start_time = time.time()
+        for _ in range(max_epoch):
+            for iters in range(max_iters):
+                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+                loss = model.forward(batch_x, batch_t)
+                model.backward()
+                params, grads = remove_duplicate(model.params, model.grads)  # tied: once
+                if max_grad is not None:
+                    clip_grads(grads, max_grad)
+                optimizer.update(params, grads)
+                total_loss += loss
+                loss_count += 1
+
+                if eval_interval is not None and iters % eval_interval == 0:
+                    ppl = np.exp(total_loss / loss_count)
+                    if verbose:
+                        elapsed = time.time() - start_time
+                        epoch = self.current_epoch + 1
+                        print(perplexity_line(epoch, iters + 1, max_iters, elapsed, ppl))
+                    self.ppl_list.append(float(ppl))
+                    total_loss, loss_count = 0, 0
+            self.current_epoch += 1
+
+    def plot(self, ylim: tuple[float, float] | None = None, *, ax=None):
+        """The book's perplexity plot. Draws on `ax` when given (nothing is shown then),
+        else on a new figure that is shown, as the book does. Returns the axes."""
+        import matplotlib.pyplot as plt
+
+        show = ax is None
+        if ax is None:
+            _, ax = plt.subplots()
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.plot(np.arange(len(self.ppl_list)), self.ppl_list, label="train")
+        ax.set_xlabel(f"iterations (x{self.eval_interval})")
+        ax.set_ylabel("perplexity")
         if show:
             plt.show()
         return ax

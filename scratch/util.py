@@ -14,6 +14,9 @@ re-exported here, where the book keeps it.
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import numpy as np
 
 from scratch import word_ids
@@ -201,6 +204,47 @@ def analogy(
     return found
 
 
+def eval_perplexity(
+    model, corpus: np.ndarray, batch_size: int = 10, time_size: int = 35, *, verbose: bool = True
+) -> float:
+    """exp(mean loss) of a language model over `corpus` (§5.5.3), read as the book's
+    common/util.py reads it: batch_size rows starting (len(corpus) - 1) // batch_size
+    apart, time_size words a block, each target the next word; dropout off
+    (`train_flg=False`) for a model that has it. The model's recurrent state carries on
+    from block to block (and from whatever it held before: `reset_state()` first, as the
+    book's scripts do). Prints the book's progress unless `verbose` is False.
+    """
+    corpus = word_ids.ids(corpus, "corpus", getattr(model, "vocab_size", None), ndim=1)
+    for name, value in (("batch_size", batch_size), ("time_size", time_size)):
+        word_ids.positive_int(value, name)
+    corpus_size = len(corpus)
+    max_iters = (corpus_size - 1) // (batch_size * time_size)
+    if max_iters < 1:
+        raise ValueError(
+            f"time_size {time_size} is too long for the corpus: one block reads batch_size * "
+            f"time_size = {batch_size * time_size} words and their targets, but the corpus "
+            f"holds {corpus_size}"
+        )
+    jump = (corpus_size - 1) // batch_size
+    dropout = "train_flg" in inspect.signature(model.forward).parameters
+    if verbose:
+        print("evaluating perplexity ...")
+    total_loss = 0
+    starts = np.arange(batch_size)[:, None] * jump + np.arange(time_size)  # (batch, time)
+    for iters in range(max_iters):
+        where = starts + iters * time_size
+        xs = corpus[where % corpus_size].astype(np.int32)  # the book's int32 blocks
+        ts = corpus[(where + 1) % corpus_size].astype(np.int32)
+        loss = model.forward(xs, ts, train_flg=False) if dropout else model.forward(xs, ts)
+        total_loss += loss
+        if verbose:
+            sys.stdout.write(f"\r{iters} / {max_iters}")
+            sys.stdout.flush()
+    if verbose:
+        print("")
+    return float(np.exp(total_loss / max_iters))
+
+
 __all__ = [
     "analogy",
     "clip_grads",
@@ -208,6 +252,7 @@ __all__ = [
     "cos_similarity",
     "create_co_matrix",
     "create_contexts_target",
+    "eval_perplexity",
     "most_similar",
     "normalize",
     "ppmi",

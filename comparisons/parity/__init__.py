@@ -10,14 +10,18 @@ imported by the helpers that need them, when called.
 
 - `tolerances`: `TOLERANCES`, `tolerance(dtype, quantity)`, `lower_precision`;
 - `ulps`: `ulp_distance`;
-- `compare`: `compare`, `assert_close`, `Report`, `Entry` (`Report.first_failure()` is
-  the first diverging layer when the arrays are a model's activations in order);
+- `comparison`: `compare`, `assert_close`, `Report`, `Entry` (`Report.first_failure()`
+  is the first diverging layer when the arrays are a model's activations in order);
 - `losses`: the book's loss against an epsilon-free one (`book_loss_gap`, `compare_losses`);
 - `threeway`: every pair among the frameworks (`compare_all`, `ThreeWayReport`);
-- `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`);
-- `record`: any model's training run as the adapters record theirs (`record`), to be run
-  under `pinned_precision(framework, dtype)` (adapters/precision.py, re-exported here);
-- `activations`: a model's named intermediate values (`torch_activations` by forward
+- `trajectories`: two training runs (`compare_trajectories`, `TrajectoryReport`: where
+  they part, the phase, a table of every weight there);
+- `hints`: why they part, as claims the records prove (`Hint`: another schedule, a
+  transpose, a gate order, a lag, a constant factor, a few rows, a dtype);
+- `recorded`: any model's training run as the adapters record theirs (`record`, its
+  gradients too), to be run under `pinned_precision(framework, dtype)`
+  (adapters/precision.py, re-exported here);
+- `taps`: a model's named intermediate values (`torch_activations` by forward
   hooks, `tap`/`activations` for a NumPy or JAX function), to find its first diverging
   layer;
 - `layout`: the same weights in every framework, in your layout (`to_torch`/`from_torch`,
@@ -25,11 +29,12 @@ imported by the helpers that need them, when called.
 """
 
 from adapters.precision import pinned_precision
-from comparisons.parity.activations import activations, tap, torch_activations
-from comparisons.parity.compare import Entry, Report, assert_close, compare
+from comparisons.parity.comparison import Entry, Report, assert_close, compare
+from comparisons.parity.hints import Hint
 from comparisons.parity.layout import from_jax, from_torch, to_jax, to_torch
 from comparisons.parity.losses import book_loss_gap, compare_losses
-from comparisons.parity.record import record
+from comparisons.parity.recorded import record
+from comparisons.parity.taps import activations, tap, torch_activations
 from comparisons.parity.threeway import ThreeWayReport, compare_all
 from comparisons.parity.tolerances import (
     CALIBRATION_FACTOR,
@@ -41,6 +46,7 @@ from comparisons.parity.tolerances import (
 )
 from comparisons.parity.trajectories import (
     Divergence,
+    GradientDivergence,
     LossDivergence,
     TrajectoryReport,
     compare_trajectories,
@@ -53,6 +59,8 @@ __all__ = [
     "TOLERANCES",
     "Divergence",
     "Entry",
+    "GradientDivergence",
+    "Hint",
     "LossDivergence",
     "Report",
     "ThreeWayReport",

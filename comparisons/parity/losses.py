@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from comparisons.parity.compare import Report, compare
+from comparisons.parity.comparison import Report, compare
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap
 
 

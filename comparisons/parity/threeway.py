@@ -13,7 +13,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from comparisons.parity.compare import Report, compare
+from comparisons.parity.comparison import Report, compare
 from comparisons.parity.formatting import and_, jsonable
 
 

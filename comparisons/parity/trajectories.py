@@ -1,16 +1,21 @@
-"""Two training runs compared record by record: where do they first part?
+"""Two training runs compared record by record: where do they first part, and why?
 
 `compare_trajectories(a, b)` takes two `adapters.Trajectory` (the adapters' `train`, or
 `comparisons.parity.record` for a model of your own) and reports the first step at which
-the weights or the loss disagree, with the weight and element that differ most there.
-A lower precision is judged either by the table's "trajectory" row or, given the
-reference's own float64 and low-precision runs, by a multiple of the reference's own
-drift (`calibration`). A side whose weights are held in another dtype than it declares
-or than the other side's is named in `notes`, and in the summary when they diverge.
+the weights, the loss or (when both recorded them) the gradients disagree, with the
+weight and element that differ most there, the phase that parted first (`phase`), a
+table of every weight there (`table()`) and the `hints` the records prove
+(comparisons/parity/hints.py: another schedule, a transpose, a gate order, a lag, a
+constant factor, a few rows, a dtype). A lower precision is judged either by the table's
+"trajectory" row or, given the reference's own float64 and low-precision runs, by a
+multiple of the reference's own drift (`calibration`). A side whose weights are held in
+another dtype than it declares or than the other side's is named in `notes`, and in the
+summary when they diverge.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,9 +23,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adapters.checks import DTYPE_NAMES
+from comparisons.parity import hints as hinting
 from comparisons.parity.arrays import dtype_note
-from comparisons.parity.compare import badness, errors
-from comparisons.parity.formatting import fmt_index, fmt_value, jsonable, list_text
+from comparisons.parity.comparison import badness, errors
+from comparisons.parity.formatting import (
+    and_,
+    columns,
+    fmt_err,
+    fmt_index,
+    fmt_value,
+    jsonable,
+    list_text,
+)
+from comparisons.parity.hints import Hint
 from comparisons.parity.tolerances import (
     CALIBRATION_FACTOR,
     lower_precision,
@@ -49,21 +64,53 @@ class Divergence:
     tol: float
 
     def describe(self, dtype: str) -> str:
-        return f"at {self.weight}{fmt_index(self.index)}: {_apart(self, dtype)}"
+        return f"at {self.where()}: {_apart(self, dtype)}"
+
+    def where(self) -> str:
+        return f"{self.weight}{fmt_index(self.index)}"
+
+
+@dataclass(frozen=True)
+class GradientDivergence(Divergence):
+    """The first gradient record at which two runs disagree: `step` is the step whose
+    gradient it is (computed from the weights after `step` updates), `weight` the name
+    the gradient is recorded under."""
+
+    def describe(self, dtype: str) -> str:
+        return f"in the gradient of step {self.step} at {self.where()}: {_apart(self, dtype)}"
 
 
 @dataclass(frozen=True)
 class LossDivergence:
     """The first step whose losses disagree: `values` are the two losses compared, made
-    epsilon-free by adding each side's `loss_gap` (the values `error` is taken of)."""
+    epsilon-free by adding each side's `loss_gap` when one has one (`epsilon_free`)."""
 
     step: int
     values: tuple[float, float]
     error: float
     tol: float
+    epsilon_free: bool = False
 
     def describe(self, dtype: str) -> str:
-        return f"in the loss of step {self.step} (epsilon-free): {_apart(self, dtype)}"
+        how = " (epsilon-free)" if self.epsilon_free else ""
+        return f"in the loss of step {self.step}{how}: {_apart(self, dtype)}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One weight (or gradient) at a record, for `TrajectoryReport.table()`: the largest
+    |d|, how many elements exceed their tolerance, the worst element and its two values."""
+
+    name: str
+    max_error: float
+    outside: int
+    size: int
+    index: tuple[int, ...] | None
+    values: tuple[float, float] | None
+
+
+def _updates(n: int) -> str:
+    return f"{n} update" + ("" if n == 1 else "s")
 
 
 def _apart(d: Divergence | LossDivergence, dtype: str) -> str:
@@ -84,6 +131,13 @@ class TrajectoryReport:
     record at step s counts as s, and the loss of step i, computed from the weights after
     i updates, as i. `notes` name a side whose weights are held in another dtype than the
     comparison's, with the likely cause ("JAX computes in float32 unless x64 is on").
+
+    With gradients on both sides, `first_gradient` is the first failing gradient record
+    (its step is the step whose gradient it is, `first_gradient_step`), and a backward pass
+    that differs is found there, before the update it makes. `schedule_step` is the first
+    step fed another batch (from the runs' fingerprints); such runs never pass. `phase`
+    says what parted first; `hints` why (comparisons/parity/hints.py); `rows` is every
+    weight at the first divergence, as `table()` prints them.
     """
 
     a_name: str
@@ -100,17 +154,58 @@ class TrajectoryReport:
     first: Divergence | None
     first_loss: LossDivergence | None
     notes: list[str] = field(default_factory=list)
+    first_gradient: GradientDivergence | None = None
+    schedule_step: int | None = None
+    hints: tuple[Hint, ...] = ()
+    rows: list[Row] = field(default_factory=list)
+    rows_at: str = ""  # what `rows` are: "the weights after 3 updates", ...
+    hint_tags: dict[Hint, str] = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
-        """True when every weight record and every loss agree."""
-        return self.first is None and self.first_loss is None
+        """True when every weight record, every loss and every gradient agree, and both
+        runs were fed the same batches."""
+        return (
+            self.first is None
+            and self.first_loss is None
+            and self.first_gradient is None
+            and self.schedule_step is None
+        )
 
     @property
     def first_step(self) -> int | None:
-        """Updates after which the runs first disagree (weights or loss); None if never."""
-        steps = [d.step for d in (self.first, self.first_loss) if d is not None]
+        """Updates after which the runs first disagree (weights, loss or gradients); None
+        if never."""
+        steps = [d.step for d, _ in self._parted()]
         return min(steps) if steps else None
+
+    @property
+    def first_gradient_step(self) -> int | None:
+        """The first step whose gradients disagree (both runs recorded them); None if none."""
+        return None if self.first_gradient is None else self.first_gradient.step
+
+    @property
+    def phase(self) -> str | None:
+        """What parted first, in the order a step computes: "weights" (the update before,
+        or the initial weights), "loss" (the forward pass), "gradients" (the backward
+        pass); None when they agree."""
+        parted = self._parted()
+        return parted[0][1] if parted else None
+
+    def _parted(self) -> list[tuple[Divergence | LossDivergence, str]]:
+        """The first divergence of each kind, in the order a step makes them: the weights
+        after s updates, then step s's loss, then its gradients."""
+        found = [
+            (d, which)
+            for d, which in (
+                (self.first, "weights"),
+                (self.first_loss, "loss"),
+                (self.first_gradient, "gradients"),
+            )
+            if d is not None
+        ]
+        order = ("weights", "loss", "gradients")
+        return sorted(found, key=lambda f: (f[0].step, order.index(f[1])))
 
     @property
     def max_weight_error(self) -> float:
@@ -118,36 +213,90 @@ class TrajectoryReport:
         return float(self.error_curve[-1])
 
     def summary(self) -> str:
-        """One line: "a vs b: agree over N steps (...)" or where they first diverge."""
+        """One line: "a vs b: agree over N steps (...)", or where they first diverge, then
+        the other kinds of record from where they part, and the first hint in words."""
         head = f"{self.a_name} vs {self.b_name}"
+        dw = float(np.max(self.error_curve))
+        dl = float(np.max(self.loss_error)) if self.steps else 0.0
+        agree = f"max |dW| {dw:.2g}, max |dloss| {dl:.2g}; {self.dtype}"
         if self.passed:
-            dw = float(np.max(self.error_curve))
-            dl = float(np.max(self.loss_error)) if self.steps else 0.0
+            return f"{head}: agree over {self.steps} steps ({agree})"
+        parted = self._parted()
+        if parted:
+            (first, _), *rest = parted
+            text = f"{head}: first diverge after {_updates(first.step)} "
+            text += first.describe(self.dtype)
+            for d, which in rest:
+                text += f"; {_then(d, which, self.dtype)}"
+        else:  # only the schedules differ
+            text = f"{head}: the records agree over {self.steps} steps ({agree}), but"
+            text += " the runs were fed different batches"
+        hint = self.hint_text()
+        notes = [note for note in self.notes if note not in hint]  # a dtype hint is its note
+        return "; note: ".join([text, *notes]) + "; " + hint
+
+    def hint_text(self) -> str:
+        """The first hint in words ("hint (scaled, b1): ..."), or a plain statement that
+        no known pattern fits; "" when the runs agree."""
+        if self.passed:
+            return ""
+        if not self.hints:
             return (
-                f"{head}: agree over {self.steps} steps "
-                f"(max |dW| {dw:.2g}, max |dloss| {dl:.2g}; {self.dtype})"
+                "no hint: the records fit no known pattern (another schedule, a transpose, "
+                "a block order, a lag, a constant factor, a few rows, a dtype); compare "
+                "the activations of the step where they part (tap, torch_activations)"
             )
-        parts = [  # (updates, which): weights first at the same step
-            (d.step, which, d.describe(self.dtype))
-            for d, which in ((self.first, "weights"), (self.first_loss, "loss"))
-            if d is not None
+        groups = hinting.grouped(self.hints)
+        kind, names, detail = groups[0]
+        also = f"; the same for {and_(names[1:])}" if len(names) > 1 else ""
+        more = len(self.hints) - len(names)
+        more_text = f" (+{more} more in .hints)" if more else ""
+        return f"hint ({kind}, {names[0]}): {detail}{also}{more_text}"
+
+    def table(self) -> str:
+        """Every weight (or gradient) at the first divergence: max |d|, the elements
+        outside tolerance ("64 / 400"), the worst element, both values there and its
+        hint; at the last record when the runs agree. The hints follow in full."""
+        a, b = self.a_name, self.b_name
+        head = ("weight", "max |d|", "outside tol", "worst", a, b, "hint")
+        tags = {}
+        for hint in self.hints:
+            tags.setdefault(hint.name, self.hint_tags.get(hint, hint.kind))
+        lines = [
+            (
+                row.name,
+                fmt_err(row.max_error),
+                f"{row.outside} / {row.size}",
+                fmt_index(row.index) if row.outside else "-",
+                fmt_value(row.values[0], self.dtype) if row.outside else "-",
+                fmt_value(row.values[1], self.dtype) if row.outside else "-",
+                tags.get(row.name, "-"),
+            )
+            for row in self.rows
         ]
-        parts.sort(key=lambda part: part[0])  # stable
-        step, _, what = parts[0]
-        text = f"{head}: first diverge after {step} updates {what}"
-        if len(parts) == 2:
-            step, which, what = parts[1]
-            text += f"; {which} from {step} updates {what}"
-        return "; note: ".join([text, *self.notes])
+        title = f"{a} vs {b}, {self.rows_at} (tol {self.atol:.2g} + {self.rtol:.2g} * |{a}|):"
+        out = [title, *columns([head, *lines])]
+        out += [
+            f"hint ({kind}, {', '.join(names)}): {detail}"
+            for kind, names, detail in hinting.grouped(self.hints)
+        ]
+        if not self.passed and not self.hints:
+            out.append(self.hint_text())
+        return "\n".join(out)
 
     def __str__(self) -> str:
         return self.summary()
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready values (arrays as lists, NaN and inf as None)."""
+        out = jsonable(self)
+        out.pop("hint_tags")
         return {
-            **jsonable(self),
+            **out,
+            "hints": [hint._asdict() for hint in self.hints],
             "first_step": self.first_step,
+            "first_gradient_step": self.first_gradient_step,
+            "phase": self.phase,
             "max_weight_error": jsonable(self.max_weight_error),
             "passed": self.passed,
             "summary": self.summary(),
@@ -177,16 +326,14 @@ def compare_trajectories(
     CALIBRATION_FACTOR * |loss_low - loss64| at steps where that is larger; both take
     the largest drift up to that record or step.
     """
-    a_name, b_name = _run_name(a), _run_name(b)
+    a_name, b_name = _names(a, b)
     weight_names = _check_same_run(a, b, f"a ({a_name})", f"b ({b_name})")
     dtype = lower_precision(_run_dtype(a), _run_dtype(b))
     tol = override(tolerance(dtype, "trajectory"), rtol, atol)
     record_steps = np.asarray(a.record_steps, dtype=np.int64)  # (records,)
     records = record_steps.shape[0]
 
-    error, allowed = {}, {}
-    for k in weight_names:
-        error[k], allowed[k] = errors(np.asarray(a.weights[k]), np.asarray(b.weights[k]), tol)
+    weights = _records("weights", record_steps, a.weights, b.weights, weight_names, tol)
     # the epsilon-free losses: the reference records how far the book's 1e-7 moved its own
     loss_a = np.asarray(a.losses) + _loss_gap(a)
     loss_b = np.asarray(b.losses) + _loss_gap(b)
@@ -194,36 +341,20 @@ def compare_trajectories(
     if calibration is not None:
         weight_bound, loss_bound = _calibrated_bounds(a, calibration, weight_names)
         for k in weight_names:  # (records,) -> (records, 1, ...) against (records, *shape)
-            bound = weight_bound.reshape(records, *[1] * (error[k].ndim - 1))
-            allowed[k] = np.broadcast_to(np.maximum(tol.atol, bound), error[k].shape)
+            error = weights.error[k]
+            bound = weight_bound.reshape(records, *[1] * (error.ndim - 1))
+            weights.allowed[k] = np.broadcast_to(np.maximum(tol.atol, bound), error.shape)
         loss_allowed = np.maximum(loss_allowed, loss_bound)
+    weights = _first_failing(weights)
+    # gradients along a run drift as the weights do: they are held to the same tolerance
+    grads = None
+    grad_names = _check_same_grads(a, b, f"a ({a_name})", f"b ({b_name})")
+    if grad_names:
+        grad_steps = record_steps[1:] - 1  # (records - 1,): the step of each gradient
+        grads = _records("gradients", grad_steps, a.grads, b.grads, grad_names, tol)
+        grads = _first_failing(grads)
 
-    def per_record(values: dict[str, np.ndarray], reduce: Any) -> np.ndarray:
-        return reduce([reduce(v.reshape(records, -1), axis=1) for v in values.values()], axis=0)
-
-    error_curve = per_record(error, np.max)  # (records,), NaN where a weight is NaN
-    failed = {k: ~(error[k] <= allowed[k]) for k in weight_names}  # NaN fails
-    bad_records = np.flatnonzero(per_record(failed, np.any))
     bad_losses = np.flatnonzero(~(loss_error <= loss_allowed))
-
-    first = None
-    if bad_records.size:
-        r = int(bad_records[0])
-        worst_k, worst_i, worst = None, None, -1.0
-        for k in weight_names:  # the element worst relative to its allowance, at record r
-            bad = badness(error[k][r], allowed[k][r])
-            i = np.unravel_index(np.argmax(bad), bad.shape)
-            if bad[i] > worst:
-                worst_k, worst_i, worst = k, i, float(bad[i])
-        index = tuple(int(j) for j in worst_i)
-        first = Divergence(
-            step=int(record_steps[r]),
-            weight=worst_k,
-            index=index,
-            values=(float(a.weights[worst_k][r][index]), float(b.weights[worst_k][r][index])),
-            error=float(error[worst_k][r][index]),
-            tol=float(allowed[worst_k][r][index]),
-        )
     first_loss = None
     if bad_losses.size:
         i = int(bad_losses[0])
@@ -232,27 +363,170 @@ def compare_trajectories(
             values=(float(loss_a[i]), float(loss_b[i])),
             error=float(loss_error[i]),
             tol=float(loss_allowed[i]),
+            epsilon_free=a.loss_gap is not None or b.loss_gap is not None,
         )
-    return TrajectoryReport(
+    schedule_step = _schedule_step(a, b)
+    notes = _dtype_notes((a, f"a ({a_name})"), (b, f"b ({b_name})"), dtype)
+    one_sided = [name for name, traj in ((a_name, a), (b_name, b)) if traj.grads]
+    if len(one_sided) == 1:
+        notes.append(("", f"only {one_sided[0]} recorded gradients: they were not compared"))
+    report = TrajectoryReport(
         a_name=a_name,
         b_name=b_name,
         dtype=dtype,
         steps=int(np.asarray(a.losses).shape[0]),
         record_steps=record_steps,
-        error_curve=error_curve,
+        error_curve=_per_record(weights.error, records, np.max),  # NaN where a weight is NaN
         loss_error=loss_error,
         loss_allowed=loss_allowed,
         rtol=tol.rtol,
         atol=tol.atol,
         calibrated=calibration is not None,
-        first=first,
+        first=_divergence(Divergence, weights),
         first_loss=first_loss,
-        notes=_dtype_notes((a, f"a ({a_name})"), (b, f"b ({b_name})"), dtype),
+        notes=[note for _, note in notes],
+        first_gradient=None if grads is None else _divergence(GradientDivergence, grads),
+        schedule_step=schedule_step,
+    )
+    # the table at the first weight or gradient divergence, in the order a step makes them
+    # (at the last record when none)
+    shown = [rec for rec in (weights, grads) if rec is not None and rec.first is not None]
+    # the weights after s updates, then step s's gradients (made from those weights)
+    shown.sort(key=lambda rec: (rec.steps[rec.first], rec.what == "gradients"))
+    at = shown[0] if shown else weights
+    r = at.first if at.first is not None else records - 1
+    report.rows = [_row(at, k, r) for k in at.a]
+    report.rows_at = _at(at, r)
+    if not report.passed:  # the hints: only once the runs have parted
+        sides = hinting.Sides(a_name, b_name, a.framework, b.framework)
+        report.hints, report.hint_tags = hinting.find(
+            sides,
+            shown,
+            (a.fingerprint, b.fingerprint),
+            (loss_a, loss_b, loss_allowed, None if first_loss is None else first_loss.step),
+            [(names, note) for names, note in notes if names],  # the dtype notes
+        )
+    return report
+
+
+def _records(
+    what: str,
+    steps: np.ndarray,
+    a: dict[str, np.ndarray],
+    b: dict[str, np.ndarray],
+    names: list[str],
+    tol: Any,
+) -> hinting.Records:
+    """Both runs' records of `names`, as float64, with their errors and tolerances."""
+    ra, rb, error, allowed = {}, {}, {}, {}
+    for k in names:
+        ra[k] = np.asarray(a[k], dtype=np.float64)
+        rb[k] = np.asarray(b[k], dtype=np.float64)
+        error[k], allowed[k] = errors(ra[k], rb[k], tol)
+    return hinting.Records(what, steps, ra, rb, error, allowed, None)
+
+
+def _first_failing(rec: hinting.Records) -> hinting.Records:
+    """`rec` with `first`, its first record where an element is outside its tolerance."""
+    n = len(rec.steps)
+    if not n:  # no records (a run stopped before its first gradient)
+        return rec
+    failed = {k: ~(rec.error[k] <= rec.allowed[k]) for k in rec.a}  # NaN fails
+    bad = np.flatnonzero(_per_record(failed, n, np.any))
+    return dataclasses.replace(rec, first=int(bad[0]) if bad.size else None)
+
+
+def _per_record(values: dict[str, np.ndarray], records: int, reduce: Any) -> np.ndarray:
+    """(records,): `reduce` over every element of every array at each record."""
+    if not values:
+        return np.zeros(records)
+    return reduce([reduce(v.reshape(records, -1), axis=1) for v in values.values()], axis=0)
+
+
+def _divergence(kind: type[Divergence], rec: hinting.Records) -> Divergence | None:
+    """The element worst relative to its allowance at the first failing record."""
+    if rec.first is None:
+        return None
+    r = rec.first
+    worst_k, worst_i, worst = None, None, -1.0
+    for k in rec.a:
+        bad = badness(rec.error[k][r], rec.allowed[k][r])
+        if not bad.size:
+            continue
+        i = np.unravel_index(np.argmax(bad), bad.shape)
+        if bad[i] > worst:
+            worst_k, worst_i, worst = k, i, float(bad[i])
+    index = tuple(int(j) for j in worst_i)
+    return kind(
+        step=int(rec.steps[r]),
+        weight=worst_k,
+        index=index,
+        values=(float(rec.a[worst_k][r][index]), float(rec.b[worst_k][r][index])),
+        error=float(rec.error[worst_k][r][index]),
+        tol=float(rec.allowed[worst_k][r][index]),
     )
 
 
+def _row(rec: hinting.Records, name: str, r: int) -> Row:
+    error, allowed = rec.error[name][r], rec.allowed[name][r]
+    outside = ~(error <= allowed)
+    if not error.size:
+        return Row(name, 0.0, 0, 0, None, None)
+    i = np.unravel_index(np.argmax(badness(error, allowed)), error.shape)
+    index = tuple(int(j) for j in i)
+    return Row(
+        name=name,
+        max_error=float(np.max(error)),
+        outside=int(np.count_nonzero(outside)),
+        size=int(error.size),
+        index=index,
+        values=(float(rec.a[name][r][index]), float(rec.b[name][r][index])),
+    )
+
+
+def _at(rec: hinting.Records, r: int) -> str:
+    """ "the weights after 3 updates", "the gradients of step 2": what record r is."""
+    s = int(rec.steps[r])
+    return (
+        f"the gradients of step {s}"
+        if rec.what == "gradients"
+        else f"the weights after {_updates(s)}"
+    )
+
+
+def _then(d: Divergence | LossDivergence, which: str, dtype: str) -> str:
+    """A later kind of divergence, in a summary: "the loss from step 1: ..."."""
+    if which == "loss":
+        how = " (epsilon-free)" if d.epsilon_free else ""
+        return f"the loss from step {d.step}{how}: {_apart(d, dtype)}"
+    if which == "gradients":
+        return f"gradients from step {d.step} at {d.where()}: {_apart(d, dtype)}"
+    return f"weights from {_updates(d.step)} {d.describe(dtype)}"
+
+
+def _names(a: Trajectory, b: Trajectory) -> tuple[str, str]:
+    """The runs' names in reports (labels, or framework/mode), told apart when equal."""
+    a_name, b_name = _run_name(a), _run_name(b)
+    if a_name == b_name:
+        return f"{a_name} (a)", f"{b_name} (b)"
+    return a_name, b_name
+
+
+def _schedule_step(a: Trajectory, b: Trajectory) -> int | None:
+    """The first step the two runs were fed different batches, by their fingerprints;
+    None when they agree or a run has none."""
+    fa, fb = a.fingerprint, b.fingerprint
+    if fa is None or fb is None:
+        return None
+    fa, fb = np.asarray(fa), np.asarray(fb)
+    if fa.shape != fb.shape:
+        return 0
+    differ = np.flatnonzero(fa != fb)
+    return int(differ[0]) if differ.size else None
+
+
 def _run_name(traj: Trajectory) -> str:
-    return f"{traj.framework}/{traj.mode}"
+    return traj.name
 
 
 def _run_dtype(traj: Trajectory) -> str:
@@ -269,8 +543,10 @@ def _held_dtype(traj: Trajectory, name: str) -> str:
     return "bfloat16" if traj.dtype == "bfloat16" and held == "float32" else held
 
 
-def _dtype_notes(a: tuple[Trajectory, str], b: tuple[Trajectory, str], dtype: str) -> list[str]:
-    """One note per way the two runs' weights are held, naming the weights it applies to."""
+def _dtype_notes(
+    a: tuple[Trajectory, str], b: tuple[Trajectory, str], dtype: str
+) -> list[tuple[str, str]]:
+    """(weight names, note): one note per way the two runs' weights are held."""
     held = defaultdict(list)  # (a's dtype, b's dtype) -> weight names
     for k in a[0].weights:
         held[(_held_dtype(a[0], k), _held_dtype(b[0], k))].append(k)
@@ -279,7 +555,7 @@ def _dtype_notes(a: tuple[Trajectory, str], b: tuple[Trajectory, str], dtype: st
         sides = ((a[1], a_dtype, a[0].framework), (b[1], b_dtype, b[0].framework))
         note = dtype_note(", ".join(names), sides, dtype)
         if note is not None:
-            notes.append(note)
+            notes.append((", ".join(names), note))
     return notes
 
 
@@ -309,15 +585,66 @@ def _check_same_run(a: Trajectory, b: Trajectory, a_label: str, b_label: str) ->
     for k in a.weights:
         sa, sb = np.shape(a.weights[k]), np.shape(b.weights[k])
         if sa != sb:
-            raise ValueError(f"weight {k} has shape {sa} in {a_label}, {sb} in {b_label}")
+            raise ValueError(_shapes_differ(f"weight {k}", sa, sb, a_label, b_label, b))
         if sa[0] != ra.size:
             raise ValueError(f"{a_label} holds {sa[0]} records of {k} for {ra.size} record_steps")
+        for traj, label in ((a, a_label), (b, b_label)):
+            _check_real(traj.weights[k], f"{label}: weight {k}")
     for traj, label in ((a, a_label), (b, b_label)):
         if traj.loss_gap is not None and np.shape(traj.loss_gap) != (steps,):
             raise ValueError(
                 f"{label}: loss_gap has shape {np.shape(traj.loss_gap)}, expected ({steps},)"
             )
     return list(a.weights)
+
+
+def _check_same_grads(a: Trajectory, b: Trajectory, a_label: str, b_label: str) -> list[str]:
+    """The gradient names (a's order) when both runs recorded gradients of the same names
+    and shapes, one record fewer than weights; [] when a run has none; ValueError if not."""
+    if not a.grads or not b.grads:
+        return []
+    if set(a.grads) != set(b.grads):
+        only_a = sorted(set(a.grads) - set(b.grads))
+        only_b = sorted(set(b.grads) - set(a.grads))
+        raise ValueError(
+            f"gradient names differ: only in {a_label}: {only_a}; only in {b_label}: {only_b}"
+        )
+    records = np.shape(a.record_steps)[0] - 1
+    for k in a.grads:
+        sa, sb = np.shape(a.grads[k]), np.shape(b.grads[k])
+        if sa != sb:
+            raise ValueError(_shapes_differ(f"gradient {k}", sa, sb, a_label, b_label, b))
+        if sa[0] != records:
+            raise ValueError(
+                f"{a_label} holds {sa[0]} gradient records of {k}; expected {records}, one "
+                "with each weight record after the first"
+            )
+        for traj, label in ((a, a_label), (b, b_label)):
+            _check_real(traj.grads[k], f"{label}: gradient {k}")
+    return list(a.grads)
+
+
+def _check_real(values: Any, what: str) -> None:
+    """TypeError unless `values` holds real numbers (a complex array would lose its
+    imaginary part, and compare as equal, once made float64)."""
+    kind = np.asarray(values).dtype.kind
+    if kind not in "fiu":
+        raise TypeError(f"{what} must hold real numbers, got dtype {np.asarray(values).dtype}")
+
+
+def _shapes_differ(
+    what: str, sa: tuple, sb: tuple, a_label: str, b_label: str, b: Trajectory
+) -> str:
+    """The message for records of `what` whose shapes differ; when b holds the transpose,
+    it says so (records of a 2-D weight: (records, in, out) against (records, out, in))."""
+    text = f"{what} has shape {sa[1:]} in {a_label}, {sb[1:]} in {b_label}"
+    if len(sa) == len(sb) == 3 and sa[1:] == sb[:0:-1]:
+        if b.framework == "torch":
+            why = "torch's nn.Linear stores (out, in); from_torch gives your (in, out)"
+        else:
+            why = "one side stores (out, in) where the other has (in, out)"
+        text += f": {b_label} holds it transposed ({why})"
+    return text
 
 
 def _calibrated_bounds(

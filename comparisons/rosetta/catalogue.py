@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from comparisons.rosetta.recurrent import CONCEPTS as RECURRENT
 from comparisons.rosetta.word2vec import CONCEPTS as WORD2VEC
 
 FRAMEWORKS = ("numpy", "torch", "jax")
@@ -477,7 +478,7 @@ _CHAPTER_1: tuple[Concept, ...] = (
     ),
 )
 
-_LATER = tuple(Concept(**fields) for fields in WORD2VEC)  # chapters 2-4
+_LATER = tuple(Concept(**fields) for fields in WORD2VEC + RECURRENT)  # chapters 2-6
 # the book's order; sorted() keeps the written order where two share a first section
 CONCEPTS: tuple[Concept, ...] = tuple(sorted(_CHAPTER_1 + _LATER, key=section_key))
 IDS = tuple(c.id for c in CONCEPTS)

@@ -86,11 +86,6 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def _title(concepts: Sequence[Concept], lang: str) -> str:
-    """Chapter 1's title, or the later chapters' when a concept of theirs is shown."""
-    return TEXT[lang]["title" if all(c in CONCEPTS for c in concepts) else "title_later"]
-
-
 def _concepts(concepts: Sequence[Concept] | None) -> tuple[Concept, ...]:
     chosen = CONCEPTS if concepts is None else tuple(concepts)
     if not chosen or not all(isinstance(c, Concept) for c in chosen):

@@ -169,7 +169,7 @@ def test_a_learning_rate_sweep_keeps_a_bounded_number_of_compiled_runs():
 
     x, t, w, schedule = book_run(max_epoch=1)
     adapters.build("jax", w).train(x, t, schedule[:3], OptimizerSpec("sgd", 0.5))
-    trained = (OptimizerSpec("sgd", 0.5), None, "scan", 1, "float64")
+    trained = (OptimizerSpec("sgd", 0.5), None, "scan", 1, "float64", False)  # no gradients
     assert trained in jax_adapter._RUNS
     sweep = [OptimizerSpec("sgd", 0.001 * (i + 1)) for i in range(3 * jax_adapter.MAX_RUNS)]
     for spec in sweep:

@@ -291,24 +291,34 @@ def test_bench_record_times_a_torch_and_a_jax_loop_bare_and_recorded(capsys):
         # the ratio of the best runs
         assert r["ratio"] == pytest.approx(r["recorded_per_step_s"] / r["bare_per_step_s"])
         assert r["limit"] == record_measure.LIMITS[(r["framework"], r["record_every"])]
+        assert r["grads_per_step_s"] > 0  # record(..., grads=) timed at the same record_every
+        assert r["grads_extra_per_step_s"] == pytest.approx(
+            r["grads_per_step_s"] - r["recorded_per_step_s"]
+        )
 
 
 def test_the_record_loops_train_the_books_net_as_the_reference_does():
-    """The loops bench --record times do the book's work: after 12 SGD steps their weights
-    are the reference's (so the ratio compares record against real training)."""
+    """The loops bench --record times do the book's work: after 12 SGD steps their weights,
+    and the gradients they hand `grads=`, are the reference's (so the ratio compares
+    record against real training)."""
     need("torch", "jax")
     from comparisons import record_measure
     from comparisons.parity import compare_trajectories, pinned_precision, record
 
     problem = bench.make_problem(bench.SIZES["book"], 12)
     ref = adapters.build("numpy", problem.weights).train(
-        problem.x, problem.t, problem.schedule, adapters.OptimizerSpec("sgd", problem.lr)
+        problem.x,
+        problem.t,
+        problem.schedule,
+        adapters.OptimizerSpec("sgd", problem.lr),
+        grads=True,
     )
     for framework, loop in record_measure.LOOPS.items():
         with pinned_precision(framework):
-            reset, step, weights = loop(problem)
+            reset, step, weights, grads = loop(problem)
             reset()
-            got = record(step, weights, problem.schedule, framework=framework)
+            got = record(step, weights, problem.schedule, framework=framework, grads=grads)
         report = compare_trajectories(ref, got)
         assert report.passed and report.steps == 12, report.summary()
+        assert got.grads.keys() == ref.grads.keys()  # and so the gradients were compared
         assert report.record_steps.tolist() == list(range(13))

@@ -154,6 +154,7 @@ def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, c
     assert check_run.returncode == 0  # `python -m comparisons check`, run once (conftest.py)
     out = check_run.stdout
     assert "check: PASS" in out and "PASS  numpy/eager vs torch/eager" in out
+    assert "torch: agrees in every phase" in out and "jax: agrees in every phase" in out
     assert out.count("(x 2 workers)") == 4
     from adapters import torch_adapter
 
@@ -172,6 +173,33 @@ def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, c
     assert cli.main(["check", "--frameworks", "numpy,torch"]) == 1  # jax passed above
     out = capsys.readouterr().out
     assert "check: FAIL" in out and "torch" in out
+    phases = out.split("== where each framework first parts from numpy ==", 1)[1]
+    assert "torch: parts first in the forward activations (affine1, 4-9-3, batch 7)" in phases
+
+
+@pytest.mark.crossframework
+def test_check_names_a_backward_bug_by_its_phase_and_hint(monkeypatch):
+    """A torch backward that counts b1's gradient twice: the forward passes and the static
+    gradients (autograd on their own) agree; the trajectories part at step 0's gradient."""
+    need("torch")
+    from adapters import torch_adapter
+    from comparisons import check
+
+    original = torch_adapter.forward_backward
+
+    def counted_twice(module, optimizer, xb, tb):
+        loss = original(module, optimizer, xb, tb)
+        module.fc1.bias.grad *= 2
+        return loss
+
+    monkeypatch.setattr(torch_adapter, "forward_backward", counted_twice)
+    lines, phases = [], check.Phases()
+    assert not check.check_trajectories(["numpy", "torch"], "float64", lines.append, phases)
+    assert phases.lines(["torch"]) == ["torch: parts first in the gradients (sgd, eager, step 0)"]
+    out = "\n".join(lines)
+    assert "first diverge after 0 updates in the gradient of step 0 at b1[" in out
+    assert "hint (scaled, b1): torch/eager's gradient of b1 at step 0 is 2 times" in out
+    assert "b1      " in out and "10 / 10" in out  # the table, every element of b1 off
 
 
 def test_rosetta_prints_and_refuses_a_narrow_width(capsys):

@@ -486,7 +486,7 @@ def test_every_design_name_is_importable_and_no_framework_is_imported(tmp_path):
         *("compare_losses", "book_loss_gap", "ulp_distance", "lower_precision"),
         *("CALIBRATION_FACTOR", "QUANTITIES", "Tolerance", "record", "pinned_precision"),
         *("activations", "tap", "torch_activations", "from_torch", "to_torch"),
-        *("from_jax", "to_jax", "Divergence", "LossDivergence"),
+        *("from_jax", "to_jax", "Divergence", "LossDivergence", "GradientDivergence", "Hint"),
     ]
     assert sorted(names) == sorted(parity.__all__)
     code = (

@@ -88,7 +88,8 @@ def test_compare_trajectories_names_a_run_that_holds_less_than_it_declares():
         f"compared at float64: {JAX_CAUSE}"
     )
     assert report.notes == [expected]
-    assert report.summary().endswith("; note: " + expected)
+    assert report.hints[0] == ("dtype", "W1, b1, W2, b2", expected)  # the note is a hint
+    assert report.summary().endswith("; hint (dtype, W1, b1, W2, b2): " + expected)
     assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["notes"] == [expected]
 
 

@@ -81,5 +81,10 @@ def test_a_learning_rate_off_by_a_tenth_of_a_percent_is_caught_at_step_1(readme)
     report = compare(planted["ref"], planted["mine"])
     assert not report.passed and report.first_step == 1
     assert report.first.step == 1 and report.first.weight in planted["w0"]
-    assert f"first diverge after 1 updates at {report.first.weight}[" in report.summary()
+    summary = report.summary()
+    assert f"first diverge after 1 update at {report.first.weight}[" in summary
+    hint = report.hints[0]  # why: every weight's first update is 1.001 times the reference's
+    assert (hint.kind, hint.name) == ("scaled", "W1") and "1.001 times" in hint.detail
+    assert "; hint (scaled, W1): torch/record's update of W1 at step 0 is 1.001 times" in summary
+    assert "the same for b1, W2, b2, W3 and b3" in summary
     assert compare(planted["ref"], planted["twin"]).passed  # only torch has the bug

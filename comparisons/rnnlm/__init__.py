@@ -1,0 +1,4 @@
+"""The command line's side of the recurrent language models (chapters 5-6): the
+side-by-side run (run.py), its table, plots and report (report.py), the quick check
+(check.py) and the benchmark (bench.py); commands.py is what comparisons/cli.py calls
+for `--model simple_rnnlm|rnnlm|better_rnnlm`."""
