@@ -16,6 +16,11 @@ import importlib
 import importlib.util
 from typing import Any
 
+from scratch_parity import FRAMEWORKS
+from scratch_parity.neighbours import check_siblings
+
+check_siblings("adapters", "scratch")  # before the first import of it below
+
 from adapters.contract import NetBase
 from adapters.optimizer_spec import BOOK_DEFAULTS, OptimizerSpec
 from adapters.precision import pinned_precision
@@ -23,7 +28,6 @@ from adapters.trajectory import DivergenceError, Trajectory
 from adapters.weights_file import load_weights, save_weights
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
-FRAMEWORKS = ("numpy", "torch", "jax")
 _REQUIRES = {"numpy": ("numpy",), "torch": ("torch",), "jax": ("jax", "optax")}
 _EXTRA = {"numpy": "", "torch": "torch", "jax": "jax"}
 

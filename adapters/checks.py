@@ -1,4 +1,4 @@
-"""The input rules of DESIGN.md, checked once, before any framework work.
+"""The input rules (docs/layout.md#input-rules), checked once, before any framework work.
 
 Every adapter calls these through `adapters.contract.NetBase`, so bad input gets the same
 `ValueError`/`TypeError`, naming the argument, whichever framework was asked for.

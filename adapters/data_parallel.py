@@ -169,7 +169,7 @@ def _load(path: Path) -> Any:
 def write_jobs(job_dir: Path, setup: dict, jobs: list[dict]) -> None:
     """A job directory a group of workers runs and leaves: `setup` once, then each job in
     turn (job.0.pkl, job.1.pkl, ...; worker 0 writes result.K.pkl), then stop. This is
-    what to hand `torchrun ... -m adapters.torch_ddp JOB_DIR` (README)."""
+    what to hand `torchrun ... -m adapters.torch_ddp JOB_DIR` (docs/data-parallel.md)."""
     _dump(setup, job_dir / "setup.pkl")
     for k, job in enumerate(jobs):
         _dump(job, job_dir / f"job.{k}.pkl")

@@ -176,7 +176,12 @@ def book_adam(lr: float, beta1: float, beta2: float) -> optax.GradientTransforma
     which changes every step.
     """
 
-    log_b1, log_b2 = math.log(beta1), math.log(beta2)
+    def one_minus_power(beta: float, kf: jax.Array) -> jax.Array:
+        # 1 - beta**k as -expm1(k log beta), the log taken in double precision: in
+        # float32, beta2 = 0.999 itself is off by 1.3e-8 (beta2**k then drifts by k times
+        # that), and 1 - beta**k is 0 for a beta within 3e-8 of 1, where expm1 keeps it.
+        # beta = 0 (or -0.0) has no log: 1 - beta**k is 1 for every step k >= 1.
+        return -jnp.expm1(kf * math.log(beta)) if beta > 0 else jnp.ones_like(kf)
 
     def init(params):
         zeros = jax.tree.map(jnp.zeros_like, params)
@@ -188,9 +193,7 @@ def book_adam(lr: float, beta1: float, beta2: float) -> optax.GradientTransforma
         # the step count and lr_t in at least float32: float16 holds whole numbers only up
         # to 2048, bfloat16 up to 256 (torch and the reference use a Python float)
         kf = k.astype(jnp.promote_types(dtype, jnp.float32))
-        # beta**k as exp(k log beta), log taken in double precision: in float32,
-        # beta2 = 0.999 itself is off by 1.3e-8, and beta2**k then drifts by k times that.
-        lr_t = lr * jnp.sqrt(1.0 - jnp.exp(kf * log_b2)) / (1.0 - jnp.exp(kf * log_b1))
+        lr_t = lr * jnp.sqrt(one_minus_power(beta2, kf)) / one_minus_power(beta1, kf)
         m = jax.tree.map(lambda m, g: m + (1 - beta1) * (g - m), state.m, grads)
         v = jax.tree.map(lambda v, g: v + (1 - beta2) * (g * g - v), state.v, grads)
         step = jax.tree.map(lambda m, v: -(lr_t * m / (jnp.sqrt(v) + BOOK_EPS)).astype(dtype), m, v)

@@ -17,7 +17,7 @@ process started with N host devices (`python -m adapters.jax_sharding`, a JAX st
 and a compile more) and its result comes back; this process's JAX is untouched.
 
 Across machines: call `jax.distributed.initialize()` in each process first; `jax.devices()`
-then lists every process's devices and the same mesh spans them (README).
+then lists every process's devices and the same mesh spans them (docs/data-parallel.md).
 """
 
 from __future__ import annotations

@@ -177,7 +177,9 @@ def make_optimizer(spec: OptimizerSpec, params: list[torch.Tensor]) -> torch.opt
     if spec.name == "nesterov":
         if spec.flavor == "book":
             return BookNesterov(params, lr=lr, momentum=h["momentum"])
-        return torch.optim.SGD(params, lr=lr, momentum=h["momentum"], nesterov=True)
+        # torch refuses nesterov=True without momentum; with momentum 0 it is plain SGD
+        nesterov = h["momentum"] != 0
+        return torch.optim.SGD(params, lr=lr, momentum=h["momentum"], nesterov=nesterov)
     if spec.name == "adagrad":
         if spec.flavor == "book":
             return torch.optim.Adagrad(params, lr=lr, eps=BOOK_EPS)

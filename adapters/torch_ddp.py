@@ -12,7 +12,7 @@ clipping applies to the all-reduced gradient, as in the single run. Rank 0's rec
 weights and the mean of the ranks' losses come back as the usual Trajectory.
 
 Under torchrun across machines, the same worker runs unchanged:
-`torchrun --nnodes 2 --nproc-per-node 4 ... -m adapters.torch_ddp JOB_DIR` (README).
+`torchrun --nnodes 2 --nproc-per-node 4 ... -m adapters.torch_ddp JOB_DIR` (docs/data-parallel.md).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def write_book_job(
 ) -> None:
     """A job directory holding the book's run (ch01: spiral, batch 30, hidden 10, SGD lr
     1.0) for `torchrun --nproc-per-node N -m adapters.torch_ddp JOB_DIR`; rank 0 writes
-    (losses, weights, None) to JOB_DIR/result.0.pkl. README: "Data-parallel training"."""
+    (losses, weights, None) to JOB_DIR/result.0.pkl. docs/data-parallel.md."""
     from adapters.optimizer_spec import OptimizerSpec
     from adapters.trajectory import record_steps
     from scratch import init_weights, spiral

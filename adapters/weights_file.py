@@ -10,6 +10,7 @@ import io
 import lzma
 import math
 import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -17,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters import checks
-from adapters.files import atomic_write_bytes
+from adapters import checks, files
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
 # What a corrupted or hostile archive makes zipfile and np.load raise besides ValueError:
@@ -55,6 +55,10 @@ def save_weights(path: str | os.PathLike, weights: Weights, *, dtype: str | None
     """Write `weights` to `path` (.npz, uncompressed), atomically: a failure midway
     leaves any previous file at `path` as it was. Returns the path written.
 
+    A symlink is followed; a FIFO or a character device is written through, never
+    replaced; a directory, a symlink to nothing, a block device or a socket is a
+    ValueError, nothing written (adapters/files.py).
+
     `dtype="float16"` stores them in half the bytes, as the book's `save_params` does
     (§1.5.1); `load_weights` gives float16 arrays back, and a float32 net built from them
     computes in float32. A value beyond the dtype's range is refused, nothing written.
@@ -68,7 +72,7 @@ def save_weights(path: str | os.PathLike, weights: Weights, *, dtype: str | None
         raise ValueError(f"weights file must end in .npz, got {str(path)!r}")
     buf = io.BytesIO()
     np.savez(buf, **{k: arrays[k] for k in WEIGHT_NAMES})
-    return atomic_write_bytes(path, buf.getvalue())
+    return files.atomic_write_bytes(path, buf.getvalue(), what="weights file")
 
 
 MAX_BYTES = 1 << 30  # 1 GiB of arrays (134 million float64 weights): a bound, not the book's net
@@ -82,8 +86,7 @@ def load_weights(path: str | os.PathLike) -> Weights:
     per name, at most MAX_BYTES declared in all (a zip bomb is refused at once), and
     each .npy header's shape and dtype must fill its member exactly."""
     path = _path(path)
-    if not path.is_file():
-        raise ValueError(f"weights file {str(path)!r} does not exist")
+    _check_readable(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"weights file {str(path)!r} is not an .npz archive")
     try:
@@ -101,6 +104,31 @@ def load_weights(path: str | os.PathLike) -> Weights:
     except (ValueError, TypeError) as err:
         raise ValueError(f"weights file {str(path)!r}: {err}") from None
     return arrays
+
+
+def _check_readable(path: Path) -> None:
+    """ValueError unless `path` is a regular file (a symlink to one included): an .npz
+    is read by seeking, which a FIFO or a device cannot do."""
+    name = f"weights file {str(path)!r}"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(
+                f"{name} is a symlink to {os.readlink(path)!r}, which does not exist"
+            ) from None
+        raise ValueError(f"{name} does not exist") from None
+    except OSError as err:  # a symlink loop, a file on the way, no permission
+        raise ValueError(f"{name}: {err.strerror or err}") from None
+    except ValueError as err:  # a NUL in the name
+        raise ValueError(f"{name}: {err}") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{name} is a directory, not an .npz file")
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"{name} is a {files.kind(mode)}: an .npz archive is read by seeking, so it "
+            "must be a regular file"
+        )
 
 
 def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:

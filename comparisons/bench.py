@@ -52,7 +52,11 @@ from scratch.two_layer_net import Weights
 SEED = 1984
 DTYPES = ("float64", "float32")
 DEFAULT_REPEATS = 3
-DEFAULT_SIZES = ("book",)  # about a minute on two busy cores; the bigger sizes when asked
+# Timed runs per row at most: a row's median no longer moves after a few dozen runs on a
+# shared machine, and 100 runs of the medium size's rows take about an hour here
+# (`--repeats 1000000000` was accepted and would have run for a year).
+MAX_REPEATS = 100
+DEFAULT_SIZES = ("book",)  # 2 to 6 minutes on 2 cores (docs/speed.md); bigger when asked
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import adapters
@@ -107,11 +108,20 @@ def _device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}{hint}")
 
 
+def _split(text: str, expected: str) -> list[str]:
+    """The comma-separated names in `text`, stripped; an empty one (`numpy,,torch`, a
+    trailing comma) is refused, as a typo may hide there."""
+    names = [n.strip() for n in text.split(",")]
+    if "" in names:
+        raise argparse.ArgumentTypeError(
+            f"expected {expected}, got {text!r}" + (" (an empty name)" if any(names) else "")
+        )
+    return names
+
+
 def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     """A comma-separated list of `allowed` names, none twice."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {what}s")
+    names = _split(text, f"a comma-separated list of {what}s")
     for name in names:
         if name not in allowed:
             raise argparse.ArgumentTypeError(
@@ -136,9 +146,7 @@ def _frameworks(text: str) -> list[str]:
 def _concept_ids(text: str) -> list:
     from comparisons import rosetta
 
-    ids = [n.strip() for n in text.split(",") if n.strip()]
-    if not ids:
-        raise argparse.ArgumentTypeError("expected ID[,ID] (see rosetta --list)")
+    ids = _split(text, "ID[,ID] (see rosetta --list)")
     try:
         return [rosetta.concept(i) for i in dict.fromkeys(ids)]
     except ValueError as err:
@@ -148,9 +156,9 @@ def _concept_ids(text: str) -> list:
 def _rosetta_frameworks(text: str) -> tuple[str, ...]:
     from comparisons import rosetta
 
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = [n.strip() for n in text.split(",")]
     unknown = [n for n in names if n not in rosetta.FRAMEWORKS]
-    if not names or unknown or len(set(names)) != len(names):
+    if unknown or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(
             f"expected distinct names from {','.join(rosetta.FRAMEWORKS)}, got {text!r}"
         )
@@ -169,13 +177,16 @@ def _rosetta_width(text: str) -> int:
 
 
 def _out_file(text: str) -> Path:
-    path = Path(text)
-    if not text.strip() or path.is_dir():
+    """A file that can be written, checked now (adapters/files.py: a device or a FIFO is
+    written through, a symlink followed, a folder that takes no new files refused)."""
+    from adapters import files
+
+    if not text.strip():
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
-    for folder in path.parents:
-        if folder.exists() and not folder.is_dir():
-            raise argparse.ArgumentTypeError(f"{str(folder)!r} exists and is not a directory")
-    return path
+    try:
+        return files.check_writable(Path(text), "--out")
+    except ValueError as err:  # argparse says "argument --out:" first
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--out").lstrip(": ")) from None
 
 
 def _precisions(text: str) -> tuple[str, ...]:
@@ -195,6 +206,13 @@ def _check_dtype(text: str) -> str:
             "in train's precision matrix (--precisions)"
         )
     return text
+
+
+def _repeats(text: str) -> int:
+    value = _positive_int(text)
+    if value > bench.MAX_REPEATS:
+        raise argparse.ArgumentTypeError(f"at most {bench.MAX_REPEATS}, got {value}")
+    return value
 
 
 def _sizes(text: str) -> tuple[str, ...]:
@@ -363,7 +381,14 @@ def build_parser() -> Parser:
         default=None,
         help="columns, 80 to 1000 (default: the terminal's)",
     )
-    rosetta.add_argument("--out", type=_out_file, default=None, help="write to FILE, not stdout")
+    rosetta.add_argument(
+        "--out",
+        type=_out_file,
+        default=None,
+        metavar="FILE",
+        help="write to FILE, not stdout: a file is replaced whole, a device, a FIFO or "
+        "/dev/stdout is written through, a symlink is followed",
+    )
 
     drift = sub.add_parser("drift", help="stock torch.optim / optax vs the book's optimizers")
     _frameworks_option(drift)
@@ -377,14 +402,14 @@ def build_parser() -> Parser:
         "--sizes",
         type=_sizes,
         default=None,
-        help="comma-separated, from book,medium,large (default: book, about a minute; "
-        "book,medium,large on cuda)",
+        help="comma-separated, from book,medium,large (default: book, 2 to 6 minutes on 2 "
+        "CPU cores, by the machine and its load; book,medium,large on cuda)",
     )
     b.add_argument(
         "--dtypes",
         type=_bench_dtypes,
-        default=bench.DTYPES,
-        help="comma-separated, from float64,float32 (default: both)",
+        default=None,
+        help="comma-separated, from float64,float32 (default: both; float64 with --data-parallel)",
     )
     _frameworks_option(b)
     b.add_argument(
@@ -396,10 +421,11 @@ def build_parser() -> Parser:
     )
     b.add_argument(
         "--repeats",
-        type=_positive_int,
+        type=_repeats,
         default=None,
-        help=f"timed runs per row (default: {bench.DEFAULT_REPEATS}; {RECORD_REPEATS} with "
-        "--record, whose ratios are a few percent)",
+        help=f"timed runs per row, at most {bench.MAX_REPEATS} (default: "
+        f"{bench.DEFAULT_REPEATS}; {RECORD_REPEATS} with --record, whose ratios are a few "
+        "percent; 1 with --data-parallel --steps)",
     )
     b.add_argument(
         "--steps", type=_positive_int, default=None, help="steps at every size (a quick run)"
@@ -407,9 +433,10 @@ def build_parser() -> Parser:
     b.add_argument(
         "--data-parallel",
         action="store_true",
-        help="instead: seconds per step with 1 and 2 workers in every framework and mode, at "
-        "the book's and the medium size (or --sizes), and the all-reduce's share of a step "
-        "(a few minutes; --steps 300 for a quick run)",
+        help="instead: seconds per step with 1 and 2 workers in every framework (or "
+        "--frameworks) and mode, at the book's and the medium size (or --sizes), in float64 "
+        "(or --dtypes), on the CPU, and the all-reduce's share of a step (a few minutes; "
+        "--steps 300 for a quick run)",
     )
     b.add_argument(
         "--record",
@@ -543,7 +570,9 @@ def train_config(args: argparse.Namespace) -> RunConfig:
             )
         except ValueError as err:
             text = str(err).replace("data_parallel", "--data-parallel")
-            raise UsageError(text.replace("uneven=True", "--allow-uneven")) from None
+            for library in ("uneven=True (--allow-uneven)", "uneven=True"):  # the option once
+                text = text.replace(library, "--allow-uneven")
+            raise UsageError(text) from None
     check_fits(spec, args.max_grad, args.dtype)  # the float64 calibration run holds more
     need_module("matplotlib", "train (its plots)")
     try:
@@ -582,12 +611,23 @@ def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
     check_device(frameworks, args.device)
     if args.record:
         _check_bench_record(args, frameworks)
+    if args.data_parallel and args.device != "cpu":
+        raise UsageError(
+            "--data-parallel times CPU workers (torch's gloo processes, JAX's host devices): "
+            "drop --device"
+        )
     sizes = args.sizes
     if sizes is None:
         sizes = tuple(bench.SIZES) if args.device != "cpu" else bench.DEFAULT_SIZES
-    repeats = args.repeats or (RECORD_REPEATS if args.record else bench.DEFAULT_REPEATS)
+        sizes = ("book", "medium") if args.data_parallel else sizes
+    dtypes = args.dtypes or (("float64",) if args.data_parallel else bench.DTYPES)
+    repeats = args.repeats or bench.DEFAULT_REPEATS
+    if args.repeats is None and args.record:
+        repeats = RECORD_REPEATS
+    if args.repeats is None and args.data_parallel and args.steps is not None:
+        repeats = 1  # a quick run
     config = bench.BenchConfig(
-        sizes, tuple(args.dtypes), tuple(frameworks), args.device, repeats, args.steps
+        sizes, tuple(dtypes), tuple(frameworks), args.device, repeats, args.steps
     )
     steps = "" if args.steps is None else f" with --steps {args.steps}"
     check_memory(bench.memory_needed(config), f"bench at size {', '.join(sizes)}{steps}")
@@ -600,7 +640,7 @@ def _check_bench_record(args: argparse.Namespace, frameworks: list[str]) -> None
         raise UsageError("--record and --data-parallel are two benchmarks: choose one")
     if not {"torch", "jax"} & set(frameworks):
         raise UsageError("--record times torch and JAX loops: add torch or jax to --frameworks")
-    if args.sizes is not None or tuple(args.dtypes) != bench.DTYPES or args.device != "cpu":
+    if args.sizes is not None or args.dtypes not in (None, bench.DTYPES) or args.device != "cpu":
         raise UsageError(
             "--record times the book's size in float64 on the CPU: drop --sizes, --dtypes "
             "and --device"
@@ -714,7 +754,12 @@ def cmd_rosetta(args: argparse.Namespace) -> int:
     if args.out is not None:
         from adapters.files import atomic_write_text
 
-        atomic_write_text(args.out, text if text.endswith("\n") else text + "\n")
+        try:
+            atomic_write_text(args.out, text if text.endswith("\n") else text + "\n", what="--out")
+        except (OSError, ValueError) as err:  # a full disk: the previous file is kept
+            why = err.strerror if isinstance(err, OSError) and err.strerror else err
+            print(f"scratch-parity: cannot write {str(args.out)!r}: {why}", file=sys.stderr)
+            return 1
         return 0
     return _print_quietly(text)
 
@@ -754,7 +799,7 @@ def cmd_drift(args: argparse.Namespace, frameworks: list[str]) -> int:
 def cmd_bench(args: argparse.Namespace, config: bench.BenchConfig) -> int:
     """The table (or --json) on stdout, the progress bar on stderr."""
     if args.data_parallel:
-        return cmd_bench_data_parallel(args)
+        return cmd_bench_data_parallel(args, config)
     if args.record:
         return cmd_bench_record(args, config)
     results = bench.bench_results(config, None if args.quiet else bench.show_progress)
@@ -764,28 +809,34 @@ def cmd_bench(args: argparse.Namespace, config: bench.BenchConfig) -> int:
     return 0
 
 
-def cmd_bench_data_parallel(args: argparse.Namespace) -> int:
+def cmd_bench_data_parallel(args: argparse.Namespace, config: bench.BenchConfig) -> int:
     """bench --data-parallel: N=1 against N=2 workers, per step (comparisons/
     data_parallel_measure.py; the torch ranks start before the clock does)."""
     from comparisons import data_parallel_measure, text
 
     say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    say("timing 1 and 2 workers in every framework and mode (a few minutes) ...")
-    sizes = args.sizes or ("book", "medium")
-    rows = data_parallel_measure.timing(steps=args.steps, sizes=sizes)
+    say(f"timing 1 and 2 workers in {', '.join(config.frameworks)} (a few minutes) ...")
+    rows = data_parallel_measure.timing(
+        steps=config.steps,
+        sizes=config.sizes,
+        frameworks=config.frameworks,
+        dtypes=config.dtypes,
+        repeats=config.repeats,
+    )
     if args.json:
-        keys = ("size", "run", "n1_seconds", "n2_seconds", "allreduce_seconds", "comm_share")
+        keys = ("size", "dtype", "run", "n1_seconds", "n2_seconds", "allreduce_seconds")
+        keys += ("comm_share",)
         print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=2))
         return 0
-    head = ("size", "framework/mode", "N=1 per step", "N=2 per step", "N=2 / N=1")
+    head = ("size", "dtype", "framework/mode", "N=1 per step", "N=2 per step", "N=2 / N=1")
     head += ("all-reduce", "its share of an N=2 step")
     body = [
         (
-            size, run, text.duration(one), text.duration(two), f"{two / one:.2f}",
+            size, dtype, run, text.duration(one), text.duration(two), f"{two / one:.2f}",
             "-" if run.startswith("numpy") else text.duration(comm),
             "-" if run.startswith("numpy") else f"{100 * share:.1f}%",
         )
-        for size, run, one, two, comm, share in rows
+        for size, dtype, run, one, two, comm, share in rows
     ]  # fmt: skip
     print(text.text_table(head, body))
     return 0
@@ -833,17 +884,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    from comparisons import streams
+
     try:
         args = parse(argv)
-        if args.command == "train":  # every check, before any work
-            return cmd_train(args, train_config(args))
-        if args.command == "check":
-            return cmd_check(args, check_frameworks(args))
-        if args.command == "rosetta":
-            return cmd_rosetta(args)
-        if args.command == "drift":
-            return cmd_drift(args, drift_frameworks(args))
-        return cmd_bench(args, bench_config(args))
+        command = checked(args)  # every check, before any work
+        if args.command != "rosetta" or args.out is None:  # all but rosetta --out print
+            streams.need_stdout()
+        return command()
     except UsageError as err:
         print(f"scratch-parity: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+
+
+def checked(args: argparse.Namespace) -> Callable[[], int]:
+    """The command the options describe, every option checked (UsageError for a bad one)."""
+    if args.command == "train":
+        config = train_config(args)
+        return lambda: cmd_train(args, config)
+    if args.command == "check":
+        frameworks = check_frameworks(args)
+        return lambda: cmd_check(args, frameworks)
+    if args.command == "rosetta":
+        return lambda: cmd_rosetta(args)
+    if args.command == "drift":
+        frameworks = drift_frameworks(args)
+        return lambda: cmd_drift(args, frameworks)
+    config = bench_config(args)
+    return lambda: cmd_bench(args, config)

@@ -22,6 +22,7 @@ import os
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")  # before anything imports jax
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import time  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
@@ -54,12 +55,14 @@ def agreement(steps_epochs: int = 300) -> list[tuple]:
     return rows
 
 
-def per_step(problem, framework: str, mode: str, n: int, repeats: int) -> float:
+def per_step(
+    problem, framework: str, mode: str, n: int, repeats: int, dtype: str = "float64"
+) -> float:
     """Best seconds per step over `repeats` runs (after one warm-up run: compiles)."""
     spec = OptimizerSpec("sgd", problem.size.lr)
     best = float("inf")
     for _ in range(repeats + 1):
-        net = adapters.build(framework, problem.weights)
+        net = adapters.build(framework, problem.weights, dtype=dtype)
         traj = net.train(
             problem.x, problem.t, problem.schedule, spec, mode=mode,
             record_every=problem.record_every, data_parallel=n,
@@ -68,14 +71,16 @@ def per_step(problem, framework: str, mode: str, n: int, repeats: int) -> float:
     return best
 
 
-def _gloo_allreduce(rank: int, world: int, size: int, calls: int, port: int, out) -> None:
+def _gloo_allreduce(
+    rank: int, world: int, size: int, calls: int, port: int, out, dtype: str = "float64"
+) -> None:
     import torch
     import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world, timeout=timedelta(seconds=60))
-    buf = torch.ones(size, dtype=torch.float64)
+    buf = torch.ones(size, dtype=getattr(torch, dtype))
     for _ in range(20):
         dist.all_reduce(buf)
     dist.barrier()
@@ -87,7 +92,7 @@ def _gloo_allreduce(rank: int, world: int, size: int, calls: int, port: int, out
     dist.destroy_process_group()
 
 
-def torch_allreduce_seconds(size: int, calls: int = 2000) -> float:
+def torch_allreduce_seconds(size: int, calls: int = 2000, dtype: str = "float64") -> float:
     import torch.multiprocessing as mp
 
     from adapters import data_parallel
@@ -96,7 +101,8 @@ def torch_allreduce_seconds(size: int, calls: int = 2000) -> float:
     out = ctx.Value("d", 0.0)
     port = data_parallel.free_port()
     procs = [
-        ctx.Process(target=_gloo_allreduce, args=(r, 2, size, calls, port, out)) for r in range(2)
+        ctx.Process(target=_gloo_allreduce, args=(r, 2, size, calls, port, out, dtype))
+        for r in range(2)
     ]
     for p in procs:
         p.start()
@@ -105,9 +111,9 @@ def torch_allreduce_seconds(size: int, calls: int = 2000) -> float:
     return out.value
 
 
-def jax_pmean_seconds(size: int, calls: int = 2000) -> float:
-    """One `pmean` of `size` float64 over 2 host devices, inside one program (a scan of
-    `calls` of them), as the data-parallel step does it."""
+def jax_pmean_seconds(size: int, calls: int = 2000, dtype: str = "float64") -> float:
+    """One `pmean` of `size` numbers of `dtype` over 2 host devices, inside one program (a
+    scan of `calls` of them), as the data-parallel step does it."""
     import jax
     import jax.numpy as jnp
 
@@ -121,10 +127,10 @@ def jax_pmean_seconds(size: int, calls: int = 2000) -> float:
 
         return jax.lax.scan(body, v, None, length=calls)[0]
 
-    with jax.enable_x64(True):
+    with jax.enable_x64(dtype == "float64"):
         f = jax.jit(jax.shard_map(many, mesh=mesh, in_specs=P("data"), out_specs=P("data")))
         v = jax.device_put(
-            jnp.ones(2 * size, jnp.float64), jax.sharding.NamedSharding(mesh, P("data"))
+            jnp.ones(2 * size, getattr(jnp, dtype)), jax.sharding.NamedSharding(mesh, P("data"))
         )
         jax.block_until_ready(f(v))
         start = time.perf_counter()
@@ -133,30 +139,39 @@ def jax_pmean_seconds(size: int, calls: int = 2000) -> float:
 
 
 def timing(
-    quick: bool = False, steps: int | None = None, sizes: tuple[str, ...] = ("book", "medium")
+    quick: bool = False,
+    steps: int | None = None,
+    sizes: tuple[str, ...] = ("book", "medium"),
+    frameworks: tuple[str, ...] = ("numpy", "torch", "jax"),
+    dtypes: tuple[str, ...] = ("float64",),
+    repeats: int | None = None,
 ) -> list[tuple]:
-    """(size, framework/mode, seconds a step with N=1, with N=2, one all-reduce, its share
-    of an N=2 step) at each of `sizes`; `steps` (or 300 when `quick`) per
-    run instead of each size's own."""
+    """(size, dtype, framework/mode, seconds a step with N=1, with N=2, one all-reduce,
+    its share of an N=2 step) at each of `sizes` and `dtypes`, for the runs of
+    `frameworks`; `steps` (or 300 when `quick`) per run instead of each size's own, the
+    best of `repeats` runs (default: 3, or 1 with `steps`)."""
     rows = []
     steps = 300 if quick and steps is None else steps
+    repeats = repeats or (1 if steps is not None else 3)
+    runs = [(fw, mode) for fw, mode in RUNS if fw in frameworks]
     for name in sizes:
         size = SIZES[name]
         problem = make_problem(size, steps)
         params = 2 * size.hidden + size.hidden + size.hidden * 3 + 3
         calls = 2000 if steps is None else 50  # all-reduces timed, for their mean
-        comm = {
-            "torch": torch_allreduce_seconds(params, calls),
-            "jax": jax_pmean_seconds(params, calls),
-            "numpy": 0.0,
-        }
-        with torch_ddp.ranks(2):
-            for framework, mode in RUNS:
-                repeats = 1 if steps is not None else 3
-                one = per_step(problem, framework, mode, 1, repeats)
-                two = per_step(problem, framework, mode, 2, repeats)
-                share = comm[framework] / two if framework != "numpy" else float("nan")
-                rows.append((name, f"{framework}/{mode}", one, two, comm[framework], share))
+        for dtype in dtypes:
+            comm = {"numpy": 0.0}
+            if "torch" in frameworks:
+                comm["torch"] = torch_allreduce_seconds(params, calls, dtype)
+            if "jax" in frameworks:
+                comm["jax"] = jax_pmean_seconds(params, calls, dtype)
+            with torch_ddp.ranks(2) if "torch" in frameworks else contextlib.nullcontext():
+                for framework, mode in runs:
+                    one = per_step(problem, framework, mode, 1, repeats, dtype)
+                    two = per_step(problem, framework, mode, 2, repeats, dtype)
+                    share = comm[framework] / two if framework != "numpy" else float("nan")
+                    run = f"{framework}/{mode}"
+                    rows.append((name, dtype, run, one, two, comm[framework], share))
     return rows
 
 
@@ -170,7 +185,7 @@ def main() -> None:
         for opt, n, run, dw, dl in agreement():
             print(f"  {opt:5s} x {n} workers  {run:12s}  |dW| {dw:.2e}  |dloss| {dl:.2e}")
     print("\nseconds per step, N=1 vs N=2 (comm: one all-reduce of the gradient):")
-    for size, run, one, two, comm, share in timing(args.quick):
+    for size, _dtype, run, one, two, comm, share in timing(args.quick):
         print(
             f"  {size:6s} {run:12s}  N=1 {one * 1e3:8.3f} ms  N=2 {two * 1e3:8.3f} ms  "
             f"x{two / one:5.2f}  comm {comm * 1e3:7.3f} ms ({100 * share:4.1f}% of a step)"

@@ -79,7 +79,7 @@ def drift_rows(
 
 
 def format_drift(rows: list[dict]) -> str:
-    """A markdown table, as the README shows it."""
+    """A markdown table, as docs/numerics.md shows it."""
     head = (
         "optimizer (lr)",
         "framework",

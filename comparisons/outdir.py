@@ -17,8 +17,9 @@ left by a killed run is removed by the next run that takes the lock.
 
 `check(out)` finds an unusable DIR before any training: a dangling symlink, a symlink
 loop, a name longer than the file system allows, a path through a file, a directory
-that cannot be written (permissions, read-only file system, `chattr +i`), a folder that
-is not DIR's own (see above).
+that cannot be written (permissions, read-only file system, `chattr +i`, a file system
+that holds no folders of ours such as /proc and /sys: found by creating and removing the
+staging folder where it will go), a folder that is not DIR's own (see above).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _errno_text(err: OSError) -> str:
 
 def check(out: Path) -> Path:
     """`out` when a run can write its set there; else ValueError saying why, in one line.
-    Runs before any training; creates nothing."""
+    Runs before any training; leaves nothing behind (see _probe)."""
     text = str(out)
     try:
         os.lstat(out)
@@ -113,7 +114,22 @@ def check(out: Path) -> Path:
         raise ValueError(f"--out {text!r} is immutable (chattr +i): it cannot be replaced")
     if exists:
         _own_folder(target, text)
+    _probe(ancestor, target.relative_to(ancestor).parts[0], text)
     return out
+
+
+def _probe(folder: Path, name: str, text: str) -> None:
+    """Create and remove the staging folder where the run will create it: the kernel's own
+    answer to "can a folder be made here?", which permissions cannot give (/proc and /sys
+    refuse new folders to root too; root may write into a 0555 folder)."""
+    probe = folder / f".{name}{STAGING}{secrets.token_hex(4)}"
+    try:
+        os.mkdir(probe, 0o700)
+    except OSError as err:
+        raise ValueError(
+            f"--out {text!r}: {str(folder)!r} does not take new folders ({_errno_text(err)})"
+        ) from None
+    os.rmdir(probe)
 
 
 def _own_folder(target: Path, text: str) -> None:

@@ -5,7 +5,7 @@ problem) trained the way a person writes it, with no adapter: a torch `nn.Sequen
 with `F.cross_entropy` and `torch.optim.SGD`, eager, on one thread (as the benchmark's
 torch baseline); a jitted JAX step with optax's SGD.
 Each loop is timed bare and under `record(step, weights, schedule, ...)` at
-`record_every` 1 and 100 (the torch weights taken as the README's example takes them:
+`record_every` 1 and 100 (the torch weights taken as docs/own-model.md's example takes them:
 `from_torch`'s views, made once), the runs interleaved (bare, every 1, every 100, bare,
 ...) so a shared machine's load falls on all of them alike. A row's times are the best
 of the runs and its ratio the ratio of the bests: the cost is a few microseconds a step,

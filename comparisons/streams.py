@@ -7,6 +7,11 @@
 - a closed pipe (`... | head -1`) ending the command quietly with exit status 141, what
   a program stopped by SIGPIPE reports (as `yes | head -1` does under `set -o pipefail`);
 - a stream that cannot be written (`> /dev/full`) reported in one line on stderr, exit 1;
+- a standard stream closed by the shell (`>&-`, `2>&-`): its descriptor is opened on
+  /dev/null at once, so that no file the command opens takes its number (and receives
+  what a library or a worker process writes to it); a closed stdout is reported as one
+  that cannot be written (`need_stdout` says so before any work), a closed stderr
+  swallows what would have gone there, and the exit status is the one promised;
 - Ctrl-C (SIGINT) one line, exit 130; SIGTERM one line, exit 143 (128 + the signal);
 - an output set that cannot be written (comparisons.outdir.OutDirError) one line, exit 1.
 The interpreter's streams and signal handlers are put back when the command returns.
@@ -50,14 +55,24 @@ ASCII = str.maketrans(
 )
 
 
+CLOSED = OSError(errno.EBADF, "it is closed (>&-); >/dev/null discards what is written")
+
+
 class GuardedStream:
     """A text stream whose write escapes what its encoding cannot hold and turns a write
-    error into StreamClosed; everything else is the wrapped stream's."""
+    error into StreamClosed; everything else is the wrapped stream's. `stream` None: a
+    stream the shell closed, whose every write is StreamClosed."""
 
     def __init__(self, stream, name: str):
         self._stream, self._name = stream, name
 
+    @property
+    def closed_by_shell(self) -> bool:
+        return self._stream is None
+
     def write(self, text: str) -> int:
+        if self._stream is None:
+            raise StreamClosed(self._name, CLOSED)
         try:
             try:
                 return self._stream.write(text)
@@ -69,6 +84,8 @@ class GuardedStream:
             raise StreamClosed(self._name, err) from None
 
     def flush(self) -> None:
+        if self._stream is None:
+            return  # nothing was written
         try:
             self._stream.flush()
         except OSError as err:
@@ -76,6 +93,33 @@ class GuardedStream:
 
     def __getattr__(self, attr):
         return getattr(self._stream, attr)
+
+
+def need_stdout() -> None:
+    """StreamClosed, before any work, when the shell closed standard output (`>&-`): a
+    command whose results go there would run to the end to fail at its first line."""
+    if isinstance(sys.stdout, GuardedStream) and sys.stdout.closed_by_shell:
+        raise StreamClosed("stdout", CLOSED)
+
+
+def _open_closed_descriptors() -> set[int]:
+    """Standard descriptors (0, 1, 2) the shell closed, each now open on /dev/null.
+
+    The kernel gives a new file the lowest free descriptor: with 1 or 2 closed, the next
+    file the command opens (a weights file, a report) would become "standard output" or
+    "standard error" to every library that writes there and to every worker process."""
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+    for fd in sorted(closed):
+        devnull = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        if devnull != fd:
+            os.dup2(devnull, fd)
+            os.close(devnull)
+    return closed
 
 
 def _silence(stream) -> None:
@@ -144,7 +188,10 @@ def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
     from comparisons.outdir import OutDirError
 
     real_out, real_err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = GuardedStream(real_out, "stdout"), GuardedStream(real_err, "stderr")
+    closed = _open_closed_descriptors()
+    out = None if 1 in closed else real_out
+    err = real_err if 2 not in closed and real_err is not None else open(2, "w", closefd=False)
+    sys.stdout, sys.stderr = GuardedStream(out, "stdout"), GuardedStream(err, "stderr")
     try:
         with _signals_stop_the_command():
             try:
@@ -154,23 +201,26 @@ def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
                     status = 0 if done.code is None else done.code
                 sys.stdout.flush()
                 return status
-            except StreamClosed as closed:
-                broken = real_out if closed.name == "stdout" else real_err
-                _silence(broken)
-                if closed.err.errno == errno.EPIPE:
+            except StreamClosed as broken:
+                if broken.err is not CLOSED:
+                    _silence(out if broken.name == "stdout" else err)
+                if broken.err.errno == errno.EPIPE:
                     return EXIT_PIPE  # the reader has gone: nothing to say, nowhere to say it
-                if closed.name == "stdout":
-                    why = closed.err.strerror or closed.err
-                    _say(real_err, f"cannot write to standard output: {why}")
+                if broken.name == "stdout":
+                    why = broken.err.strerror or broken.err
+                    _say(err, f"cannot write to standard output: {why}")
                 return 1
             except KeyboardInterrupt:
-                _say(real_err, "interrupted")
+                _say(err, "interrupted")
                 return EXIT_INT
             except Terminated:
-                _say(real_err, "terminated")
+                _say(err, "terminated")
                 return EXIT_TERM
-            except OutDirError as err:
-                _say(real_err, str(err))
+            except OutDirError as failed:
+                _say(err, str(failed))
                 return 1
     finally:
         sys.stdout, sys.stderr = real_out, real_err
+        if err is not real_err:
+            with contextlib.suppress(OSError):
+                err.close()

@@ -3,7 +3,7 @@
 - The `framework` fixture, the `crossframework` marker and `--require-all-frameworks`
   (passed by `make test`, hence by CI: every skipped `crossframework` test fails, and so
   does the session when a framework is missing) come from the package's pytest plugin,
-  comparisons/parity/pytest_plugin.py. It is registered by the package's `pytest11`
+  scratch_parity/pytest_plugin.py. It is registered by the package's `pytest11`
   entry point; until the environment's install has that entry point (an editable
   install made before it existed), it is loaded from here instead.
 - Every test is checked for side effects on global numerics state: NumPy's global
@@ -30,7 +30,7 @@ os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
 
 from tests.helpers import PAIRS, changed, need, snapshot  # noqa: E402
 
-PLUGIN = "comparisons.parity.pytest_plugin"
+PLUGIN = "scratch_parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
     pytest_plugins = [PLUGIN]
 

@@ -177,7 +177,7 @@ def test_jax_mesh_equals_the_single_run_for_every_optimizer(mode, n, case):
 def test_the_books_3000_steps_on_two_workers_equal_the_single_run(framework, mode):
     """Where the whole run is cheap; torch's DDP and JAX's step mode pay a collective per
     step (3000 steps: seconds), and comparisons/data_parallel_measure.py measures them
-    over the same 3000 steps (README)."""
+    over the same 3000 steps (docs/data-parallel.md)."""
     need(framework)
     ref = single("sgd", 300, record_every=50)
     other = parallel(framework, mode, "sgd", 2, 300, record_every=50)

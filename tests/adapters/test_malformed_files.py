@@ -161,10 +161,10 @@ def test_load_weights_returns_a_valid_file_and_refuses_the_rest(case):
     "path, words",
     [
         ("missing.npz", "does not exist"),
-        (".", "does not exist"),  # a directory
+        (".", "is a directory, not an .npz file"),
         (None, "path"),
         (3, "path"),
-        ("bad\0name.npz", "does not exist"),
+        ("bad\0name.npz", "null byte"),
     ],
 )
 def test_load_weights_refuses_paths_that_are_not_files(tmp_path, path, words):

@@ -48,7 +48,7 @@ def trajectory(
     )
 
 
-# the README's 3-layer net, Affine-ReLU-Affine-Sigmoid-Affine; non-square: 4 -> 6 -> 5 -> 3
+# docs/own-model.md's 3-layer net, Affine-ReLU-Affine-Sigmoid-Affine; non-square: 4 -> 6 -> 5 -> 3
 SIZES = (4, 6, 5, 3)
 
 

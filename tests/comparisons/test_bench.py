@@ -177,7 +177,7 @@ def test_bad_options_end_in_one_line_and_exit_2(options, message, capsys):
 
 def test_the_default_bench_is_the_books_size_only_the_bigger_ones_when_asked():
     config = bench_config()
-    assert config.sizes == ("book",)  # about a minute: medium and large when named
+    assert config.sizes == ("book",)  # minutes on 2 cores: medium and large when named
     assert config.dtypes == ("float64", "float32") and config.device == "cpu"
     assert config.repeats == bench.DEFAULT_REPEATS and config.steps is None
     assert bench_config("--sizes", "medium,large").sizes == ("medium", "large")

@@ -40,8 +40,8 @@ def _parses(text: str) -> bool:
 
 
 def _frameworks_ok(text: str) -> bool:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    return bool(names) and len(set(names)) == len(names) and set(names) <= set(adapters.FRAMEWORKS)
+    names = [n.strip() for n in text.split(",")]  # an empty name (`numpy,,torch`) is refused
+    return all(names) and len(set(names)) == len(names) and set(names) <= set(adapters.FRAMEWORKS)
 
 
 def unit_interval_misses():
@@ -105,7 +105,9 @@ def bad_train_option(draw, out: str) -> list[str]:
     elif option == "--frameworks":
         bad = draw(
             st.one_of(
-                st.sampled_from(["", ",", "numpy,numpy", "tensorflow", "numpy;jax", "NumPy"]),
+                st.sampled_from(
+                    ["", ",", "numpy,numpy", "tensorflow", "numpy;jax", "NumPy", "numpy,,torch"]
+                ),
                 WORD.filter(lambda s: not _frameworks_ok(s)),
             )
         )

@@ -490,7 +490,7 @@ def test_every_design_name_is_importable_and_no_framework_is_imported(tmp_path):
     ]
     assert sorted(names) == sorted(parity.__all__)
     code = (
-        "import sys, comparisons.parity, comparisons.parity.pytest_plugin\n"
+        "import sys, comparisons.parity, scratch_parity.pytest_plugin\n"
         f"from comparisons.parity import {', '.join(names)}\n"
         "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))\n"
     )

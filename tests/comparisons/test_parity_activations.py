@@ -1,7 +1,7 @@
 """Which layer diverges first: named activations of a NumPy, torch or JAX model, compared
 in the reference's order, and `Report.first_failure()` naming the first diverging layer.
 
-The model is the README's 3-layer net, Affine-ReLU-Affine-Sigmoid-Affine, with
+The model is docs/own-model.md's 3-layer net, Affine-ReLU-Affine-Sigmoid-Affine, with
 non-square sizes (4 inputs, 6 and 5 hidden, 3 outputs) so a missing transpose fails.
 """
 

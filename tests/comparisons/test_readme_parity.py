@@ -1,6 +1,7 @@
-"""The README's "Parity for your own model" runs as written: its code blocks are executed
-in order, the three frameworks agree, and a learning rate 0.1% off in torch is caught at
-step 1 with the weight named."""
+"""Parity for your own model runs as written: the code blocks of docs/own-model.md are
+executed in order, the three frameworks agree, and a learning rate 0.1% off in torch is
+caught at step 1 with the weight named. The README's section of that name shows the
+page's parity block, word for word."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ import pytest
 import adapters
 from tests.helpers import need
 
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "own-model.md"
+README = ROOT / "README.md"
 HEADING = "## Parity for your own model"
-README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
 
 
 def section_code() -> list[str]:
-    """The section's Python code blocks, in order."""
-    text = README.read_text(encoding="utf-8")
-    assert HEADING in text, f"README.md lost its section {HEADING!r}"
-    section = text.split(HEADING, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    """The page's Python code blocks, in order."""
+    return python_blocks(PAGE.read_text(encoding="utf-8"))
 
 
 def run(blocks: list[str], namespace: dict) -> dict:
@@ -30,9 +34,9 @@ def run(blocks: list[str], namespace: dict) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a net this small runs fastest on one thread
     try:
-        with torch.random.fork_rng(devices=[]):  # the README's nn.Linear draws its own init
+        with torch.random.fork_rng(devices=[]):  # the page's nn.Linear draws its own init
             for block in blocks:
-                exec(compile(block, str(README), "exec"), namespace)
+                exec(compile(block, str(PAGE), "exec"), namespace)
     finally:
         torch.set_num_threads(threads)
     return namespace
@@ -40,10 +44,17 @@ def run(blocks: list[str], namespace: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def readme() -> dict:
-    """The namespace the README's code leaves behind."""
+    """The namespace the page's code leaves behind."""
     need("torch", "jax")
     adapters.net_class("jax")  # imports jax with NumPy's global generator kept
     return run(section_code(), {"__name__": "readme"})
+
+
+def test_the_readme_shows_the_pages_parity_block_word_for_word():
+    text = README.read_text(encoding="utf-8")
+    assert HEADING in text, f"README.md lost its section {HEADING!r}"
+    shown = python_blocks(text.split(HEADING, 1)[1].split("\n## ", 1)[0])
+    assert shown == section_code()[-1:], "README.md's parity block differs from docs/own-model.md's"
 
 
 @pytest.mark.crossframework

@@ -3,7 +3,7 @@
 Changed from rung 3: the step (picking the batch, value_and_grad, update, apply_updates)
 is one pure function; jax.jit traces it once and runs the compiled program on every later
 batch. The batch is picked inside it: `x[rows]` on a JAX array outside jit is an operation
-of its own, dispatched from Python at every step (README: "The ladders").
+of its own, dispatched from Python at every step (docs/learn.md: "The ladders").
 Run: python -m comparisons.rosetta.ladder.jax_4_jit
 """
 
