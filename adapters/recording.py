@@ -72,8 +72,10 @@ class Recorder:
     been taken then), by the same stores (`gradients()`). `stop_on_non_finite=True`
     ends the run at the first loss that is not finite (`stopped` is its step): at that
     step for Python, NumPy and CPU torch losses, one step later for JAX losses on the
-    CPU (converted a step late), within `CHUNK["losses"]` steps for losses kept on an
-    accelerator (checked a chunk at a time, not synchronised every step).
+    CPU (converted a step late); losses kept on an accelerator are checked a chunk at a
+    time, not synchronised every step: a torch loss within `CHUNK["losses"]` steps, a JAX
+    loss within two chunks (a chunk comes to NumPy once the next one is stacked). The
+    step named is the non-finite loss's own either way.
     `comparisons.parity.record` stops so; the adapters judge a run at its end, where the
     book's loss and its epsilon-free twin are both known.
     """

@@ -8,8 +8,8 @@ recorded, gradients too) by the reference, against the same run with one thing p
 - `other init`: other initial weights (no kind fits: every proof is tried and fails).
 
 Each is compared `repeats` times; a row gives the best time of a whole comparison and of
-the hint finding inside it (comparisons/parity/hints.py `find`, timed where the comparison
-calls it), and their ratio. Issue 22's target: hints cost at most 10% of the comparison.
+the hint finding inside it (comparisons/parity/hints.py `find_hints`, timed where the
+comparison calls it), and their ratio. Issue 22's target: hints cost at most 10% of the comparison.
 Hints are looked for only once the runs have parted; an agreeing pair pays nothing.
 """
 
@@ -23,8 +23,7 @@ import numpy as np
 
 import adapters
 from adapters import OptimizerSpec
-from comparisons.parity import compare_trajectories
-from comparisons.parity import hints as hinting
+from comparisons.parity import compare_trajectories, trajectories
 from comparisons.run import RunConfig, book_data
 
 LIMIT = 0.10  # hint finding / the comparison without it
@@ -54,7 +53,7 @@ def timing(epochs: int = 300, repeats: int = 5) -> list[dict]:
     one, their ratio, and the first hint found."""
     ref, others = runs(epochs)
     spent: list[float] = []
-    find = hinting.find
+    find = trajectories.find_hints
 
     def timed_find(*args, **kwargs):
         start = time.perf_counter()
@@ -64,7 +63,7 @@ def timing(epochs: int = 300, repeats: int = 5) -> list[dict]:
             spent.append(time.perf_counter() - start)
 
     rows = []
-    hinting.find = timed_find  # the comparison calls it as hinting.find
+    trajectories.find_hints = timed_find  # where the comparison looks it up
     try:
         for name, other in others.items():
             totals, finds = [], []
@@ -87,7 +86,7 @@ def timing(epochs: int = 300, repeats: int = 5) -> list[dict]:
                 }
             )
     finally:
-        hinting.find = find
+        trajectories.find_hints = find
     return rows
 
 

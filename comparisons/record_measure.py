@@ -16,7 +16,13 @@ beside it.
 
 Each row also times `record(..., grads=...)` at the same `record_every`: the gradients of
 the step just taken, recorded with the weights (issue 22's target: they add no more than
-the weights do, `grads_extra_per_step_s <= weights_extra_per_step_s`).
+the weights do, `grads_extra_per_step_s <= weights_extra_per_step_s`). The torch loop
+zeroes its gradients in place (`zero_grad(set_to_none=False)`), so each parameter keeps
+one gradient tensor and `grads` hands over views of them made once, as `weights` hands
+over `from_torch`'s views: the recorder then takes both the same way. With torch's
+default (`set_to_none=True`) every step's gradients are new tensors, and each record
+converts them afresh (a few microseconds a tensor more, and the `grads` function builds
+its views every time).
 
 `first` is the first `record` call in the process at `record_every=1`, timed apart: for
 JAX it compiles the functions that stack records on the device (once per set of weight
@@ -60,18 +66,20 @@ def torch_loop(problem) -> tuple[Callable, Callable, Callable, Callable]:
     def step(rows: np.ndarray):
         rows = torch.from_numpy(rows)
         loss = F.cross_entropy(model(x[rows]), t[rows])
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=False)  # one gradient tensor per parameter, zeroed in place
         loss.backward()
         opt.step()
         return loss
 
     views = from_torch(model, TORCH_NAMES)  # views: they follow the model as it trains
-    params = [dict(model.named_parameters())[TORCH_NAMES[k]] for k in views]
-
-    def grads() -> dict:  # nn.Linear's (out, in) gradient -> (in, out), as from_torch
-        return {k: p.grad.T if p.ndim == 2 else p.grad for k, p in zip(views, params, strict=True)}
-
-    return reset, step, lambda: views, grads
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # made once; backward adds into it
+    params = dict(model.named_parameters())
+    grad_views = {  # nn.Linear's (out, in) gradient -> (in, out), as from_torch
+        k: params[v].grad.T if params[v].ndim == 2 else params[v].grad
+        for k, v in TORCH_NAMES.items()
+    }
+    return reset, step, lambda: views, lambda: grad_views
 
 
 def jax_loop(problem) -> tuple[Callable, Callable, Callable, Callable]:

@@ -109,7 +109,7 @@ def grouped(hints: Iterable[Hint]) -> list[tuple[str, list[str], str]]:
     return out
 
 
-def find(
+def find_hints(
     sides: Sides,
     records: Iterable[Records],
     fingerprints: tuple[np.ndarray | None, np.ndarray | None],
@@ -379,4 +379,4 @@ def _rows(sides: Sides, rec: Records, name: str):
     return Hint("rows", name, detail), "rows " + ", ".join(shown[:3] + ["..."] * (len(shown) > 3))
 
 
-__all__ = ["KINDS", "Hint", "Records", "Sides", "find", "grouped"]
+__all__ = ["KINDS", "Hint", "Records", "Sides", "find_hints", "grouped"]

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adapters.checks import DTYPE_NAMES
-from comparisons.parity import hints as hinting
 from comparisons.parity.arrays import dtype_note
 from comparisons.parity.comparison import badness, errors
 from comparisons.parity.formatting import (
@@ -35,7 +34,7 @@ from comparisons.parity.formatting import (
     jsonable,
     list_text,
 )
-from comparisons.parity.hints import Hint
+from comparisons.parity.hints import Hint, Records, Sides, find_hints, grouped
 from comparisons.parity.tolerances import (
     CALIBRATION_FACTOR,
     lower_precision,
@@ -246,7 +245,7 @@ class TrajectoryReport:
                 "a block order, a lag, a constant factor, a few rows, a dtype); compare "
                 "the activations of the step where they part (tap, torch_activations)"
             )
-        groups = hinting.grouped(self.hints)
+        groups = grouped(self.hints)
         kind, names, detail = groups[0]
         also = f"; the same for {and_(names[1:])}" if len(names) > 1 else ""
         more = len(self.hints) - len(names)
@@ -278,7 +277,7 @@ class TrajectoryReport:
         out = [title, *columns([head, *lines])]
         out += [
             f"hint ({kind}, {', '.join(names)}): {detail}"
-            for kind, names, detail in hinting.grouped(self.hints)
+            for kind, names, detail in grouped(self.hints)
         ]
         if not self.passed and not self.hints:
             out.append(self.hint_text())
@@ -398,8 +397,8 @@ def compare_trajectories(
     report.rows = [_row(at, k, r) for k in at.a]
     report.rows_at = _at(at, r)
     if not report.passed:  # the hints: only once the runs have parted
-        sides = hinting.Sides(a_name, b_name, a.framework, b.framework)
-        report.hints, report.hint_tags = hinting.find(
+        sides = Sides(a_name, b_name, a.framework, b.framework)
+        report.hints, report.hint_tags = find_hints(
             sides,
             shown,
             (a.fingerprint, b.fingerprint),
@@ -416,17 +415,17 @@ def _records(
     b: dict[str, np.ndarray],
     names: list[str],
     tol: Any,
-) -> hinting.Records:
+) -> Records:
     """Both runs' records of `names`, as float64, with their errors and tolerances."""
     ra, rb, error, allowed = {}, {}, {}, {}
     for k in names:
         ra[k] = np.asarray(a[k], dtype=np.float64)
         rb[k] = np.asarray(b[k], dtype=np.float64)
         error[k], allowed[k] = errors(ra[k], rb[k], tol)
-    return hinting.Records(what, steps, ra, rb, error, allowed, None)
+    return Records(what, steps, ra, rb, error, allowed, None)
 
 
-def _first_failing(rec: hinting.Records) -> hinting.Records:
+def _first_failing(rec: Records) -> Records:
     """`rec` with `first`, its first record where an element is outside its tolerance."""
     n = len(rec.steps)
     if not n:  # no records (a run stopped before its first gradient)
@@ -443,7 +442,7 @@ def _per_record(values: dict[str, np.ndarray], records: int, reduce: Any) -> np.
     return reduce([reduce(v.reshape(records, -1), axis=1) for v in values.values()], axis=0)
 
 
-def _divergence(kind: type[Divergence], rec: hinting.Records) -> Divergence | None:
+def _divergence(kind: type[Divergence], rec: Records) -> Divergence | None:
     """The element worst relative to its allowance at the first failing record."""
     if rec.first is None:
         return None
@@ -467,7 +466,7 @@ def _divergence(kind: type[Divergence], rec: hinting.Records) -> Divergence | No
     )
 
 
-def _row(rec: hinting.Records, name: str, r: int) -> Row:
+def _row(rec: Records, name: str, r: int) -> Row:
     error, allowed = rec.error[name][r], rec.allowed[name][r]
     outside = ~(error <= allowed)
     if not error.size:
@@ -484,7 +483,7 @@ def _row(rec: hinting.Records, name: str, r: int) -> Row:
     )
 
 
-def _at(rec: hinting.Records, r: int) -> str:
+def _at(rec: Records, r: int) -> str:
     """ "the weights after 3 updates", "the gradients of step 2": what record r is."""
     s = int(rec.steps[r])
     return (

@@ -149,7 +149,12 @@ def mlp_twin(w, x, labels, rows_schedule, bug: str | None = None):
 
         weights = (lambda: before) if bug == "lagged" else (lambda: views)
         return record(
-            step, weights, rows_schedule, framework="torch", grads=grads, label=f"torch ({bug})"
+            step,
+            weights,
+            rows_schedule,
+            framework="torch",
+            grads=grads,
+            label=f"torch ({bug})" if bug else "torch",
         )
 
 
@@ -270,7 +275,12 @@ def cell_twin(w, x, h0, y, rows_schedule, bug: str | None = None):
 
     with pinned_precision("torch"):
         return record(
-            step, weights, rows_schedule, framework="torch", grads=grads, label=f"torch ({bug})"
+            step,
+            weights,
+            rows_schedule,
+            framework="torch",
+            grads=grads,
+            label=f"torch ({bug})" if bug else "torch",
         )
 
 
@@ -358,5 +368,5 @@ def embedding_twin(w, ids, labels, rows_schedule, bug: str | None = None):
             rows_schedule,
             framework="torch",
             grads=lambda: {k: p.grad for k, p in params.items()},
-            label=f"torch ({bug})",
+            label=f"torch ({bug})" if bug else "torch",
         )

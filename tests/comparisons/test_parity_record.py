@@ -466,3 +466,27 @@ def test_no_module_of_the_parity_package_is_shadowed_by_a_name_it_exports():
         module = importlib.import_module(f"comparisons.parity.{name}")
         assert isinstance(getattr(package, name), types.ModuleType), name
         assert getattr(package, name) is module
+
+
+@pytest.mark.crossframework
+def test_losses_kept_on_a_device_stop_record_at_the_right_step_a_chunk_or_two_late(monkeypatch):
+    """A JAX loss on an accelerator is stacked on the device a chunk at a time, not
+    converted every step; here the CPU stands in for one (no platform is converted a step
+    late). The run stops once the chunk holding the NaN is converted, and the error names
+    the NaN's own step."""
+    need("jax")
+    jax = adapters.net_class("jax") and __import__("jax")
+    from adapters import recording
+
+    monkeypatch.setattr(recording, "LAGGED", ())
+    calls = []
+
+    def step(rows):
+        calls.append(rows)
+        return jax.numpy.asarray(jax.numpy.nan if len(calls) == 201 else 1.0)  # step 200
+
+    chunk = recording.CHUNK["losses"]
+    with pinned_precision("jax"), pytest.raises(DivergenceError) as info:
+        record(step, lambda: {"w": jax.numpy.zeros(2)}, np.zeros((2000, 2), int), framework="jax")
+    assert info.value.step == 200 and info.value.trajectory.steps == 200
+    assert 200 < len(calls) <= 200 + 2 * chunk  # not the 2000 steps
