@@ -128,8 +128,12 @@ def precision_settings(config: RunConfig) -> dict:
             if config.tf32
             else "off (pinned: allow_tf32=False, precision 'highest')"
         )
-        out["torch TF32 (process)"] = (
-            f"matmul {torch.backends.cuda.matmul.allow_tf32}, "
+        fp32 = getattr(torch._C, "_get_fp32_precision_getter", None)  # torch 2.9 and newer
+        out["torch TF32 (process)"] = (  # the legacy getters raise once the new API is used
+            f"cuda matmul {fp32('cuda', 'matmul')}, cudnn conv {fp32('cuda', 'conv')}, "
+            f"mkldnn matmul {fp32('mkldnn', 'matmul')}"
+            if fp32 is not None
+            else f"matmul {torch.backends.cuda.matmul.allow_tf32}, "
             f"cudnn {torch.backends.cudnn.allow_tf32}, "
             f"float32 matmul precision {torch.get_float32_matmul_precision()!r}"
         )
