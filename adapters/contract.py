@@ -236,6 +236,7 @@ class NetBase:
             seconds=time.perf_counter() - start,
             optimizer=optimizer,
             loss_gap=gap,
+            workers=n,
         )
         try:
             return raise_if_diverged(traj)

@@ -42,6 +42,7 @@ class Trajectory:
     optimizer: OptimizerSpec | None = None
     loss_gap: np.ndarray | None = None  # (steps,); None when the loss has no epsilon
     diverged_at: int | None = None  # the step `divergence` found, if any
+    workers: int = 1  # data-parallel workers that made the run (Net.train's data_parallel)
 
     @property
     def steps(self) -> int:

@@ -255,7 +255,8 @@ def compare_trajectories(
 
 
 def _run_name(traj: Trajectory) -> str:
-    return f"{traj.framework}/{traj.mode}"
+    workers = f" x {traj.workers} workers" if traj.workers > 1 else ""  # not its reference
+    return f"{traj.framework}/{traj.mode}{workers}"
 
 
 def _widest(traj: Trajectory) -> int:
