@@ -81,7 +81,20 @@ def torch_runs(n: int) -> dict:
             )  # fmt: skip
             for k, v in net.weights().items():
                 np.testing.assert_array_equal(v, runs[case, epochs, dtype, uneven].weights[k][-1])
+        runs["diverged at"] = diverged_at("torch", "eager", n)
     return runs
+
+
+def diverged_at(framework: str, mode: str, n: int) -> int | None:
+    """The step at which SGD with lr 1e308 is found to diverge on n workers."""
+    x, t, w, schedule = book_run(max_epoch=1)
+    try:
+        adapters.build(framework, w).train(
+            x, t, schedule, adapters.OptimizerSpec("sgd", 1e308), mode=mode, data_parallel=n
+        )
+    except adapters.DivergenceError as err:
+        return err.step
+    return None
 
 
 def assert_same_run(ref: adapters.Trajectory, other: adapters.Trajectory) -> None:
@@ -207,6 +220,26 @@ def test_float32_with_two_workers_stays_within_the_calibrated_bound(framework, m
     assert other.weights["W1"].dtype == np.float32
     report = parity.compare_trajectories(ref32, other, calibration=(ref64, ref32))
     assert report.passed and report.calibrated, report.summary()
+
+
+def test_a_data_parallel_run_is_named_by_its_worker_count_not_as_its_reference():
+    other = parallel("numpy", "eager", "sgd", 2)
+    assert other.workers == 2 and single("sgd").workers == 1
+    summary = parity.compare_trajectories(single("sgd"), other).summary()
+    assert summary.startswith("numpy/eager vs numpy/eager x 2 workers: agree over 60 steps")
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_run_that_blows_up_is_found_at_the_same_step_on_any_number_of_workers(n):
+    """lr 1e308: the first update overflows the scores, so the loss of step 1 is infinite
+    (the book's loss stays finite through its 1e-7; the epsilon-free loss does not). The
+    NumPy reference on 2 or 3 workers said step 2: it summed its shards' gaps weighted,
+    where each shard's mean overflows, as torch's and JAX's do."""
+    need("torch", "jax")
+    found = {f"numpy x{k}": diverged_at("numpy", "eager", k) for k in (1, n)}
+    found |= {f"jax/{mode} x{n}": diverged_at("jax", mode, n) for mode in ("scan", "step")}
+    found[f"torch x{n}"] = torch_runs(n)["diverged at"]
+    assert set(found.values()) == {1}, found
 
 
 # --------------------------------------------------------------------------- unequal shards
