@@ -54,6 +54,7 @@ LAUNCHER_ENV = "SCRATCH_PARITY_DP_LAUNCHER"  # the launcher's process id
 INHERITED = ("TORCHELASTIC_", "GROUP_", "ROLE_", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 INHERITED_NAMES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", WATCH_ENV)
 ORPHANED_EXIT = 3  # a worker's exit status when its launcher has gone
+BYE = b"bye"  # what a launcher writes on the pipe before it closes it on purpose
 STALE_S = 600.0  # a job folder that names no launcher is stale after this many seconds
 _POLL_S = 0.02
 _GRACE_S = 5.0  # how long a stopped worker gets to exit before SIGKILL
@@ -135,6 +136,13 @@ def _dump(obj: Any, path: Path) -> None:
     tmp.replace(path)
 
 
+def _write(path: Path, text: str) -> None:
+    """`text` to `path` atomically (another launcher's sweep may read it at any time)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def _load(path: Path) -> Any:
     with open(path, "rb") as f:
         return pickle.load(f)  # noqa: S301 (written by this package, in a private directory)
@@ -188,18 +196,19 @@ def worker_main(start: Any, run: Any, stop: Any) -> None:
 
 def _watch_launcher(job_dir: Path, launcher: int) -> None:
     """A thread that ends this worker when its launcher is gone: it reads the launcher's
-    pipe until the launcher closes it (done with us) or dies (the kernel closes it), then
-    exits the process at once; if the launcher died, it first removes the job folder
-    (the launcher cannot any more). Nothing to watch under torchrun (no pipe)."""
+    pipe until it closes, then exits the process at once. A launcher that stops its
+    workers itself says so first (BYE); one that died said nothing, and the job folder is
+    then removed here (the launcher cannot any more). Nothing to watch under torchrun."""
     fd = os.environ.get(WATCH_ENV, "")
     if not fd.isdigit() or os.environ.get(LAUNCHER_ENV) != str(launcher):
         return
 
     def watch() -> None:
+        said = b""
         with contextlib.suppress(OSError):
-            while os.read(int(fd), 64):
-                pass
-        if os.getppid() != launcher:  # reparented: the launcher died
+            while chunk := os.read(int(fd), 64):
+                said += chunk
+        if BYE not in said:  # the kernel closed it: the launcher died
             shutil.rmtree(job_dir, ignore_errors=True)
         os._exit(ORPHANED_EXIT)
 
@@ -232,7 +241,7 @@ class WorkerGroup:
             raise _folder_error(err, Path(tempfile.gettempdir())) from None
         try:
             try:
-                (self.job_dir / "launcher").write_text(_identity(os.getpid()))
+                _write(self.job_dir / "launcher", _identity(os.getpid()))
                 _dump(setup, self.job_dir / "setup.pkl")
                 self.progress = Progress(self.job_dir / "progress", len(envs), create=True)
             except OSError as err:
@@ -328,7 +337,11 @@ class WorkerGroup:
         shutil.rmtree(self.job_dir, ignore_errors=True)
 
     def _close_watch(self) -> None:
+        """Close the workers' pipe, saying BYE first: the workers still there exit, and
+        leave the job folder to this process."""
         if self._watch >= 0:
+            with contextlib.suppress(OSError):  # no reader left: nobody to tell
+                os.write(self._watch, BYE)
             os.close(self._watch)
             self._watch = -1
 
@@ -488,15 +501,15 @@ def sweep_stale() -> list[Path]:
         try:
             identity = (folder / "launcher").read_text()
         except FileNotFoundError:
-            try:
-                young = time.time() - folder.stat().st_mtime < STALE_S
-            except OSError:
-                continue
-            if young:
-                continue
             identity = ""
         except OSError:
             continue
+        if not identity.split():  # no launcher named yet: stale only when old
+            try:
+                if time.time() - folder.stat().st_mtime < STALE_S:
+                    continue
+            except OSError:
+                continue
         if not _alive(identity):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

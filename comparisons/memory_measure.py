@@ -2,9 +2,9 @@
 (`comparisons.run.memory_needed`) against real runs: `python -m comparisons.memory_measure`.
 
 Each run is `python -m comparisons train ...` in a fresh process that reports its own
-peak resident memory (ru_maxrss) and that of every worker process it started (VmHWM,
-read as the worker's group closes: a worker's ru_maxrss would count the copy of this
-process it was forked from). The groups of workers run one after the other (torch's
+peak resident memory and that of every worker process it started (VmHWM, the worker's
+read as its group closes; not ru_maxrss, which counts the pages of the process a child
+was forked from, before it started Python). The groups of workers run one after the other (torch's
 ranks, then JAX's process for each mode), so the measured total is the process's peak
 plus the largest group's; the estimate must hold it.
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # the child: the command line, with each worker's peak taken as its group closes
 _CHILD = """
-import json, resource, sys
+import json, sys
 from adapters import data_parallel_workers as workers
 groups = []
 close = workers.WorkerGroup.close
@@ -46,7 +46,8 @@ def measured_close(self, graceful=True):
 workers.WorkerGroup.close = measured_close
 from comparisons import cli
 status = cli.main(sys.argv[1:])
-own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/status") as f:  # not ru_maxrss: it counts the forked parent's pages
+    own = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
 print(json.dumps({"status": status, "own": own, "groups": groups}), file=sys.stderr)
 """
 

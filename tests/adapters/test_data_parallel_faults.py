@@ -74,7 +74,7 @@ with torch_ddp.ranks(2) as group:
 """
 
 
-def test_workers_and_their_job_folder_go_with_a_killed_or_hung_up_launcher():
+def test_workers_and_their_job_folder_go_with_a_killed_or_hung_up_launcher(tmp_path):
     """Three launchers train on 2 torch ranks each; one is SIGKILLed, one gets SIGHUP
     alone, the third's whole process group gets SIGHUP (a closed terminal). Within
     seconds no rank runs and no job folder is left (they trained on for minutes,
@@ -82,22 +82,23 @@ def test_workers_and_their_job_folder_go_with_a_killed_or_hung_up_launcher():
     need("torch")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cases = {"SIGKILL": "launcher", "SIGHUP": "launcher", "SIGHUP to the group": "group"}
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,  # a group of its own, as a shell's job
-        )
-        for name in cases
-    }
+    procs = {}
+    for name in cases:
+        with open(tmp_path / f"{name}.err", "w") as err:
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCHER],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True,  # a group of its own, as a shell's job
+            )
     started = {}
     try:
         for name, proc in procs.items():
-            folder, *pids = proc.stdout.readline().split()
-            started[name] = (Path(folder), [int(p) for p in pids])
+            line = proc.stdout.readline().split()
+            assert line, f"{name}: {(tmp_path / f'{name}.err').read_text()[-3000:]}"
+            started[name] = (Path(line[0]), [int(p) for p in line[1:]])
         for name, (folder, _) in started.items():  # training: the ranks are past step 0
             steps = np.memmap(folder / "progress", dtype=np.int64, mode="r", shape=(2,))
             assert wait_until(lambda steps=steps: steps.min() > 0), name
