@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -179,12 +178,13 @@ def test_a_worker_needing_other_settings_than_its_waiting_caller_fails_instead_o
 
 # --------------------------------------------------------------------------- torch's new API
 
-# Each user setting is made in a fresh process (torch cannot go back to its defaults),
-# then the process's settings are fingerprinted: every fp32_precision as read, then as
-# read after each parent is set to "ieee" and to "tf32" (which tells a setting of its own
-# from an inherited one, and torch's cuDNN default from both), and the legacy getters'
-# answers. The same is done after pinned_precision, Net.predict and Net.train (in a
-# forked copy, before, so that both start from the same process state).
+# Each user setting is made in a fresh copy of one process that has imported torch and
+# nothing else (os.fork: torch cannot go back to its defaults), then the copy's settings
+# are fingerprinted: every fp32_precision as read, then as read after each parent is set
+# to "ieee" and to "tf32" (which tells a setting of its own from an inherited one, and
+# torch's cuDNN default from both), and the legacy getters' answers. The same is done
+# after pinned_precision, Net.predict and Net.train (each fingerprint in a copy of its
+# own, as it changes what it reads).
 SETTINGS = {
     "generic tf32": "torch.backends.fp32_precision = 'tf32'",
     "cuda matmul tf32": "torch.backends.cuda.matmul.fp32_precision = 'tf32'",
@@ -198,13 +198,13 @@ SETTINGS = {
     ),
 }
 _SCRIPT = """
-import json, os, sys
+import json, os, sys, traceback
 import numpy as np
 import torch
-{setting}
 import adapters
 from adapters.precision import pinned_precision
 
+adapters.net_class("torch")  # imported once, before the copies
 OPS = ("all", "matmul", "conv", "rnn")
 NODES = [("generic", "all")] + [(b, o) for b in ("cuda", "mkldnn") for o in OPS]
 get, put = torch._C._get_fp32_precision_getter, torch._C._set_fp32_precision_setter
@@ -219,63 +219,68 @@ def legacy():
             out.append("mixed")
     return out
 
-def fingerprint():  # destructive: run in a copy of the process that then exits
-    prints = [[get(*n) for n in NODES], legacy()]
-    for parent in [("generic", "all"), ("cuda", "all"), ("mkldnn", "all")]:
-        for value in ("ieee", "tf32"):
-            put(*parent, value)
-            prints.append([parent, value, [get(*n) for n in NODES]])
+def fingerprint():  # in a copy of this process: reading changes what it reads
+    read, write = os.pipe()
+    if os.fork() == 0:
+        prints = [[get(*n) for n in NODES], legacy()]
+        for parent in [("generic", "all"), ("cuda", "all"), ("mkldnn", "all")]:
+            for value in ("ieee", "tf32"):
+                put(*parent, value)
+                prints.append([parent, value, [get(*n) for n in NODES]])
+        os.write(write, json.dumps(prints).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        prints = json.loads(f.read())
+    os.wait()
     return prints
 
-read, write = os.pipe()
-if os.fork() == 0:
-    os.write(write, json.dumps(fingerprint()).encode())
-    os._exit(0)
-os.close(write)
-before = json.loads(os.fdopen(read).read())
-os.wait()
-inside = []
-rng = np.random.default_rng(0)
-w = {{"W1": rng.standard_normal((2, 5)), "b1": np.zeros(5), "W2": rng.standard_normal((5, 3)),
-      "b2": np.zeros(3)}}
-x, t = rng.standard_normal((6, 2)), np.arange(6) % 3
-with pinned_precision("torch", "float32"):
-    inside.append([get(*n) for n in NODES[1:]] + legacy()[::2])
-    with pinned_precision("torch", "float32", tf32=True):
+def check(name, setting):
+    exec(setting)
+    before = fingerprint()
+    inside = []
+    rng = np.random.default_rng(0)
+    w = {"W1": rng.standard_normal((2, 5)), "b1": np.zeros(5), "W2": rng.standard_normal((5, 3)),
+         "b2": np.zeros(3)}
+    x, t = rng.standard_normal((6, 2)), np.arange(6) % 3
+    with pinned_precision("torch", "float32"):
         inside.append([get(*n) for n in NODES[1:]] + legacy()[::2])
-for dtype in ("float64", "float32"):
-    net = adapters.build("torch", w, dtype=dtype)
-    net.predict(x)
-    net.train(x, t, np.tile(np.arange(6), (3, 1)), adapters.OptimizerSpec("sgd", 0.5))
-after = json.loads(json.dumps(fingerprint()))
-print(json.dumps({{"same": after == before, "inside": inside, "legacy": legacy()}}))
+        with pinned_precision("torch", "float32", tf32=True):
+            inside.append([get(*n) for n in NODES[1:]] + legacy()[::2])
+    for dtype in ("float64", "float32"):
+        net = adapters.build("torch", w, dtype=dtype)
+        net.predict(x)
+        net.train(x, t, np.tile(np.arange(6), (3, 1)), adapters.OptimizerSpec("sgd", 0.5))
+    same = fingerprint() == before
+    print(json.dumps({"name": name, "same": same, "inside": inside, "legacy": legacy()}))
+
+for name, setting in json.loads(sys.argv[1]).items():
+    if os.fork() == 0:
+        try:
+            check(name, setting)
+            sys.stdout.flush()
+            os._exit(0)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
+    os.wait()
 """
 
 
 def test_every_torch_fp32_precision_setting_is_pinned_inside_and_kept_exactly():
     need("torch")
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-c", _SCRIPT.format(setting=textwrap.dedent(code))],
-            env={**os.environ, "PYTHONPATH": os.getcwd()},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, code in SETTINGS.items()
-    }
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps(SETTINGS)],
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = {r["name"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert done.returncode == 0 and set(results) == set(SETTINGS), done.stderr[-3000:]
     off = ["ieee"] * 8 + [False, "highest"]  # cuda all/matmul/conv/rnn, mkldnn's; legacy
     on = ["tf32"] * 4 + ["ieee", "tf32", "ieee", "ieee", True, "high"]
-    results = {}
-    try:
-        for name, proc in procs.items():
-            out, err = proc.communicate(timeout=120)
-            assert proc.returncode == 0, f"{name}: {err[-2000:]}"
-            results[name] = json.loads(out.strip().splitlines()[-1])
-    finally:
-        for proc in procs.values():
-            proc.kill()
-            proc.communicate()
     for name, got in results.items():
         assert got["inside"] == [off, on], name
         assert got["same"], f"{name}: the settings changed"
