@@ -106,7 +106,10 @@ def assert_same_run(ref: adapters.Trajectory, other: adapters.Trajectory) -> Non
 
 
 def children() -> list[int]:
-    """PIDs of this process's live children, from /proc (psutil is not a dependency)."""
+    """PIDs of this process's live children, from /proc (psutil is not a dependency),
+    but multiprocessing's resource tracker: started by the first spawned process (bench
+    --data-parallel times gloo that way, in another test of this process), it serves the
+    process until it exits."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -114,9 +117,11 @@ def children() -> list[int]:
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                tracker = b"multiprocessing.resource_tracker" in f.read()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and not tracker:
             found.append(int(entry))
     return found
 
