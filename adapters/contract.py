@@ -263,6 +263,7 @@ class NetBase:
             loss_gap=gap,
             grads=grad_records,
             fingerprint=schedule_fingerprint(schedule),
+            workers=n,
         )
         try:
             return raise_if_diverged(traj)

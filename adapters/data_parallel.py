@@ -9,53 +9,46 @@ summation order. With unequal shards it is not: each worker's mean weighs its sa
 1 / (its shard size), which is how `DistributedDataParallel` runs then, and how such runs
 quietly drift (`uneven=True` shows it).
 
-This file holds what every framework shares: the checks on `data_parallel`/`uneven`, the
-shard boundaries, and the launcher for worker processes (torch's DDP ranks, JAX's fresh
-process with N host devices) with its fault handling: a worker that dies ends the run
-with one `WorkerError` naming the worker and the step, and no process is left behind.
+This file holds what every framework shares: the checks on `data_parallel`/`uneven` and
+on how many workers this machine can hold, and the shard boundaries. The worker
+processes (torch's DDP ranks, JAX's fresh process with N host devices), their faults and
+their lifetime are adapters/data_parallel_workers.py's: a worker that dies ends the run
+with one `WorkerError` naming the worker and the step, and no process or job folder is
+left behind, even when the launching process is killed.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import pickle
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Test hook: "RANK:STEP" makes worker RANK kill itself (SIGKILL) when it reaches STEP.
-KILL_ENV = "SCRATCH_PARITY_DP_KILL"
-# Seconds any collective may wait for the other workers before it fails (gloo's timeout).
-COLLECTIVE_TIMEOUT_S = 60.0
-_POLL_S = 0.02
-_GRACE_S = 5.0  # how long a stopped worker gets to exit before SIGKILL
+from adapters.data_parallel_workers import (
+    COLLECTIVE_TIMEOUT_S,
+    KILL_ENV,
+    DataParallelError,
+    JobFolderError,
+    WorkerError,
+    WorkerGroup,
+    free_port,
+    worker_main,
+    write_jobs,
+)
 
-
-class WorkerError(RuntimeError):
-    """A data-parallel worker died (killed, out of memory, an exception) and ended the run.
-
-    `.framework`, `.worker` (its rank), `.step` (the step it was on; None before the
-    first) and `.reason` say which and why; the other workers were stopped.
-    """
-
-    def __init__(self, framework: str, worker: int, step: int | None, reason: str) -> None:
-        at = "before its first step" if step is None else f"at step {step}"
-        super().__init__(
-            f"{framework} data-parallel worker {worker} died {at}: {reason}; "
-            "the other workers were stopped"
-        )
-        self.framework = framework
-        self.worker = worker
-        self.step = step
-        self.reason = reason
+# Worker processes or host devices per core a CPU run may have: each computes its shard
+# and then waits at the all-reduce for the slowest, so beyond a couple per core they only
+# queue for the cores (and the gloo or XLA collectives wait the longer).
+WORKERS_PER_CORE = 2
+FEW_WORKERS = 4  # as many as any machine may run, slowly (the tests' 3 and 4 included)
+# What one torch rank holds at its peak before its share of the problem: the interpreter,
+# torch and gloo. Measured: 308 MiB (ru_maxrss of a rank on the book's run, torch 2.13 on
+# the CPU; the parent, with NumPy and torch, 263 MiB).
+RANK_BYTES = 320 * 2**20
+# What JAX's fresh process with N host devices holds before the problem: measured 273 to
+# 298 MiB (VmHWM, the book's run and hidden 1000, JAX 0.10).
+JAX_PROCESS_BYTES = 300 * 2**20
 
 
 ENGINES = {"numpy": "numpy_data_parallel", "torch": "torch_ddp", "jax": "jax_sharding"}
@@ -87,7 +80,7 @@ def check(data_parallel: Any, uneven: Any, batch: int, max_workers: int, where: 
             f"data_parallel {n} is larger than the batch size {batch}: a worker would get no rows"
         )
     if n > 1 and n > max_workers:  # one worker is the plain run, wherever it is
-        raise ValueError(f"data_parallel {n} is more workers than {where} ({max_workers})")
+        raise ValueError(f"data_parallel {n} is more workers than {where}: at most {max_workers}")
     if batch % n and not uneven:
         raise ValueError(
             f"data_parallel {n} does not divide the batch size {batch}: the shards would be "
@@ -118,217 +111,59 @@ def shards(rows: Any, n: int) -> list[Any]:
     return [rows[edges[k] : edges[k + 1]] for k in range(n)]
 
 
-# --------------------------------------------------------------------------- worker processes
+# --------------------------------------------------------------------------- this machine
 
 
-def free_port() -> int:
-    """A TCP port free on this machine now (for MASTER_PORT)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Progress:
-    """The step each worker is on, in a small file every process maps: worker k writes
-    `steps[k]` before each step (a memory write, no system call); the launcher reads it
-    when a worker dies. -1: not started."""
-
-    def __init__(self, path: Path, workers: int, *, create: bool) -> None:
-        if create or path.exists():
-            mode = "w+" if create else "r+"
-            self.steps = np.memmap(path, dtype=np.int64, mode=mode, shape=(workers,))
-        else:  # started by torchrun, not by run_workers: nobody reads it
-            self.steps = np.full(workers, -1, dtype=np.int64)
-        if create:
-            self.steps[:] = -1
-            self.steps.flush()
-        kill = os.environ.get(KILL_ENV, "")
-        rank, _, step = kill.partition(":")
-        self._kill = (int(rank), int(step)) if rank.isdigit() and step.isdigit() else None
-
-    def at(self, rank: int, step: int) -> None:
-        """Worker `rank` starts `step` (and, under the test hook, dies there)."""
-        self.steps[rank] = step
-        if self._kill == (rank, step):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _dump(obj: Any, path: Path) -> None:
-    """Pickle `obj` to `path` atomically: a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(obj, f)
-    tmp.replace(path)
-
-
-def _load(path: Path) -> Any:
-    with open(path, "rb") as f:
-        return pickle.load(f)  # noqa: S301 (written by this package, in a private directory)
-
-
-def write_jobs(job_dir: Path, setup: dict, jobs: list[dict]) -> None:
-    """A job directory a group of workers runs and leaves: `setup` once, then each job in
-    turn (job.0.pkl, job.1.pkl, ...; worker 0 writes result.K.pkl), then stop. This is
-    what to hand `torchrun ... -m adapters.torch_ddp JOB_DIR` (docs/data-parallel.md)."""
-    _dump(setup, job_dir / "setup.pkl")
-    for k, job in enumerate(jobs):
-        _dump(job, job_dir / f"job.{k}.pkl")
-    (job_dir / "stop").touch()
-
-
-def worker_main(start: Any, run: Any, stop: Any) -> None:
-    """The body of `python -m adapters.<framework module> JOB_DIR`: `state = start(setup)`,
-    then `run(state, job, progress)` for job.0.pkl, job.1.pkl, ... as they appear (worker 0
-    writes each result), until the file `stop` appears, the launcher goes away, or a job
-    fails (its error is written to error.RANK and the worker exits with status 1)."""
-    job_dir = Path(sys.argv[1])
-    rank = int(os.environ.get("RANK", "0"))
-    launcher = os.getppid()
-    progress = Progress(job_dir / "progress", int(os.environ.get("WORLD_SIZE", "1")), create=False)
+def cores() -> int:
+    """The cores this process may run on."""
     try:
-        state = start(_load(job_dir / "setup.pkl"))
-        try:
-            k = 0
-            while True:
-                job = job_dir / f"job.{k}.pkl"
-                if job.exists():
-                    result = run(state, _load(job), progress)
-                    if rank == 0:
-                        _dump(result, job_dir / f"result.{k}.pkl")
-                    k += 1
-                elif (job_dir / "stop").exists() or os.getppid() != launcher:
-                    break
-                else:
-                    time.sleep(0.002)
-        finally:
-            stop(state)
-    except BaseException as err:
-        (job_dir / f"error.{rank}").write_text(f"{type(err).__name__}: {err}")
-        raise
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
-class WorkerGroup:
-    """Worker processes `python -m module JOB_DIR`, one per entry of `envs` (each adds its
-    variables to this process's environment, which itself is not changed), started once
-    and given jobs one after the other with `run`. A worker that exits abnormally stops
-    the others and raises WorkerError; when `close` returns (or the `with` block ends)
-    every worker has exited and been reaped."""
-
-    def __init__(
-        self, framework: str, module: str, setup: dict, envs: list[dict[str, str]]
-    ) -> None:
-        self.framework, self.workers = framework, len(envs)
-        self._tmp = tempfile.TemporaryDirectory(prefix="scratch-parity-dp-")
-        self.job_dir = Path(self._tmp.name)
-        self._jobs, self._closed = 0, False
-        self._procs: list[subprocess.Popen] = []
-        _dump(setup, self.job_dir / "setup.pkl")
-        self.progress = Progress(self.job_dir / "progress", len(envs), create=True)
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH", "")
-        try:
-            for k, env in enumerate(envs):
-                full = {
-                    **os.environ,
-                    "PYTHONPATH": package_root + (os.pathsep + path if path else ""),
-                    **env,
-                }
-                with open(self.job_dir / f"stderr.{k}", "wb") as err:  # the child has its own
-                    self._procs.append(
-                        subprocess.Popen(
-                            [sys.executable, "-m", module, str(self.job_dir)],
-                            env=full,
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=err,
-                        )
-                    )
-        except BaseException:
-            self.close(graceful=False)
-            raise
-
-    def run(self, job: dict) -> Any:
-        """Give every worker `job`; return what worker 0 wrote for it."""
-        k = self._jobs
-        self._jobs += 1
-        self.progress.steps[:] = -1
-        _dump(job, self.job_dir / f"job.{k}.pkl")
-        result = self.job_dir / f"result.{k}.pkl"
-        try:
-            while not result.exists():
-                self._check()
-                time.sleep(_POLL_S)
-            return _load(result)
-        except BaseException:
-            self.close(graceful=False)
-            raise
-
-    def _check(self) -> None:
-        codes = [p.poll() for p in self._procs]
-        failed = [k for k, c in enumerate(codes) if c is not None]
-        if failed:
-            k = _culprit(failed, codes, self.job_dir)
-            step = int(self.progress.steps[k])
-            reason = _reason(codes[k], self.job_dir, k)
-            raise WorkerError(self.framework, k, None if step < 0 else step, reason)
-
-    def close(self, graceful: bool = True) -> None:
-        """Let the workers finish and exit (`graceful`; else terminate them at once), kill
-        any still there after the grace period, reap them all, remove the job directory.
-        Closing twice does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        (self.job_dir / "stop").touch()
-        _stop(self._procs, graceful)
-        self._tmp.cleanup()
-
-    def __enter__(self) -> WorkerGroup:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def memory_available() -> int | None:
+    """Bytes the kernel says a new allocation can get now (MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
-def _culprit(failed: list[int], codes: list[int | None], job_dir: Path) -> int:
-    """The worker that died first in spirit: one killed by a signal, else one whose error
-    is not a failed collective (the others' collectives fail because it died)."""
-    for k in failed:
-        if codes[k] < 0:
-            return k
-    for k in failed:
-        error = job_dir / f"error.{k}"
-        text = error.read_text() if error.exists() else ""
-        if "DistBackendError" not in text and "Connection" not in text:
-            return k
-    return failed[0]
+def process_limit(per_worker: int, what: str) -> tuple[int, str]:
+    """How many worker processes of `per_worker` bytes each this machine can run (
+    WORKERS_PER_CORE per core, and what memory is available), and the words that say
+    why, for `check`'s message."""
+    n_cores, memory = cores(), memory_available()
+    limit = max(FEW_WORKERS, WORKERS_PER_CORE * n_cores)
+    why = f"{WORKERS_PER_CORE} per core on {n_cores} cores, at least {FEW_WORKERS}"
+    if memory is not None:
+        limit = min(limit, memory // per_worker)
+        why += (
+            f", {memory / 2**30:.1f} GiB of memory available for {per_worker / 2**20:.0f} MiB each"
+        )
+    return max(1, limit), f"{what} on this machine ({why})"
 
 
-def _reason(code: int, job_dir: Path, k: int) -> str:
-    if code < 0:
-        name = signal.Signals(-code).name
-        why = " (out of memory?)" if name == "SIGKILL" else ""
-        return f"killed by {name}{why}"
-    error = job_dir / f"error.{k}"
-    if error.exists():
-        return error.read_text().strip().splitlines()[-1][:500]
-    tail = (job_dir / f"stderr.{k}").read_text(errors="replace").strip()
-    last = tail.splitlines()[-1][:500] if tail else "no message"
-    return f"exit status {code}: {last}"
-
-
-def _stop(procs: list[subprocess.Popen], graceful: bool) -> None:
-    """Wait up to the grace period for the workers to exit (`graceful`), terminate those
-    still running, SIGKILL any that outlive that, and reap them all (no zombie or orphan)."""
-    deadline = time.monotonic() + (_GRACE_S if graceful else 0.0)
-    for p in procs:
-        try:
-            p.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(_GRACE_S)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+__all__ = [
+    "COLLECTIVE_TIMEOUT_S",
+    "KILL_ENV",
+    "DataParallelError",
+    "JobFolderError",
+    "WorkerError",
+    "WorkerGroup",
+    "bounds",
+    "check",
+    "cores",
+    "engine",
+    "free_port",
+    "memory_available",
+    "process_limit",
+    "shards",
+    "worker_main",
+    "write_jobs",
+]

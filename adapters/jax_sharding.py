@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 
 import numpy as np
 
@@ -37,13 +36,20 @@ _RUNS: dict = {}  # (optimizer, max_grad, mode, record_every, padded, devices) -
 
 
 def max_workers(device: str) -> tuple[int, str]:
-    """Devices a mesh can have: the GPUs JAX sees; on the CPU any number (a fresh process)."""
+    """Devices a mesh can have: the GPUs JAX sees; on the CPU the host devices of this
+    process, or WORKERS_PER_CORE per core in a fresh one (host devices are threads of one
+    process: the cores bound them, not the memory)."""
     if device.startswith("cuda"):
         try:
             return len(jax.devices("gpu")), "the GPUs JAX sees"
         except RuntimeError:
             return 0, "the GPUs JAX sees"
-    return sys.maxsize, "JAX can start"
+    here, cores = len(jax.devices("cpu")), data_parallel.cores()
+    per_core, few = data_parallel.WORKERS_PER_CORE, data_parallel.FEW_WORKERS
+    return max(here, few, per_core * cores), (
+        f"the host devices JAX can run on this machine ({per_core} per core on {cores} "
+        f"cores, at least {few}, or the {here} this process has)"
+    )
 
 
 def masked_loss(params: dict, xb: jax.Array, tb: jax.Array) -> jax.Array:

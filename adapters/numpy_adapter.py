@@ -70,8 +70,10 @@ class EpsilonGaps:
     (one label alone adds -log(1e-7) / N), so the loss says when to look.
 
     Data-parallel steps (adapters/numpy_data_parallel.py) store each shard's rows and set
-    `shard_weights`: the recorded loss is then the mean of the shard means, and so is the
-    gap (the same as the plain mean when the shards are equal).
+    `shard_edges`: the recorded loss is then the mean of the shard means, and so is the
+    gap, taken the same way (each shard's mean, then their mean: as DDP's ranks do, so a
+    sum that overflows does so here too; the same as the plain mean when the shards are
+    equal).
     """
 
     def __init__(self, steps: int, batch: int, dtype: np.dtype, xp) -> None:
@@ -82,7 +84,7 @@ class EpsilonGaps:
         self.xp = xp
         self.suspect = -np.log(2 * BOOK_LOG_EPS) / batch  # a loss below it: no underflow
         self.exact: dict[int, np.ndarray] = {}  # step -> per-row gaps (N,), NaN where not
-        self.shard_weights: np.ndarray | None = None  # (N,) summing to 1; None: the mean
+        self.shard_edges: np.ndarray | None = None  # (shards + 1,); None: one mean
 
     def take(self, step: int, model: TwoLayerNet, tb, loss: float, rows=slice(None)) -> None:
         """After the forward pass of `step` (on its `rows` of the batch, all by default),
@@ -102,14 +104,16 @@ class EpsilonGaps:
         p = to_numpy(self.p)
         for step, exact in self.exact.items():
             p[step, ~np.isnan(exact)] = 1  # placeholders, replaced by the exact gaps below
-        if self.shard_weights is None and not self.exact:
+        if self.shard_edges is None and not self.exact:
             return np.asarray(epsilon_gap(p), dtype=np.float64)  # (steps,)
         per_row = np.log1p(BOOK_LOG_EPS / p)  # (steps, N)
         for step, exact in self.exact.items():
             per_row[step] = np.where(np.isnan(exact), per_row[step], exact)
-        if self.shard_weights is None:
+        if self.shard_edges is None:
             return per_row.mean(axis=1).astype(np.float64)
-        return (per_row @ self.shard_weights).astype(np.float64)
+        edges = self.shard_edges
+        means = [per_row[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        return np.mean(means, axis=0).astype(np.float64)  # (steps,)
 
 
 def forward_backward(model: TwoLayerNet, xb, tb, gaps: EpsilonGaps, step: int, rows=slice(None)):

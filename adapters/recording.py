@@ -43,6 +43,9 @@ import numpy as np
 from adapters.trajectory import Trajectory, raise_if_diverged, record_steps
 from scratch.xp import to_numpy as any_to_numpy
 
+# The attribute by which a torch view names the parameter it was taken of (set by
+# comparisons.parity.from_torch): (weakref to the parameter, its name in the module).
+VIEW_OF = "_parity_view_of"
 CHUNK = {"records": 32, "losses": 128}  # JAX records / losses stacked per device call
 LAGGED = ("cpu",)  # JAX platforms whose losses are converted one step late (_LaggedLosses)
 
@@ -603,6 +606,7 @@ class _TorchCpuStore(_Store):
         self.buffer = np.empty((records, *self.shape), dtype=first.numpy(force=True).dtype)
         self.last = self.view = None  # the tensor of the last record, and its NumPy view
         self.address = 0
+        self.of = None  # the parameter the tensor is a view of (VIEW_OF), if it says so
 
     def put(self, r: int, a: Any, step: int) -> None:
         # weights() returning the same tensors each time (from_torch's views, made once)
@@ -616,6 +620,9 @@ class _TorchCpuStore(_Store):
             ):
                 self.refuse(a, step, "torch tensor", isinstance(a, self.tensor_type))
             self.last, self.view, self.address = a, a.numpy(force=True), a.data_ptr()
+            self.of = getattr(a, VIEW_OF, None)
+        if self.of is not None:
+            _check_aliased(self.name, a, self.of, step)
         self.buffer[r] = self.view  # detached, on the host: a view
 
     def numpy(self) -> np.ndarray:
@@ -635,10 +642,29 @@ class _TorchStore(_Store):
     def put(self, r: int, a: Any, step: int) -> None:
         if not isinstance(a, self.tensor_type) or a.shape != self.shape or a.dtype != self.dtype:
             self.refuse(a, step, "torch tensor", isinstance(a, self.tensor_type))
+        of = getattr(a, VIEW_OF, None)
+        if of is not None:
+            _check_aliased(self.name, a, of, step)
         self.buffer[r].copy_(a.detach())
 
     def numpy(self) -> np.ndarray:
         return _torch_to_numpy(self.buffer)
+
+
+def _check_aliased(name: str, a: Any, of: tuple, step: int) -> None:
+    """ValueError when the view `a` (from_torch's) no longer shares its parameter's memory:
+    a step rebound the parameter (`p.data = ...`) and the view shows the old values."""
+    parameter, theirs = of[0](), of[1]
+    if parameter is not None and parameter.data_ptr() == a.data_ptr():
+        return
+    raise ValueError(
+        f"weights()[{name!r}] after {step} steps is a view from_torch took of the parameter "
+        f"{theirs}, and it no longer shares that parameter's memory: the step rebound it "
+        "(`p.data = ...`) or replaced the parameter, so the view still holds the old "
+        "values. Update in place "
+        "(`with torch.no_grad(): p -= lr * p.grad`, or `p.data.copy_(new)`), or take the "
+        "views at each record: `weights=lambda: from_torch(model, names)`"
+    )
 
 
 class _JaxRecords:

@@ -19,7 +19,8 @@ from torch import nn
 from adapters import checks, data_parallel
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
-from adapters.precision import TORCH_LOCK, pinned_precision
+from adapters.pins import Pins
+from adapters.precision import pinned_precision
 from scratch.optimizers import BOOK_EPS
 from scratch.two_layer_net import WEIGHT_NAMES, Weights
 
@@ -238,20 +239,30 @@ def tiny_net_threads(sizes: tuple[int, int, int], batch: int, device: str):
     When every tensor of a step (activations (batch, max(I, H, O)), weights (I, H) and
     (H, O)) is below one grain of torch's parallel_for, no kernel gains from a second
     thread, and waking it costs more than the op itself (10x a step on 2 busy cores).
-    The thread count is process-wide: it is changed under `TORCH_LOCK`, as TF32 is.
+    The thread count is process-wide: blocks in several threads or asyncio tasks share
+    the one count (adapters/pins.py), and the last one out puts back the caller's.
     """
     I, H, O = sizes
     largest = max(batch * max(I, H, O), I * H, H * O)
     if device != "cpu" or largest >= TINY_ELEMENTS:
         yield
         return
-    with TORCH_LOCK:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    with _THREADS.pinned(1):
+        yield
+
+
+def _set_threads(n: int):
+    """torch's intra-op thread count set to n; returns what puts the caller's back."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return lambda: torch.set_num_threads(threads)
+
+
+_THREADS = Pins(
+    _set_threads,
+    lambda n: f"torch.set_num_threads({n})",
+    "torch's intra-op thread count is process-wide",
+)
 
 
 # --------------------------------------------------------------------------- the Net

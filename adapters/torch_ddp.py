@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,10 +33,12 @@ from adapters.contract import TrainInputs
 
 
 def max_workers(device: str) -> tuple[int, str]:
-    """Ranks this device allows: one per GPU under NCCL; gloo on the CPU has no limit."""
+    """Ranks this device allows: one per GPU under NCCL; on the CPU, the processes this
+    machine can run (data_parallel.process_limit: cores, and memory at RANK_BYTES a rank:
+    each rank is a process that imports torch)."""
     if device.startswith("cuda"):
         return torch.cuda.device_count(), "the CUDA devices torch sees (one rank per GPU)"
-    return sys.maxsize, "torch can start"
+    return data_parallel.process_limit(data_parallel.RANK_BYTES, "torch can start")
 
 
 _GROUPS: dict = {}  # (n, device) -> the WorkerGroup of an open `ranks` block
@@ -51,12 +52,11 @@ def ranks(n: int, device: str = "cpu"):
     key = (n, device)
     if key in _GROUPS:
         raise ValueError(f"ranks({n}, {device!r}) is already open")
-    with _start(n, device) as group:
-        _GROUPS[key] = group
-        try:
-            yield group
-        finally:
-            del _GROUPS[key]
+    _GROUPS[key] = _start(n, device)
+    try:
+        yield _GROUPS[key]
+    finally:
+        _GROUPS.pop(key).close()  # the group now open: a run whose rank died started another
 
 
 def _start(n: int, device: str) -> data_parallel.WorkerGroup:
@@ -80,12 +80,14 @@ def train(net, inputs: TrainInputs, n: int):
     """Run `inputs` on n ranks (those of an open `ranks` block, else fresh ones); return
     (losses, weights, gap) as `Net._run` does and leave `net` at rank 0's final weights."""
     job = {"weights": net.weights(), "dtype": net.dtype, "tf32": net.tf32, "inputs": inputs}
-    group = _GROUPS.get((n, net.device))
-    if group is None:
+    key = (n, net.device)
+    if key not in _GROUPS:
         with _start(n, net.device) as group:
             losses, weights, gap = group.run(job)
     else:
-        losses, weights, gap = group.run(job)
+        if _GROUPS[key].closed:  # a rank died in an earlier run of this ranks() block
+            _GROUPS[key] = _start(n, net.device)
+        losses, weights, gap = _GROUPS[key].run(job)
     net._load({k: v[-1] for k, v in weights.items()})
     return losses, weights, gap
 

@@ -52,11 +52,16 @@ class Trajectory:
     label: str | None = None
     fingerprint: np.ndarray | None = None  # (steps,) uint64
     state: Any = None
+    workers: int = 1  # data-parallel workers that made the run (Net.train's data_parallel)
 
     @property
     def name(self) -> str:
-        """The run's name in reports: its label, or "framework/mode"."""
-        return self.label if self.label is not None else f"{self.framework}/{self.mode}"
+        """The run's name in reports: its label, or "framework/mode" (and " x N workers"
+        for a data-parallel run, so it is not taken for its one-process reference)."""
+        if self.label is not None:
+            return self.label
+        workers = f" x {self.workers} workers" if self.workers > 1 else ""
+        return f"{self.framework}/{self.mode}{workers}"
 
     @property
     def grad_steps(self) -> np.ndarray:

@@ -166,6 +166,6 @@ def check_data_parallel(
                 net = adapters.build(fw, w, dtype=dtype)
                 other = net.train(x, t, schedule, spec, mode=mode, data_parallel=2)
                 report = parity.compare_trajectories(ref, other)
-                say(("PASS  " if report.passed else "FAIL  ") + report.summary() + " (x 2 workers)")
+                say(("PASS  " if report.passed else "FAIL  ") + report.summary())
                 ok &= report.passed
     return ok

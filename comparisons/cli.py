@@ -477,14 +477,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def memory_available() -> int | None:
     """Bytes the kernel says a new allocation can get now (MemAvailable), None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return data_parallel.memory_available()
 
 
 def check_memory(need: int, what: str) -> None:
@@ -690,7 +683,7 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
     book_lines = print if talk and not args.json else None
     try:
         results = run(config, progress=progress, book_lines=book_lines)
-    except (adapters.DivergenceError, data_parallel.WorkerError) as err:  # nothing written
+    except (adapters.DivergenceError, data_parallel.DataParallelError) as err:  # nothing written
         print(f"scratch-parity: {err}", file=sys.stderr)
         return 1
     if args.precisions:
@@ -932,6 +925,9 @@ def _main(argv: list[str]) -> int:
     except UsageError as err:
         print(f"scratch-parity: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except data_parallel.DataParallelError as err:  # check, bench: a worker died
+        print(f"scratch-parity: {err}", file=sys.stderr)
+        return 1
 
 
 def checked(args: argparse.Namespace, argv: list[str]) -> Callable[[], int]:

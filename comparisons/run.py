@@ -128,8 +128,12 @@ def precision_settings(config: RunConfig) -> dict:
             if config.tf32
             else "off (pinned: allow_tf32=False, precision 'highest')"
         )
-        out["torch TF32 (process)"] = (
-            f"matmul {torch.backends.cuda.matmul.allow_tf32}, "
+        fp32 = getattr(torch._C, "_get_fp32_precision_getter", None)  # torch 2.9 and newer
+        out["torch TF32 (process)"] = (  # the legacy getters raise once the new API is used
+            f"cuda matmul {fp32('cuda', 'matmul')}, cudnn conv {fp32('cuda', 'conv')}, "
+            f"mkldnn matmul {fp32('mkldnn', 'matmul')}"
+            if fp32 is not None
+            else f"matmul {torch.backends.cuda.matmul.allow_tf32}, "
             f"cudnn {torch.backends.cudnn.allow_tf32}, "
             f"float32 matmul precision {torch.get_float32_matmul_precision()!r}"
         )
@@ -156,20 +160,59 @@ def reference_device(framework: str, device: str) -> str:
     return device if adapters.net_class("numpy").device_available(device) else "cpu"
 
 
+MiB = 2**20
+# What a command's process holds besides the run's arrays, by the frameworks it runs: the
+# interpreter, the imports, their kernels and compiled programs, and the plots. Measured
+# (peak RSS, ru_maxrss, of a 2-epoch run at hidden 10, torch 2.13 and JAX 0.10 on the
+# CPU): NumPy with the plots 98 MiB, NumPy and torch 364, NumPy and JAX 346, all three
+# 607, and 664 with the precision matrix.
+PROCESS_BYTES = {"numpy": 100 * MiB, "torch": 270 * MiB, "jax": 250 * MiB}
+MATRIX_BYTES = 60 * MiB  # the precision matrix's runs in other dtypes (their kernels)
+# The boundary plot predicts its grid (GRID_POINTS) a chunk of plots.GRID_CHUNK elements
+# (points x hidden units) at a time; at its peak each framework holds this many float64
+# (chunk) arrays. Measured at hidden 1000 and 3000 over hidden 10: NumPy +130 MiB, JAX
+# +128, torch +270 and +390 (its allocator keeps what it freed).
+PLOT_COPIES = {"numpy": 4, "torch": 12, "jax": 4}
+GRID_POINTS = 220 * 220  # the boundary plot's grid over the spiral, every 0.01
+
+
 def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
     """Bytes a run of `config` (and its precision matrix) holds at its peak, estimated
-    before anything is allocated, in float64 throughout: the schedule; one pass's
-    activations and gradients over the 300 points; every trajectory kept for the report
-    (one per framework and mode, the float64 calibration run, the matrix's two
-    references), each its per-step losses and its recorded weights; and three more such
-    while one run is copied back and compared (its errors and allowances)."""
-    steps, hidden = config.steps, config.hidden_size
+    before anything is allocated, in every process it runs at once.
+
+    This process: PROCESS_BYTES of each framework; the schedule; one pass's activations
+    and gradients over the 300 points, and each framework's chunk of the boundary
+    plot's grid; every trajectory kept for the report (one per framework and mode, the
+    float64 calibration run, the matrix's two references), each its per-step losses
+    and its recorded weights, and one more such while a run is copied back (three while
+    it is compared with the reference: its errors and allowances).
+    With `data_parallel` N, the workers of one run at a time beside it: N torch ranks
+    (data_parallel.RANK_BYTES each), or JAX's process with N host devices
+    (data_parallel.JAX_PROCESS_BYTES), each holding its records twice (kept, and pickled
+    back to this process) and its shard of the schedule.
+    `python -m comparisons.memory_measure` compares it with real runs."""
+    from comparisons.plots import GRID_CHUNK
+
+    steps, hidden, fws = config.steps, config.hidden_size, config.frameworks
     params = 6 * hidden + 3  # W1 (2, H), b1 (H,), W2 (H, 3), b2 (3,)
     records = steps // min(config.record_every, steps) + 2
     trajectory = 8 * (3 * steps + records * params)  # losses, loss gap, errors; weights
-    kept = sum(len(adapters.net_class(fw).MODES) for fw in config.frameworks)
+    kept = sum(len(adapters.net_class(fw).MODES) for fw in fws)
     kept += (config.dtype != "float64") + 2 * bool(precisions)
-    return 8 * steps * config.batch_size + 8 * 10 * 300 * hidden + (kept + 3) * trajectory
+    compared = kept > 1 or config.data_parallel > 1
+    process = sum(PROCESS_BYTES[fw] for fw in fws) + MATRIX_BYTES * bool(precisions)
+    schedule = 8 * steps * config.batch_size
+    chunk = 8 * min(GRID_POINTS * hidden, GRID_CHUNK)  # one (rows, hidden) float64 array
+    working = 8 * 10 * 300 * hidden + chunk * sum(PLOT_COPIES[fw] for fw in fws)
+    need = process + schedule + working + (kept + (3 if compared else 1)) * trajectory
+    n, workers = config.data_parallel, 0
+    if n > 1:
+        each = 2 * trajectory + schedule // n
+        if "torch" in fws:
+            workers = n * (data_parallel.RANK_BYTES + each)
+        if "jax" in fws:
+            workers = max(workers, data_parallel.JAX_PROCESS_BYTES + each)
+    return need + workers
 
 
 def train(

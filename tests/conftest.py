@@ -138,6 +138,9 @@ def check_run() -> CheckRun:
     return CheckRun(rc, stdout.getvalue(), changed(before, snapshot()))
 
 
+FP32_OPS = ["all", "matmul", "conv", "rnn"]
+
+
 def _global_state() -> dict:
     state = {"numpy_rng": np.random.get_state()}
     if "torch" in sys.modules:
@@ -148,6 +151,13 @@ def _global_state() -> dict:
             tf32=(torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32),
             torch_precision=torch.get_float32_matmul_precision(),
         )
+        fp32 = getattr(torch._C, "_get_fp32_precision_getter", None)  # torch >= 2.9
+        if fp32 is not None:  # the new API's settings, as read
+            state["torch_fp32_precision"] = [
+                fp32(backend, op)
+                for backend, ops in (("generic", ["all"]), ("cuda", FP32_OPS), ("mkldnn", FP32_OPS))
+                for op in ops
+            ]
     if "jax" in sys.modules:
         jax = sys.modules["jax"]
         state.update(

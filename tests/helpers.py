@@ -63,11 +63,36 @@ def snapshot() -> dict:
         "torch TF32 matmul": torch.backends.cuda.matmul.allow_tf32,
         "torch TF32 cudnn": torch.backends.cudnn.allow_tf32,
         "torch float32 matmul precision": torch.get_float32_matmul_precision(),
+        "torch fp32_precision": torch_fp32_reads(torch),
         "torch threads": torch.get_num_threads(),
         "torch deterministic": torch.are_deterministic_algorithms_enabled(),
         "jax x64": jax.config.jax_enable_x64,
         "jax matmul precision": jax.config.jax_default_matmul_precision,
     }
+
+
+FP32_NODES = [("generic", "all")] + [
+    (backend, op) for backend in ("cuda", "mkldnn") for op in ("all", "matmul", "conv", "rnn")
+]
+
+
+def torch_fp32_reads(torch) -> dict | None:
+    """torch's fp32_precision settings as read (torch 2.9 and newer; else None)."""
+    get = getattr(torch._C, "_get_fp32_precision_getter", None)
+    return None if get is None else {node: get(*node) for node in FP32_NODES}
+
+
+def restore_torch_fp32(torch, reads: dict | None) -> None:
+    """After a test set torch's TF32 flags on purpose and put the legacy ones back: every
+    fp32_precision setting read as in `reads` again (the legacy setters leave them set
+    where they were unset; torch's initial cuDNN default cannot be set again, an explicit
+    "tf32" reads the same)."""
+    if reads is None:
+        return
+    get, put = torch._C._get_fp32_precision_getter, torch._C._set_fp32_precision_setter
+    for node in FP32_NODES:  # parents first
+        if get(*node) != reads[node]:
+            put(*node, reads[node])
 
 
 def changed(before: dict, after: dict) -> list[str]:

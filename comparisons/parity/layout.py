@@ -17,30 +17,41 @@ parameter or leaf must be named: a weight left out of a parity check is not chec
 Layout: `torch.nn.Linear` stores its weight as (out, in) and computes x @ W.T + b; its
 weight is transposed to (in, out) on the way out and back on the way in. Every other
 parameter, and every JAX leaf, keeps its shape.
+
+`from_torch`'s views follow in-place updates (`optimizer.step()`, `p -= lr * p.grad`
+under no_grad, `p.data.copy_(...)`). A step that rebinds a parameter's storage
+(`p.data = p.data - lr * p.grad`) leaves a view taken before it on the old memory: each
+view remembers its parameter, and `record` refuses one that no longer aliases it.
 """
 
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from adapters.precision import import_jax
+from adapters.recording import VIEW_OF
 from comparisons.parity.arrays import to_numpy
 
 
 def from_torch(module: Any, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The module's parameters by your names, in your (in, out) layout, as detached torch
-    tensors: views, not copies, so they follow the module as it trains (what
-    `record`'s `weights()` wants); `np.array(t)` keeps a copy."""
+    tensors: views, not copies, so they follow the module as it trains in place (what
+    `record`'s `weights()` wants); `np.array(t)` keeps a copy. Each view remembers its
+    parameter: `record` raises a ValueError naming both when a step has rebound the
+    parameter's storage (`p.data = ...`) since the view was taken."""
     params = _torch_params(module)
     chosen = _resolve(names, list(params), "parameter", type(module).__name__)
     out = {}
     for mine, theirs in chosen.items():
         p, linear = params[theirs]
-        out[mine] = p.detach().T if linear else p.detach()  # Linear's (out, in) -> (in, out)
+        view = p.detach().T if linear else p.detach()  # Linear's (out, in) -> (in, out)
+        setattr(view, VIEW_OF, (weakref.ref(p), theirs))  # checked at each record
+        out[mine] = view
     return out
 
 

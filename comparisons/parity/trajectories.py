@@ -39,6 +39,7 @@ from comparisons.parity.tolerances import (
     CALIBRATION_FACTOR,
     lower_precision,
     override,
+    reduction_tolerance,
     tolerance,
 )
 
@@ -336,7 +337,9 @@ def compare_trajectories(
     # the epsilon-free losses: the reference records how far the book's 1e-7 moved its own
     loss_a = np.asarray(a.losses) + _loss_gap(a)
     loss_b = np.asarray(b.losses) + _loss_gap(b)
-    loss_error, loss_allowed = errors(loss_a, loss_b, tolerance(dtype, "loss"))  # (steps,)
+    # a loss sums over the widest layer's units: its row grows with that length
+    loss_tol = reduction_tolerance(tolerance(dtype, "loss"), dtype, _widest(a))
+    loss_error, loss_allowed = errors(loss_a, loss_b, loss_tol)  # (steps,)
     if calibration is not None:
         weight_bound, loss_bound = _calibrated_bounds(a, calibration, weight_names)
         for k in weight_names:  # (records,) -> (records, 1, ...) against (records, *shape)
@@ -526,6 +529,12 @@ def _schedule_step(a: Trajectory, b: Trajectory) -> int | None:
 
 def _run_name(traj: Trajectory) -> str:
     return traj.name
+
+
+def _widest(traj: Trajectory) -> int:
+    """The longest sum a step makes over a weight's axis: its largest dimension (a dense
+    layer's fan-in or fan-out; 1 for scalars)."""
+    return max(max(np.shape(w)[1:], default=1) for w in traj.weights.values())
 
 
 def _run_dtype(traj: Trajectory) -> str:

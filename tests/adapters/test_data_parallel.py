@@ -81,7 +81,20 @@ def torch_runs(n: int) -> dict:
             )  # fmt: skip
             for k, v in net.weights().items():
                 np.testing.assert_array_equal(v, runs[case, epochs, dtype, uneven].weights[k][-1])
+        runs["diverged at"] = diverged_at("torch", "eager", n)
     return runs
+
+
+def diverged_at(framework: str, mode: str, n: int) -> int | None:
+    """The step at which SGD with lr 1e308 is found to diverge on n workers."""
+    x, t, w, schedule = book_run(max_epoch=1)
+    try:
+        adapters.build(framework, w).train(
+            x, t, schedule, adapters.OptimizerSpec("sgd", 1e308), mode=mode, data_parallel=n
+        )
+    except adapters.DivergenceError as err:
+        return err.step
+    return None
 
 
 def assert_same_run(ref: adapters.Trajectory, other: adapters.Trajectory) -> None:
@@ -93,7 +106,10 @@ def assert_same_run(ref: adapters.Trajectory, other: adapters.Trajectory) -> Non
 
 
 def children() -> list[int]:
-    """PIDs of this process's live children, from /proc (psutil is not a dependency)."""
+    """PIDs of this process's live children, from /proc (psutil is not a dependency),
+    but multiprocessing's resource tracker: started by the first spawned process (bench
+    --data-parallel times gloo that way, in another test of this process), it serves the
+    process until it exits."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -101,9 +117,11 @@ def children() -> list[int]:
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                tracker = b"multiprocessing.resource_tracker" in f.read()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and not tracker:
             found.append(int(entry))
     return found
 
@@ -128,7 +146,8 @@ def test_more_workers_than_rows_or_devices_is_refused_before_any_work(framework,
     with pytest.raises(ValueError, match="data_parallel 31 is larger than the batch size 30"):
         net.train(x, t, schedule, spec, data_parallel=31, uneven=True)
     monkeypatch.setattr(type(net), "max_workers", staticmethod(lambda d: (2, "the GPUs here")))
-    with pytest.raises(ValueError, match=r"data_parallel 3 is more workers than the GPUs here \(2"):
+    gpus = "data_parallel 3 is more workers than the GPUs here: at most 2"
+    with pytest.raises(ValueError, match=gpus):
         net.train(x, t, schedule, spec, data_parallel=3)
     np.testing.assert_array_equal(net.weights()["W1"], w["W1"])  # nothing trained
 
@@ -206,6 +225,26 @@ def test_float32_with_two_workers_stays_within_the_calibrated_bound(framework, m
     assert other.weights["W1"].dtype == np.float32
     report = parity.compare_trajectories(ref32, other, calibration=(ref64, ref32))
     assert report.passed and report.calibrated, report.summary()
+
+
+def test_a_data_parallel_run_is_named_by_its_worker_count_not_as_its_reference():
+    other = parallel("numpy", "eager", "sgd", 2)
+    assert other.workers == 2 and single("sgd").workers == 1
+    summary = parity.compare_trajectories(single("sgd"), other).summary()
+    assert summary.startswith("numpy/eager vs numpy/eager x 2 workers: agree over 60 steps")
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_run_that_blows_up_is_found_at_the_same_step_on_any_number_of_workers(n):
+    """lr 1e308: the first update overflows the scores, so the loss of step 1 is infinite
+    (the book's loss stays finite through its 1e-7; the epsilon-free loss does not). The
+    NumPy reference on 2 or 3 workers said step 2: it summed its shards' gaps weighted,
+    where each shard's mean overflows, as torch's and JAX's do."""
+    need("torch", "jax")
+    found = {f"numpy x{k}": diverged_at("numpy", "eager", k) for k in (1, n)}
+    found |= {f"jax/{mode} x{n}": diverged_at("jax", mode, n) for mode in ("scan", "step")}
+    found[f"torch x{n}"] = torch_runs(n)["diverged at"]
+    assert set(found.values()) == {1}, found
 
 
 # --------------------------------------------------------------------------- unequal shards

@@ -27,7 +27,16 @@ from comparisons import cli, parity
 from scratch import init_weights
 from tests.adapters.helpers import book_run
 from tests.adapters.problems import extreme_problem, last_update_problem
-from tests.helpers import FRAMEWORKS, INSTALLED, changed, modes, need, snapshot, torch_and_jax
+from tests.helpers import (
+    FRAMEWORKS,
+    INSTALLED,
+    changed,
+    modes,
+    need,
+    restore_torch_fp32,
+    snapshot,
+    torch_and_jax,
+)
 
 MODES = {fw: modes(fw) for fw in FRAMEWORKS if fw in INSTALLED}
 
@@ -148,6 +157,7 @@ def non_default_state():
         torch.backends.cuda.matmul.allow_tf32 = saved["torch TF32 matmul"]
         torch.backends.cudnn.allow_tf32 = saved["torch TF32 cudnn"]
         torch.set_float32_matmul_precision(saved["torch float32 matmul precision"])
+        restore_torch_fp32(torch, saved["torch fp32_precision"])
         jax.config.update("jax_enable_x64", saved["jax x64"])
         jax.config.update("jax_default_matmul_precision", saved["jax matmul precision"])
         np.random.set_state(saved["numpy global generator"])

@@ -15,13 +15,23 @@ from tests.helpers import need
 
 
 def torch_flags():
+    """What cuBLAS, cuDNN and oneDNN are allowed (torch's fp32_precision settings, as
+    read), and the legacy matmul getters (which agree with them inside a block)."""
     import torch
 
+    backends = torch.backends
     return (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
+        backends.cuda.matmul.fp32_precision,
+        backends.cudnn.conv.fp32_precision,
+        backends.cudnn.rnn.fp32_precision,
+        backends.mkldnn.matmul.fp32_precision,
+        backends.cuda.matmul.allow_tf32,
         torch.get_float32_matmul_precision(),
     )
+
+
+PINNED = ("ieee", "ieee", "ieee", "ieee", False, "highest")
+TF32 = ("tf32", "tf32", "tf32", "tf32", True, "high")
 
 
 def jax_flags():
@@ -66,10 +76,10 @@ def test_torch_is_pinned_inside_and_restored_after():
     need("torch")
     before = torch_flags()
     with pinned_precision("torch", "float32"):
-        assert torch_flags() == (False, False, "highest")
+        assert torch_flags() == PINNED
         with pinned_precision("torch", "float32", tf32=True):  # nested: re-entrant
-            assert torch_flags() == (True, True, "high")
-        assert torch_flags() == (False, False, "highest")
+            assert torch_flags() == TF32
+        assert torch_flags() == PINNED
     assert torch_flags() == before
 
 
@@ -98,7 +108,7 @@ def test_two_threads_hammering_torch_never_leave_tf32_on():
 
     def hammer(tf32: bool) -> None:
         start.wait()
-        expected = (True, True, "high") if tf32 else (False, False, "highest")
+        expected = TF32 if tf32 else PINNED
         for _ in range(300):
             with pinned_precision("torch", "float32", tf32=tf32):
                 os.sched_yield()  # let the other thread run inside our context

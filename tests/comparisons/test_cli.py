@@ -155,7 +155,8 @@ def test_check_passes_and_fails_when_an_adapter_is_made_to_differ(monkeypatch, c
     out = check_run.stdout
     assert "check: PASS" in out and "PASS  numpy/eager vs torch/eager" in out
     assert "torch: agrees in every phase" in out and "jax: agrees in every phase" in out
-    assert out.count("(x 2 workers)") == 4
+    assert out.count(" x 2 workers: agree over") == 4  # numpy, torch, jax scan and step
+    assert "PASS  numpy/eager vs numpy/eager x 2 workers" in out  # not its own reference
     from adapters import torch_adapter
 
     original = torch_adapter.to_module
@@ -350,7 +351,7 @@ def test_a_run_beyond_memory_is_refused_before_anything_is_allocated(
     err = refused(["--hidden-size", "4096", "--epochs", "1000"], capsys, tmp_path / "o")
     assert "more than the 1.0 GiB available here" in err
     small = run_module.memory_needed(RunConfig(), adapters.checks.DTYPE_NAMES)
-    assert small < 2**26  # the book's run with its whole matrix: well under 64 MiB
+    assert small < 2**30  # the book's run with its whole matrix: the frameworks' own, mostly
     assert run_module.memory_needed(RunConfig(hidden_size=4096, epochs=1000)) > 2**30
 
 

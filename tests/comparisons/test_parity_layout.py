@@ -104,3 +104,55 @@ def test_jax_round_trip_by_key_paths():
         to_jax(tree, dict(w, W1=w["W1"].T), names=names)
     with pytest.raises(ValueError, match="every leaf must be named"):
         from_jax(tree, names={"W1": "affine1.W"})
+
+
+@pytest.mark.crossframework
+def test_views_taken_once_that_a_step_rebinds_away_from_are_refused_by_record():
+    """`p.data = p.data - lr * grad` gives the parameter new memory: a from_torch view taken
+    before it still shows the initial weights. record() says so, naming the weight, the
+    parameter and the fix; in-place updates (and views taken at each record) record the
+    run, the same run both ways."""
+    need("torch")
+    import torch
+
+    from comparisons.parity import pinned_precision, record
+
+    w, x = params(), torch.from_numpy(inputs())  # (8, 4)
+    labels = torch.arange(x.shape[0]) % SIZES[-1]
+    schedule = np.arange(12).reshape(6, 2) % x.shape[0]  # (steps, batch)
+
+    def run(update, views_once: bool):
+        net = to_torch(torch_net(), w, names=TORCH_NAMES)
+
+        def step(rows):
+            h = torch.sigmoid(net["affine2"](torch.relu(net["affine1"](x[rows]))))
+            loss = torch.nn.functional.cross_entropy(net["affine3"](h), labels[rows])
+            net.zero_grad()
+            loss.backward()
+            for p in net.parameters():
+                update(p)
+            return loss.detach()
+
+        views = from_torch(net, TORCH_NAMES)
+        weights = (lambda: views) if views_once else (lambda: from_torch(net, TORCH_NAMES))
+        with pinned_precision("torch"):
+            return record(step, weights, schedule, framework="torch", record_every=2)
+
+    def rebind(p):
+        p.data = p.data - 0.5 * p.grad  # new memory under p
+
+    def in_place(p):
+        with torch.no_grad():
+            p -= 0.5 * p.grad
+
+    with pytest.raises(ValueError) as err:
+        run(rebind, views_once=True)
+    text = str(err.value)
+    assert "weights()['W1'] after 2 steps" in text and "parameter affine1.weight" in text
+    assert "p.data = ..." in text and "lambda: from_torch(model, names)" in text
+    moved = run(in_place, views_once=True)
+    retaken = run(rebind, views_once=False)
+    assert moved.weights["W1"].shape == (4, 4, 6)  # records after 0, 2, 4, 6 steps
+    assert not np.array_equal(moved.weights["W1"][0], moved.weights["W1"][-1])
+    for k in w:
+        np.testing.assert_array_equal(moved.weights[k], retaken.weights[k])
