@@ -247,8 +247,14 @@ def tiny_net_threads(sizes: tuple[int, int, int], batch: int, device: str):
     if device != "cpu" or largest >= TINY_ELEMENTS:
         yield
         return
-    with _THREADS.pinned(1):
+    with one_thread():
         yield
+
+
+def one_thread() -> contextlib.AbstractContextManager:
+    """torch on one intra-op thread inside the block, then the count as it was; blocks in
+    several threads or asyncio tasks share the one process-wide count (adapters/pins.py)."""
+    return _THREADS.pinned(1)
 
 
 def _set_threads(n: int):

@@ -22,8 +22,8 @@ from torch import nn
 
 from adapters.contract import Training
 from adapters.optimizer_spec import OptimizerSpec
-from adapters.precision import TORCH_LOCK, pinned_precision
-from adapters.torch_adapter import _TORCH_DTYPES, to_numpy
+from adapters.precision import pinned_precision
+from adapters.torch_adapter import _TORCH_DTYPES, one_thread, to_numpy
 from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 from adapters.word2vec.contract import (
     ONE_HOT,
@@ -213,7 +213,7 @@ def largest_tensor(model: str, vocab_size: int, hidden_size: int, batch: int, id
 @contextlib.contextmanager
 def one_thread_if_small(elements: int, device: str):
     """One intra-op thread while a word2vec model of this size trains on the CPU, then
-    the count as it was (under TORCH_LOCK: the count is process-wide).
+    the count as it was (chapter 1's `one_thread`: the count is process-wide).
 
     The ops of a step are gathers, scatter-adds and elementwise products of at most
     `elements` numbers; split over threads, each piece is a few microseconds of work and
@@ -226,13 +226,8 @@ def one_thread_if_small(elements: int, device: str):
     if device != "cpu" or elements >= ONE_THREAD_BELOW:
         yield
         return
-    with TORCH_LOCK:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 # --------------------------------------------------------------------------- the Net

@@ -4,6 +4,8 @@ the first update, on exactly the rows of the ids a batch repeats."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,11 @@ def test_a_fancy_index_add_is_caught_at_step_1_on_the_rows_of_repeated_ids(monke
 
     report = parity.compare_trajectories(good, bad)
     assert not report.passed and report.first_step == 1
-    assert "first diverge after 1 updates" in report.summary()
+    assert "first diverge after 1 update at" in report.summary()
+    # and says why: only the rows of repeated ids differ, an np.add.at dropped
+    hint = report.hints[0]
+    assert hint.kind == "rows" and hint.name in ("W_in", "W_out"), report.hints
+    assert "np.add.at" in report.summary()
 
     rows = d.schedule[0]  # step 0's batch: each Embedding reads one column of ids
     want = {
@@ -57,3 +63,5 @@ def test_a_fancy_index_add_is_caught_at_step_1_on_the_rows_of_repeated_ids(monke
         assert set(np.flatnonzero(off.any(axis=1)).tolist()) == expected, name
         assert np.array_equal(good.weights[name][0], bad.weights[name][0])  # same start
     assert report.first.weight in want and report.first.index[0] in want[report.first.weight]
+    named = {int(r) for r in re.findall(r"\d+", hint.detail.split(":")[1].split(";")[0])}
+    assert named and named <= want[hint.name], (hint.detail, want[hint.name])
