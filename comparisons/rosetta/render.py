@@ -45,7 +45,8 @@ TEXT = {
         "title": "Rosetta: the book's {chapters} in NumPy, PyTorch and JAX",
         "intro": "Each concept: the book's section and file, the minimal code in each "
         "framework (every snippet is run by the tests against the reference's numbers), "
-        "what differs and why, and where the adapters prove it over the book's 3000-step run.",
+        "what differs and why, and where the adapters prove it over whole training runs (the "
+        "book's 3000 steps of chapter 1, the later chapters' runs of each model).",
         "book": "Book",
         "differs": "What differs",
         "proof": "Proved at scale by",
@@ -55,11 +56,12 @@ TEXT = {
     "ja": {
         "title": "Rosetta: 本の{chapters}を NumPy・PyTorch・JAX で",
         "intro": "各項目に、本の節とファイル、各フレームワークでの最小のコード（どのコードも"
-        "テストが参照実装の数値と照合して実行します）、違いとその理由、そしてアダプタが本の"
-        "3000ステップの学習で同じことを証明している場所を示します。",
+        "テストが参照実装の数値と照合して実行します）、違いとその理由、そしてアダプタが学習"
+        "全体（第1章は本の3000ステップ、以降の章は各モデルの学習）で同じことを証明している"
+        "場所を示します。",
         "book": "本",
         "differs": "違い",
-        "proof": "本の学習全体での証明",
+        "proof": "学習全体での証明",
         "snippet_test": "コードの検証",
         "list_head": "項目、本の順に（python -m comparisons rosetta --concept ID）:",
     },
