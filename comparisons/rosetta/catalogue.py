@@ -112,6 +112,26 @@ def section_text(section: str, lang: str) -> str:
     return ("、" if lang == "ja" else ", ").join(out)
 
 
+CHAPTERS = {  # this book's chapter titles, as the book gives them and in English
+    1: {"en": "A review of neural networks", "ja": "ニューラルネットワークの復習"},
+    2: {
+        "en": "Natural language and distributed representations of words",
+        "ja": "自然言語と単語の分散表現",
+    },
+    3: {"en": "word2vec", "ja": "word2vec"},
+    4: {"en": "Speeding up word2vec", "ja": "word2vecの高速化"},
+    5: {"en": "Recurrent neural networks (RNN)", "ja": "リカレントニューラルネットワーク（RNN）"},
+    6: {"en": "Gated RNNs", "ja": "ゲート付きRNN"},
+}
+
+
+def chapter_title(number: int, lang: str) -> str:
+    """ "Chapter 4: Speeding up word2vec"; "第4章 word2vecの高速化"."""
+    if lang == "ja":
+        return f"第{number}章 {CHAPTERS[number]['ja']}"
+    return f"Chapter {number}: {CHAPTERS[number]['en']}"
+
+
 def chapters_text(concepts: Iterable[Concept], lang: str) -> str:
     """The chapters the concepts stand in, three or more in a row as a range: "chapter 1",
     "chapters 1 and 3", "chapters 1-6"; "第1章", "第1・3章", "第1〜6章"."""

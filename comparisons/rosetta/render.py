@@ -31,7 +31,9 @@ from comparisons.rosetta.catalogue import (
     LANGS,
     SNIPPET_MODULES,
     Concept,
+    chapter_title,
     chapters_text,
+    section_key,
     section_text,
 )
 
@@ -409,6 +411,7 @@ CSS = f"""
   background: #f6f8fa; border: 1px solid #ddd; padding: 5px; font-size: {CODE_PX}px;
   line-height: 1.4; font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }}
 #rosetta .meta {{ color: #333; margin: 0.2em 0; }}
+#rosetta .contents ul {{ padding-left: 1.2em; }}
 """
 
 
@@ -446,6 +449,20 @@ def _places(step: int, span: int, fw: int, frameworks: int, steps: int) -> str:
     return "; ".join(out)
 
 
+def _contents(concepts: Sequence[Concept], lang: str) -> str:
+    """A <nav>: per chapter its title and a link to each of its concepts, in the book's
+    order (the number a concept has in the whole Rosetta, its title)."""
+    e = html.escape
+    lines = []
+    for chapter, group in itertools.groupby(concepts, key=lambda c: section_key(c)[0]):
+        links = " · ".join(
+            f'<a href="#rosetta-{c.id}">{CONCEPTS.index(c) + 1}. {e(c.title[lang])}</a>'
+            for c in group
+        )
+        lines.append(f"<li><b>{e(chapter_title(chapter, lang))}</b>: {links}</li>")
+    return f'<nav class="contents"><ul>{"".join(lines)}</ul></nav>'
+
+
 def render_html(
     concepts: Sequence[Concept] | None = None,
     frameworks: Iterable[str] = FRAMEWORKS,
@@ -453,9 +470,10 @@ def render_html(
     *,
     page: bool = False,
 ) -> str:
-    """One <section id="rosetta"> (its own <style>, no script, no external file): per
-    concept a heading, the book, what differs, the proof, the test that runs the
-    snippets, and a grid of each framework's code in <pre>s that keep every space: one
+    """One <section id="rosetta"> (its own <style>, no script, no external file): the
+    contents by chapter, linked to the concepts; per concept a heading, the book, what
+    differs, the proof, the test that runs the snippets, and a grid of each framework's
+    code in <pre>s that keep every space: one
     column below the width the code needs, two or three side by side above it, each
     snippet in the row of its step. `page` wraps it in a whole HTML document."""
     concepts, frameworks, lang = _concepts(concepts), check_frameworks(frameworks), check_lang(lang)
@@ -471,6 +489,7 @@ def render_html(
         f"<style>{css}</style>",
         f"<h2>{e(title(concepts, lang))}</h2>",
         f"<p>{e(words['intro'])}</p>",
+        _contents(concepts, lang),
     ]
     for c in concepts:
         number = CONCEPTS.index(c) + 1

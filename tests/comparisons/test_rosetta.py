@@ -397,6 +397,13 @@ def test_html_is_one_section_with_every_snippet_escaped_in_a_pre():
     assert {k: "\n\n".join(v) for k, v in shown.items()} == {
         (c.id, fw): code(c, fw) for c in CONCEPTS for fw in FRAMEWORKS
     }
+    nav = page[page.index("<nav") : page.index("</nav>")]  # the contents, chapter by chapter
+    assert re.findall(r'<a href="#rosetta-(\w+)">', nav) == [c.id for c in CONCEPTS]
+    chapters = sorted({section_key(c)[0] for c in CONCEPTS})
+    heads = [html.unescape(h) for h in re.findall(r"<li><b>(.*?)</b>", nav)]
+    assert heads == [catalogue.chapter_title(n, "en") for n in chapters]
+    assert heads[3] == "Chapter 4: Speeding up word2vec"
+    assert catalogue.chapter_title(6, "ja") == "第6章 ゲート付きRNN"
     markdown = rosetta.render_markdown(lang="ja")
     for c in CONCEPTS:  # every format names the test that runs the snippets
         assert SNIPPET_TEST.format(file=c.snippet_test, id=c.id) in page
