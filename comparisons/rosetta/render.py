@@ -473,9 +473,9 @@ def render_html(
     """One <section id="rosetta"> (its own <style>, no script, no external file): the
     contents by chapter, linked to the concepts; per concept a heading, the book, what
     differs, the proof, the test that runs the snippets, and a grid of each framework's
-    code in <pre>s that keep every space: one
-    column below the width the code needs, two or three side by side above it, each
-    snippet in the row of its step. `page` wraps it in a whole HTML document."""
+    code in <pre>s that keep every space: one column below the width the code needs, two
+    or three side by side above it, each snippet in the row of its step. `page` wraps it
+    in a whole HTML document."""
     concepts, frameworks, lang = _concepts(concepts), check_frameworks(frameworks), check_lang(lang)
     e = html.escape
     words = TEXT[lang]
