@@ -122,6 +122,8 @@ CHAPTERS = {  # this book's chapter titles, as the book gives them and in Englis
     4: {"en": "Speeding up word2vec", "ja": "word2vecの高速化"},
     5: {"en": "Recurrent neural networks (RNN)", "ja": "リカレントニューラルネットワーク（RNN）"},
     6: {"en": "Gated RNNs", "ja": "ゲート付きRNN"},
+    7: {"en": "Generating text with RNNs", "ja": "RNNによる文章生成"},
+    8: {"en": "Attention", "ja": "Attention"},
 }
 
 

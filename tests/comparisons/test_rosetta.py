@@ -43,6 +43,7 @@ def test_concepts_follow_the_book_and_name_its_section_and_file():
     chapters = sorted({k[0] for k in keys})
     assert chapters == list(range(1, len(chapters) + 1)) and len(chapters) >= 6  # none skipped
     assert ids[0] == "affine" and keys[0] == (1, 2, 2)
+    assert set(chapters) <= set(catalogue.CHAPTERS)  # each chapter's title, for the contents
 
     def before(a: str, b: str) -> bool:
         return ids.index(a) < ids.index(b)
