@@ -369,7 +369,7 @@ def build_parser() -> Parser:
     check.add_argument("--quiet", action="store_true", help="only the verdict")
 
     rosetta = sub.add_parser(
-        "rosetta", help="each piece of chapter 1 in NumPy (the book), PyTorch and JAX"
+        "rosetta", help="each piece of chapters 1-6 in NumPy (the book), PyTorch and JAX"
     )
     rosetta.add_argument("--list", action="store_true", help="the concept ids and titles")
     rosetta.add_argument(
