@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,6 +168,15 @@ MiB = 2**20
 # 607, and 664 with the precision matrix.
 PROCESS_BYTES = {"numpy": 100 * MiB, "torch": 270 * MiB, "jax": 250 * MiB}
 MATRIX_BYTES = 60 * MiB  # the precision matrix's runs in other dtypes (their kernels)
+
+
+def process_bytes(frameworks: Iterable[str], matrix: bool = False) -> int:
+    """What a command's process holds before its own arrays, by the frameworks it imports
+    (PROCESS_BYTES; NumPy's always), and MATRIX_BYTES with the precision matrix: the one
+    baseline that `train`'s and `bench`'s memory estimates both start from."""
+    return sum(PROCESS_BYTES[fw] for fw in {"numpy", *frameworks}) + MATRIX_BYTES * matrix
+
+
 # The boundary plot predicts its grid (GRID_POINTS) a chunk of plots.GRID_CHUNK elements
 # (points x hidden units) at a time; at its peak each framework holds this many float64
 # (chunk) arrays. Measured at hidden 1000 and 3000 over hidden 10: NumPy +130 MiB, JAX
@@ -200,7 +209,7 @@ def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
     kept = sum(len(adapters.net_class(fw).MODES) for fw in fws)
     kept += (config.dtype != "float64") + 2 * bool(precisions)
     compared = kept > 1 or config.data_parallel > 1
-    process = sum(PROCESS_BYTES[fw] for fw in fws) + MATRIX_BYTES * bool(precisions)
+    process = process_bytes(fws, matrix=bool(precisions))
     schedule = 8 * steps * config.batch_size
     chunk = 8 * min(GRID_POINTS * hidden, GRID_CHUNK)  # one (rows, hidden) float64 array
     working = 8 * 10 * 300 * hidden + chunk * sum(PLOT_COPIES[fw] for fw in fws)
