@@ -49,6 +49,10 @@ def test_default_run_writes_the_table_plots_and_both_reports(default_run):
     assert "FAIL" not in proc.stdout
     assert "## Precision matrix" in md and "save_params" in md
     assert "<h2>Precision matrix</h2>" in html
+    # the table passes every float64 comparison: the rounding twins were never trained
+    twins = proc.results.twins
+    assert twins is not None and twins.key[0] == proc.results.config and not twins.made
+    assert "calibrated" not in proc.stdout
 
 
 def test_json_output_parses(tmp_path, capsys):
