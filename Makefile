@@ -90,7 +90,7 @@ test: $(STAMP) ## the whole test suite; a skipped cross-framework test fails (JO
 check: $(STAMP) ## quick pass/fail parity check of every framework; exit 1 on a mismatch
 	$(BIN)/python -m comparisons check
 
-rosetta: $(STAMP) ## each concept of chapter 1 in NumPy | PyTorch | JAX
+rosetta: $(STAMP) ## each concept of chapters 1-6 in NumPy | PyTorch | JAX
 	$(BIN)/python -m comparisons rosetta
 
 # Each notebook run top to bottom in one kernel and stored with this run's outputs, so

@@ -369,7 +369,7 @@ def build_parser() -> Parser:
     check.add_argument("--quiet", action="store_true", help="only the verdict")
 
     rosetta = sub.add_parser(
-        "rosetta", help="each piece of chapter 1 in NumPy (the book), PyTorch and JAX"
+        "rosetta", help="each piece of chapters 1-6 in NumPy (the book), PyTorch and JAX"
     )
     rosetta.add_argument("--list", action="store_true", help="the concept ids and titles")
     rosetta.add_argument(
@@ -457,6 +457,14 @@ def build_parser() -> Parser:
         action="store_true",
         help="instead: what comparisons.parity.record adds to a torch loop and a jitted JAX "
         "step at the book's size, at record_every 1 and 100 (about a minute)",
+    )
+    b.add_argument(
+        "--book-code",
+        metavar="DIR",
+        default=None,
+        help="instead, with --model other than two_layer_net: the NumPy reference against the "
+        "book's own code from DIR (a checkout of oreilly-japan/deep-learning-from-scratch-2) "
+        "on the model's default run, CPU time per step (comparisons/book_measure.py)",
     )
     parser.commands = {"train": train, "check": check, "bench": b}  # given_options reads them
     return parser
@@ -615,6 +623,11 @@ def bench_config(args: argparse.Namespace) -> bench.BenchConfig:
         # mesh runs in this process (a library caller's JAX is never changed: see
         # adapters/jax_sharding.py)
         os.environ.setdefault("JAX_NUM_CPU_DEVICES", "2")
+    if args.book_code is not None:
+        raise UsageError(
+            "--book-code times the models of chapters 3-6 against the book's own code: "
+            "give --model (simple_cbow, ..., better_rnnlm)"
+        )
     frameworks = frameworks_for(args, None)
     check_device(frameworks, args.device)
     if args.record:
@@ -907,12 +920,43 @@ def given_options(argv: list[str], args: argparse.Namespace) -> set[str]:
 def model_command(args: argparse.Namespace, argv: list[str]) -> Callable[[], int]:
     """train, check or bench of a model other than chapter 1's, by its family's module
     (comparisons/model_commands.py), its options checked (UsageError for a bad one)."""
+    if args.command == "bench" and args.book_code is not None:
+        return book_code_command(args, argv)
     family = model_commands.commands(args.model)
     try:
         config = family.options(args.command, args, given_options(argv, args))
     except (ValueError, TypeError) as err:
         raise UsageError(str(err)) from None
     return lambda: family.main(args.command, args, config)
+
+
+def book_code_command(args: argparse.Namespace, argv: list[str]) -> Callable[[], int]:
+    """bench --model M --book-code DIR: scratch against the book's own code (float32, the
+    NumPy reference only), the folder checked before any work."""
+    from comparisons import book_measure
+
+    allowed = {"command", "model", "book_code", "repeats", "json", "quiet"}
+    refused = sorted("--" + d.replace("_", "-") for d in given_options(argv, args) - allowed)
+    if refused:
+        raise UsageError(
+            f"--book-code times the NumPy reference against the book's code in float32: "
+            f"drop {', '.join(refused)}"
+        )
+    try:
+        book_measure.check_book_code(args.book_code, (args.model,))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    repeats = args.repeats or book_measure.DEFAULT_REPEATS
+
+    def command() -> int:
+        if not args.quiet:
+            print(f"timing {args.model}: the book's code and scratch, {repeats} runs each ...",
+                  file=sys.stderr)  # fmt: skip
+        row = book_measure.timing(args.model, args.book_code, repeats)
+        print(json.dumps([row], indent=2) if args.json else book_measure.format_rows([row]))
+        return 0
+
+    return command
 
 
 def _main(argv: list[str]) -> int:

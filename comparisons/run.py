@@ -167,8 +167,9 @@ MiB = 2**20
 # interpreter, the imports, their kernels and compiled programs, and the plots. Measured
 # (peak RSS, ru_maxrss, of a 2-epoch run at hidden 10, torch 2.13 and JAX 0.10 on the
 # CPU): NumPy with the plots 98 MiB, NumPy and torch 364, NumPy and JAX 346, all three
-# 607, and 664 with the precision matrix.
-PROCESS_BYTES = {"numpy": 100 * MiB, "torch": 270 * MiB, "jax": 250 * MiB}
+# 607, and 664 with the precision matrix. The CI machine maps torch about 50 MiB larger
+# (NumPy and torch 395 MiB, VmHWM): torch is counted at that.
+PROCESS_BYTES = {"numpy": 100 * MiB, "torch": 320 * MiB, "jax": 250 * MiB}
 MATRIX_BYTES = 60 * MiB  # the precision matrix's runs in other dtypes (their kernels)
 
 

@@ -2,7 +2,8 @@
 
 Each has `update(params, grads)`, which changes the arrays in `params` in place. State
 (velocities, accumulators) is created on the first call, shaped like the parameters.
-Every epsilon is the book's 1e-7, added outside the square root.
+Every epsilon is the book's 1e-7, added outside the square root. `np.sqrt` is a ufunc:
+on CuPy arrays (the book's GPU mode, scratch/xp.py) CuPy runs it.
 
 torch.optim / optax equivalents (see adapters/ for where they differ):
 SGD ~ torch.optim.SGD / optax.sgd; Momentum ~ SGD(momentum=...) (torch folds lr into the
@@ -79,10 +80,9 @@ class AdaGrad:
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.h is None:
             self.h = [array_module(p).zeros_like(p) for p in params]
-        xp = array_module(*params)
-        for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
-            self.h[i] += grad * grad
-            param -= self.lr * grad / (xp.sqrt(self.h[i]) + BOOK_EPS)
+        for param, grad, h in zip(params, grads, self.h, strict=True):
+            h += grad * grad
+            param -= self.lr * grad / (np.sqrt(h) + BOOK_EPS)
 
 
 class RMSprop:
@@ -96,11 +96,10 @@ class RMSprop:
     def update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         if self.h is None:
             self.h = [array_module(p).zeros_like(p) for p in params]
-        xp = array_module(*params)
-        for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
-            self.h[i] *= self.decay_rate
-            self.h[i] += (1 - self.decay_rate) * grad * grad
-            param -= self.lr * grad / (xp.sqrt(self.h[i]) + BOOK_EPS)
+        for param, grad, h in zip(params, grads, self.h, strict=True):
+            h *= self.decay_rate
+            h += (1 - self.decay_rate) * grad * grad
+            param -= self.lr * grad / (np.sqrt(h) + BOOK_EPS)
 
 
 class Adam:
@@ -132,11 +131,10 @@ class Adam:
         # np.sqrt of a Python float is a NumPy float64, as in the book: it makes the update
         # of a float32 net computed in float64 (NEP 50) and rounded once into the weights
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-        xp = array_module(*params)
-        for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
-            self.m[i] += (1 - self.beta1) * (grad - self.m[i])
-            self.v[i] += (1 - self.beta2) * (grad**2 - self.v[i])
-            param -= lr_t * self.m[i] / (xp.sqrt(self.v[i]) + BOOK_EPS)
+        for param, grad, m, v in zip(params, grads, self.m, self.v, strict=True):
+            m += (1 - self.beta1) * (grad - m)  # in place: self.m's arrays
+            v += (1 - self.beta2) * (grad**2 - v)
+            param -= lr_t * m / (np.sqrt(v) + BOOK_EPS)
 
 
 OPTIMIZERS = {

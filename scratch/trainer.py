@@ -106,7 +106,7 @@ def remove_duplicate(
                     params[i].ndim == 2
                     and params[j].ndim == 2
                     and params[i].T.shape == params[j].shape
-                    and bool(array_module(params[i]).all(params[i].T == params[j]))
+                    and bool((params[i].T == params[j]).all())
                 ):  # shared as its transpose (weight tying)
                     grads[i] += grads[j].T  # (H, V) -> (V, H)
                     found = True
@@ -177,8 +177,10 @@ class Trainer:
         xp = array_module(x)
         for batches in epochs:
             batches = xp.asarray(batches)  # CuPy data is indexed on the GPU
-            for iters, rows in enumerate(batches):
-                loss = model.forward(x[rows], t[rows])
+            # the epoch's batches gathered at once, as the book's x = x[idx]: (iters, batch, ...)
+            epoch = zip(x[batches], t[batches], strict=True)
+            for iters, (batch_x, batch_t) in enumerate(epoch):
+                loss = model.forward(batch_x, batch_t)
                 model.backward()
                 params, grads = remove_duplicate(model.params, model.grads)  # shared: once
                 if max_grad is not None:

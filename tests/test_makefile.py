@@ -71,7 +71,12 @@ def make(checkout: Path, *variables: str, build: str = "", fails: str = "never")
         "FAKE_TORCH_VERSION": "2.13.0" + ("+cpu" if not build else ""),
         "FAKE_TORCH_CUDA": build,
     }
-    env.pop("MAKEFLAGS", None)
+    # run from `make test` (as .ci/run does), the outer make's level and its command-line
+    # variables (TORCH, TORCH_SPEC, TORCH_INDEX) arrive in the environment: drop them
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PY", "JOBS"):
+        env.pop(name, None)
+    for name in [n for n in env if n.startswith("TORCH")]:
+        env.pop(name)
     proc = subprocess.run(
         ["make", "--no-print-directory", ".venv/.installed-stamp", *variables],
         cwd=checkout,

@@ -2,12 +2,15 @@
 
 A `Concept` names the book's sections and the file and class of the book's repository it
 mirrors (oreilly-japan/deep-learning-from-scratch-2), the functions of `snippets/` that
-show it in NumPy, PyTorch and JAX, one or two sentences (English and Japanese) on what
+show it in NumPy, PyTorch and JAX, one to three sentences (English and Japanese) on what
 differs between the frameworks and why, and where the adapters prove the same thing at
-scale: the adapter code and the tests that train the book's run for 3000 steps.
+scale: the adapter code and the tests that train whole runs (chapter 1's 3000 steps, the
+later models' runs).
 
-`CONCEPTS` is sorted by each concept's first section (`section_key`), so a concept added
-for a later chapter takes its place in `--list`, the terminal card and the HTML by itself.
+Chapter 1's concepts are written here; those of chapters 2-4 (word2vec.py) and 5-6
+(recurrent.py) are the same fields in their own files. `CONCEPTS` holds them all, sorted
+by each concept's first section (`section_key`), so a concept added for any chapter takes
+its place in `--list`, the terminal card and the HTML by itself.
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ class Concept:
     the same step and are shown side by side; None leaves a framework's step empty, and a
     framework with fewer names lets its last one run on beside the others' later steps.
     `adapters` are dotted paths of the adapter code that does the same at scale; `tests`
-    are pytest ids of the tests proving it over the book's run. `snippets` maps each
+    are pytest ids of the tests proving it over a whole run. `snippets` maps each
     framework to its snippet module and `snippet_test` is the file whose
     `test_<id>_snippets_agree_with_the_reference` runs them (chapter 1's by default; the
-    later chapters' concepts, e.g. comparisons/rosetta/word2vec.py, have their own).
+    later chapters' concepts, in word2vec.py and recurrent.py, have their own).
     """
 
     id: str
@@ -109,14 +112,49 @@ def section_text(section: str, lang: str) -> str:
     return ("、" if lang == "ja" else ", ").join(out)
 
 
-def chapters_text(concepts: Iterable[Concept], lang: str) -> str:
-    """The chapters the concepts stand in: "chapter 1", "chapters 1, 3 and 4"; "第1章"."""
-    numbers = sorted({section_key(c)[0] for c in concepts if section_key(c)[0] < 1000})
+CHAPTERS = {  # this book's chapter titles, as the book gives them and in English
+    1: {"en": "A review of neural networks", "ja": "ニューラルネットワークの復習"},
+    2: {
+        "en": "Natural language and distributed representations of words",
+        "ja": "自然言語と単語の分散表現",
+    },
+    3: {"en": "word2vec", "ja": "word2vec"},
+    4: {"en": "Speeding up word2vec", "ja": "word2vecの高速化"},
+    5: {"en": "Recurrent neural networks (RNN)", "ja": "リカレントニューラルネットワーク（RNN）"},
+    6: {"en": "Gated RNNs", "ja": "ゲート付きRNN"},
+    7: {"en": "Generating text with RNNs", "ja": "RNNによる文章生成"},
+    8: {"en": "Attention", "ja": "Attention"},
+}
+
+
+def chapter_title(number: int, lang: str) -> str:
+    """ "Chapter 4: Speeding up word2vec"; "第4章 word2vecの高速化"."""
     if lang == "ja":
-        return "第" + "・".join(map(str, numbers)) + "章"
-    if len(numbers) == 1:
-        return f"chapter {numbers[0]}"
-    return "chapters " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+        return f"第{number}章 {CHAPTERS[number]['ja']}"
+    return f"Chapter {number}: {CHAPTERS[number]['en']}"
+
+
+def chapters_text(concepts: Iterable[Concept], lang: str) -> str:
+    """The chapters the concepts stand in, three or more in a row as a range: "chapter 1",
+    "chapters 1 and 3", "chapters 1-6"; "第1章", "第1・3章", "第1〜6章"."""
+    numbers = sorted({section_key(c)[0] for c in concepts if section_key(c)[0] < 1000})
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    dash = "〜" if lang == "ja" else "-"
+    parts = [
+        part
+        for run in runs
+        for part in ([f"{run[0]}{dash}{run[-1]}"] if len(run) >= 3 else map(str, run))
+    ]
+    if lang == "ja":
+        return "第" + "・".join(parts) + "章"
+    if len(parts) == 1:
+        return f"chapter {parts[0]}" if len(numbers) == 1 else f"chapters {parts[0]}"
+    return "chapters " + ", ".join(parts[:-1]) + f" and {parts[-1]}"
 
 
 _CHAPTER_1: tuple[Concept, ...] = (
@@ -478,7 +516,7 @@ _CHAPTER_1: tuple[Concept, ...] = (
     ),
 )
 
-_LATER = tuple(Concept(**fields) for fields in WORD2VEC + RECURRENT)  # chapters 2-6
+_LATER = tuple(Concept(**fields) for fields in WORD2VEC + RECURRENT)  # chapters 2-4, 5-6
 # the book's order; sorted() keeps the written order where two share a first section
 CONCEPTS: tuple[Concept, ...] = tuple(sorted(_CHAPTER_1 + _LATER, key=section_key))
 IDS = tuple(c.id for c in CONCEPTS)

@@ -1,7 +1,9 @@
-"""The Rosetta's concepts of chapters 5-6 (the recurrent language models), after chapters
-1-4's: the state between batches, the RNN, the loss over time, the LSTM, dropout and weight
-tying, each with the trap a port falls into.
+"""The Rosetta's concepts of chapters 5-6 (the recurrent language models): the state
+between batches, the RNN, the loss over time, the LSTM, dropout and weight tying, each with
+the trap a port falls into.
 
+Each entry holds the fields of a `catalogue.Concept`; catalogue.py makes them into
+Concepts and sorts them into the one book-ordered `CONCEPTS` by their first section.
 Their snippets live in `snippets/recurrent/` (the book's NumPy, idiomatic PyTorch,
 idiomatic JAX, 64 columns wide), and tests/learn/test_rnnlm_snippets.py runs each against
 the reference; the adapters prove the same at scale in adapters/rnnlm/, and
@@ -9,6 +11,8 @@ tests/comparisons/test_rnnlm_traps.py plants each trap and shows the harness nam
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 SNIPPETS = {
     "numpy": "comparisons.rosetta.snippets.recurrent.book",
@@ -21,7 +25,7 @@ _RNN_RUN = (
 )
 _TRAPS = "tests/comparisons/test_rnnlm_traps.py::"
 
-CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
+CONCEPTS: tuple[dict[str, Any], ...] = (
     dict(
         id="truncated_bptt",
         title={
@@ -32,8 +36,8 @@ CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
         book=("common/trainer.py RnnlmTrainer.get_batch", "common/time_layers.py TimeRNN"),
         code={
             "numpy": ("get_batch", "train_rnnlm"),
-            "torch": ("train",),
-            "jax": ("make_train_step",),
+            "torch": (None, "train"),
+            "jax": (None, "make_train_step"),
         },
         differs={
             "en": "Each batch reads on where the last one stopped (the book's offsets and "
@@ -44,8 +48,8 @@ CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
             "ja": "各ミニバッチは前のミニバッチが読み終えたところから続きを読み（本のオフセットと "
             "time_idx）、その隠れ状態から始めますが、逆伝播はミニバッチの境界で止めます。"
             "PyTorch は状態を引き継いで detach() する必要があり、忘れると次の backward() が"
-            "解放済みの計算グラフに入ります。JAX では carry が値として次のステップに入るので、"
-            "勾配はそこで自然に止まります。",
+            "解放済みの計算グラフをさかのぼろうとしてエラーになります。JAX では carry が値と"
+            "して次のステップに入るので、勾配はそこで自然に止まります。",
         },
         adapters=(
             "scratch.trainer.rnnlm_batches",
@@ -66,13 +70,18 @@ CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
         title={"en": "The RNN layer over time", "ja": "RNN レイヤと Time RNN レイヤ"},
         section="§5.3.1, §5.3.2",
         book=("common/time_layers.py RNN", "common/time_layers.py TimeRNN"),
-        code={"numpy": ("RNN", "time_rnn"), "torch": ("rnn_layer",), "jax": ("rnn_layer",)},
+        code={
+            "numpy": ("RNN", "time_rnn"),
+            "torch": (None, "rnn_layer"),
+            "jax": ("rnn_cell", "rnn_layer"),
+        },
         differs={
             "en": "The book unrolls one RNN layer per time step and keeps W as (in, out). "
             "nn.RNN stores weight_ih transposed, (H, D), and adds two biases (bias_ih + "
             "bias_hh): b goes into one, the other stays 0 and frozen, or b moves twice as "
             "fast. JAX writes the cell as a function and lax.scan runs it over time.",
-            "ja": "本は時刻ごとに RNN レイヤを1つ展開し、W を (入力, 出力) の形で持ちます。"
+            "ja": "本の Time RNN レイヤは時刻ごとに RNN レイヤを1つずつ使い、W を (入力, 出力) の"
+            "形で持ちます。"
             "nn.RNN は weight_ih を転置した (H, D) で保持し、バイアスを2つ（bias_ih + bias_hh）"
             "足します。b は片方に入れ、もう片方は0のまま固定します（両方を学習すると b が"
             "2倍の速さで動きます）。JAX はセルを関数で書き、lax.scan で時間方向に回します。",
@@ -123,8 +132,8 @@ CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
         section="§6.3, §6.3.1",
         book=("common/time_layers.py LSTM", "common/time_layers.py TimeLSTM"),
         code={
-            "numpy": ("LSTM",),
-            "torch": ("book_to_torch", "lstm_layer"),
+            "numpy": (None, "LSTM"),
+            "torch": ("book_to_torch", None, "lstm_layer"),
             "jax": ("book_to_jax", "lstm_cell", "lstm_layer"),
         },
         differs={
@@ -177,7 +186,7 @@ CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
         ),
         tests=(
             "tests/scratch/test_time_layers.py::"
-            "test_time_dropout_draws_the_books_mask_from_rng_and_leaves_the_global_one_alone",
+            "test_time_dropout_draws_the_books_mask_from_rng_not_the_global_one",
             _RNN_RUN,
         ),
         snippets=SNIPPETS,
@@ -185,13 +194,13 @@ CONCEPTS: tuple[dict, ...] = (  # the fields of each Concept (catalogue.py)
     ),
     dict(
         id="weight_tying",
-        title={"en": "Weight tying", "ja": "重み共有（Weight tying）"},
+        title={"en": "Weight tying", "ja": "重み共有（weight tying）"},
         section="§6.5.3",
         book=("ch06/better_rnnlm.py BetterRnnlm", "common/trainer.py remove_duplicate"),
         code={
             "numpy": ("tied_scores", "merge_tied_grads"),
-            "torch": ("BetterRnnlm", "load_book_weights"),
-            "jax": ("better_rnnlm", "from_book"),
+            "torch": ("BetterRnnlm", "tied_gradient", "load_book_weights"),
+            "jax": ("better_rnnlm", "tied_gradient", "from_book"),
         },
         differs={
             "en": "The book's output layer uses embed_W.T, a view, and remove_duplicate sums "

@@ -31,7 +31,9 @@ from comparisons.rosetta.catalogue import (
     LANGS,
     SNIPPET_MODULES,
     Concept,
+    chapter_title,
     chapters_text,
+    section_key,
     section_text,
 )
 
@@ -45,7 +47,8 @@ TEXT = {
         "title": "Rosetta: the book's {chapters} in NumPy, PyTorch and JAX",
         "intro": "Each concept: the book's section and file, the minimal code in each "
         "framework (every snippet is run by the tests against the reference's numbers), "
-        "what differs and why, and where the adapters prove it over the book's 3000-step run.",
+        "what differs and why, and where the adapters prove it over whole training runs (the "
+        "book's 3000 steps of chapter 1, the later chapters' runs of each model).",
         "book": "Book",
         "differs": "What differs",
         "proof": "Proved at scale by",
@@ -55,11 +58,12 @@ TEXT = {
     "ja": {
         "title": "Rosetta: 本の{chapters}を NumPy・PyTorch・JAX で",
         "intro": "各項目に、本の節とファイル、各フレームワークでの最小のコード（どのコードも"
-        "テストが参照実装の数値と照合して実行します）、違いとその理由、そしてアダプタが本の"
-        "3000ステップの学習で同じことを証明している場所を示します。",
+        "テストが参照実装の数値と照合して実行します）、違いとその理由、そしてアダプタが学習"
+        "全体（第1章は本の3000ステップ、以降の章は各モデルの学習）で同じことを証明している"
+        "場所を示します。",
         "book": "本",
         "differs": "違い",
-        "proof": "本の学習全体での証明",
+        "proof": "学習全体での証明",
         "snippet_test": "コードの検証",
         "list_head": "項目、本の順に（python -m comparisons rosetta --concept ID）:",
     },
@@ -407,6 +411,7 @@ CSS = f"""
   background: #f6f8fa; border: 1px solid #ddd; padding: 5px; font-size: {CODE_PX}px;
   line-height: 1.4; font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }}
 #rosetta .meta {{ color: #333; margin: 0.2em 0; }}
+#rosetta .contents ul {{ padding-left: 1.2em; }}
 """
 
 
@@ -444,6 +449,20 @@ def _places(step: int, span: int, fw: int, frameworks: int, steps: int) -> str:
     return "; ".join(out)
 
 
+def _contents(concepts: Sequence[Concept], lang: str) -> str:
+    """A <nav>: per chapter its title and a link to each of its concepts, in the book's
+    order (the number a concept has in the whole Rosetta, its title)."""
+    e = html.escape
+    lines = []
+    for chapter, group in itertools.groupby(concepts, key=lambda c: section_key(c)[0]):
+        links = " · ".join(
+            f'<a href="#rosetta-{c.id}">{CONCEPTS.index(c) + 1}. {e(c.title[lang])}</a>'
+            for c in group
+        )
+        lines.append(f"<li><b>{e(chapter_title(chapter, lang))}</b>: {links}</li>")
+    return f'<nav class="contents"><ul>{"".join(lines)}</ul></nav>'
+
+
 def render_html(
     concepts: Sequence[Concept] | None = None,
     frameworks: Iterable[str] = FRAMEWORKS,
@@ -451,11 +470,12 @@ def render_html(
     *,
     page: bool = False,
 ) -> str:
-    """One <section id="rosetta"> (its own <style>, no script, no external file): per
-    concept a heading, the book, what differs, the proof, the test that runs the
-    snippets, and a grid of each framework's code in <pre>s that keep every space: one
-    column below the width the code needs, two or three side by side above it, each
-    snippet in the row of its step. `page` wraps it in a whole HTML document."""
+    """One <section id="rosetta"> (its own <style>, no script, no external file): the
+    contents by chapter, linked to the concepts; per concept a heading, the book, what
+    differs, the proof, the test that runs the snippets, and a grid of each framework's
+    code in <pre>s that keep every space: one column below the width the code needs, two
+    or three side by side above it, each snippet in the row of its step. `page` wraps it
+    in a whole HTML document."""
     concepts, frameworks, lang = _concepts(concepts), check_frameworks(frameworks), check_lang(lang)
     e = html.escape
     words = TEXT[lang]
@@ -469,6 +489,7 @@ def render_html(
         f"<style>{css}</style>",
         f"<h2>{e(title(concepts, lang))}</h2>",
         f"<p>{e(words['intro'])}</p>",
+        _contents(concepts, lang),
     ]
     for c in concepts:
         number = CONCEPTS.index(c) + 1

@@ -1,9 +1,11 @@
-"""The Rosetta's concepts of chapters 2-4 (word vectors and word2vec), after chapter 1's.
+"""The Rosetta's concepts of chapters 2-4 (word vectors and word2vec): the nearest words,
+the weight several layers share, the Embedding layer and negative sampling.
 
-Each entry holds the fields of a `catalogue.Concept` (catalogue.py makes them into
-Concepts, `catalogue.LATER`). Their snippets live in `snippets/word2vec_book.py`,
-`word2vec_torch.py` and `word2vec_jax.py`, and tests/learn/test_word2vec_snippets.py runs
-each against the reference; the adapters prove the same at scale in adapters/word2vec/.
+Each entry holds the fields of a `catalogue.Concept`; catalogue.py makes them into
+Concepts and sorts them into the one book-ordered `CONCEPTS` by their first section.
+Their snippets live in `snippets/word2vec/` (the book's NumPy, idiomatic PyTorch,
+idiomatic JAX, 64 columns wide), and tests/learn/test_word2vec_snippets.py runs each
+against the reference; the adapters prove the same at scale in adapters/word2vec/.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 SNIPPETS = {
-    "numpy": "comparisons.rosetta.snippets.word2vec_book",
-    "torch": "comparisons.rosetta.snippets.word2vec_torch",
-    "jax": "comparisons.rosetta.snippets.word2vec_jax",
+    "numpy": "comparisons.rosetta.snippets.word2vec.book",
+    "torch": "comparisons.rosetta.snippets.word2vec.torch_code",
+    "jax": "comparisons.rosetta.snippets.word2vec.jax_code",
 }
 SNIPPET_TEST = "tests/learn/test_word2vec_snippets.py"
 _PARITY = "tests/adapters/test_word2vec_parity.py"
@@ -26,8 +28,8 @@ CONCEPTS: tuple[dict[str, Any], ...] = (
         book=("common/util.py cos_similarity", "common/util.py most_similar"),
         code={
             "numpy": ("cos_similarity", "most_similar"),
-            "torch": ("most_similar",),
-            "jax": ("most_similar",),
+            "torch": (None, "most_similar"),
+            "jax": (None, "most_similar"),
         },
         differs={
             "en": "The book adds eps = 1e-8 to each vector's norm; F.cosine_similarity clamps "
@@ -60,10 +62,11 @@ CONCEPTS: tuple[dict[str, Any], ...] = (
             "book's (V, H) layout, while nn.Linear on one-hot rows stores it transposed. A "
             "repeated id must get the sum of its gradients: np.add.at in the book, autograd's "
             "scatter-add in torch and JAX (dW[ids] += dout would keep only one).",
-            "ja": "W[ids] は one-hot 行列を作らずに one_hot(ids) @ W を計算します。nn.Embedding は"
-            "本と同じ (V, H) の形で持ち、one-hot 行に掛ける nn.Linear は転置して持ちます。同じ ID"
-            "が何度現れたら勾配の和が必要です。本は np.add.at、PyTorch と JAX では自動微分が足し"
-            "合わせます（dW[ids] += dout では1つしか残りません）。",
+            "ja": "W[ids] は one-hot 行列を作らずに one_hot(ids) @ W と同じ行を取り出します。"
+            "nn.Embedding は重みを本と同じ (V, H) の形で持ち、one-hot 表現に掛ける nn.Linear "
+            "は転置して持ちます。ミニバッチに同じ単語IDが何度も現れるときは、その勾配をすべて"
+            "足す必要があります。本は np.add.at で、PyTorch と JAX は自動微分で足し合わせます"
+            "（dW[ids] += dout では1つしか残りません）。",
         },
         adapters=(
             "adapters.word2vec.torch_adapter.CBOW",
@@ -78,19 +81,25 @@ CONCEPTS: tuple[dict[str, Any], ...] = (
     ),
     dict(
         id="shared_weights",
-        title={"en": "Shared weights", "ja": "重みの共有"},
+        title={"en": "Shared weights", "ja": "複数のレイヤで共有する重み"},
         section="§3.2.1, §4.3",
-        book=("common/trainer.py remove_duplicate", "ch03/simple_cbow.py SimpleCBOW"),
+        book=(
+            "common/trainer.py remove_duplicate",
+            "ch03/simple_cbow.py SimpleCBOW",
+            "ch04/negative_sampling_layer.py NegativeSamplingLoss",
+        ),
         code={
             "numpy": ("remove_duplicate",),
             "torch": ("shared_gradient",),
             "jax": ("shared_gradient",),
         },
         differs={
-            "en": "The book gives every layer its own gradient of a shared W_in and adds them "
-            "before the update (remove_duplicate). In torch one module used twice, in JAX one "
-            "leaf read twice: autograd adds the gradients of every use, the same sum.",
-            "ja": "本は共有する W_in の勾配をレイヤごとに持ち、更新の前に足し合わせます"
+            "en": "The book gives every layer its own gradient of a shared weight (W_in in each "
+            "context's layer, W_out in CBOW's 1 + 5 EmbeddingDot layers) and adds them before "
+            "the update (remove_duplicate). In torch one module used twice, in JAX one leaf "
+            "read twice: autograd adds the gradients of every use, the same sum.",
+            "ja": "本は共有する重み（コンテキストごとのレイヤの W_in、CBOW の 1 + 5 個の "
+            "EmbeddingDot レイヤの W_out）の勾配をレイヤごとに持ち、更新の前に足し合わせます"
             "（remove_duplicate）。PyTorch では1つのモジュールを2回使い、JAX では1つの配列を"
             "2回読みます。自動微分がすべての使用箇所の勾配を足すので、同じ和になります。",
         },
@@ -104,7 +113,7 @@ CONCEPTS: tuple[dict[str, Any], ...] = (
     ),
     dict(
         id="negative_sampling",
-        title={"en": "Negative sampling", "ja": "Negative Sampling"},
+        title={"en": "Negative sampling", "ja": "Negative Sampling（負例のサンプリング）"},
         section="§4.2",
         book=(
             "ch04/negative_sampling_layer.py UnigramSampler",
@@ -112,8 +121,8 @@ CONCEPTS: tuple[dict[str, Any], ...] = (
         ),
         code={
             "numpy": ("get_negative_sample", "negative_sampling_loss"),
-            "torch": ("negative_sampling_loss",),
-            "jax": ("negative_sampling_loss",),
+            "torch": (None, "negative_sampling_loss"),
+            "jax": (None, "negative_sampling_loss"),
         },
         differs={
             "en": "The book's loss adds 1e-7 inside each log; F.binary_cross_entropy_with_logits "

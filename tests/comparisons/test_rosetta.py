@@ -19,51 +19,52 @@ from comparisons.rosetta.catalogue import section_key, section_text
 from comparisons.rosetta.render import SNIPPET_TEST, display_width, wrap
 
 REPO = Path(__file__).resolve().parents[2]
-ORDER = (  # the book's: §1.2.2, 1.2.2, 1.2.2, 1.3.1, 1.3.4, 1.3.6, 1.3.6, 1.4.1, ... 1.5.2
-    "affine",
-    "sigmoid",
-    "predict",
-    "softmax_loss",
-    "backward",
-    "sgd",
-    "optimizers",
-    "data",
-    "weights",
-    "train_step",
-    "training_loop",
-    "clipping",
-    "precision",
-    "gpu",
+BOOK_FILES = set(  # the files of oreilly-japan/deep-learning-from-scratch-2, chapters 1-6
+    """
+    ch01/forward_net.py ch01/show_spiral_dataset.py ch01/train.py ch01/train_custom_loop.py
+    ch01/two_layer_net.py ch02/count_method_big.py ch02/count_method_small.py
+    ch02/most_similar.py ch02/ppmi.py ch02/show_ptb.py ch02/similarity.py ch03/cbow_predict.py
+    ch03/simple_cbow.py ch03/simple_skip_gram.py ch03/train.py ch04/cbow.py ch04/eval.py
+    ch04/negative_sampling_layer.py ch04/skip_gram.py ch04/train.py ch05/simple_rnnlm.py
+    ch05/train.py ch05/train_custom_loop.py ch06/better_rnnlm.py ch06/clip_grads.py
+    ch06/eval.py ch06/rnn_gradient_graph.py ch06/rnnlm.py ch06/train_better_rnnlm.py
+    ch06/train_rnnlm.py common/base_model.py common/config.py common/functions.py
+    common/layers.py common/np.py common/optimizer.py common/time_layers.py common/trainer.py
+    common/util.py dataset/ptb.py dataset/sequence.py dataset/spiral.py
+    """.split()
 )
-BOOK_FILES = {  # chapter 1's files in oreilly-japan/deep-learning-from-scratch-2
-    "dataset/spiral.py",
-    "ch01/two_layer_net.py",
-    "ch01/train_custom_loop.py",
-    "common/layers.py",
-    "common/functions.py",
-    "common/optimizer.py",
-    "common/util.py",
-    "common/trainer.py",
-    "common/base_model.py",
-    "common/config.py",
-    "common/np.py",
-}
 JAPANESE = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")
 
 
 def test_concepts_follow_the_book_and_name_its_section_and_file():
-    assert tuple(c.id for c in CONCEPTS) == ORDER
+    ids = [c.id for c in CONCEPTS]
     keys = [section_key(c) for c in CONCEPTS]
-    assert keys == sorted(keys) and keys[0] == (1, 2, 2) and keys[-1] == (1, 5, 2)
+    assert len(set(ids)) == len(ids) and keys == sorted(keys)  # the book's order
+    chapters = sorted({k[0] for k in keys})
+    assert chapters == list(range(1, len(chapters) + 1)) and len(chapters) >= 6  # none skipped
+    assert ids[0] == "affine" and keys[0] == (1, 2, 2)
+    assert set(chapters) <= set(catalogue.CHAPTERS)  # each chapter's title, for the contents
+
+    def before(a: str, b: str) -> bool:
+        return ids.index(a) < ids.index(b)
+
+    assert before("affine", "softmax_loss") and before("softmax_loss", "backward")
+    assert before("gpu", "similarity") and before("shared_weights", "embedding")
+    assert before("embedding", "negative_sampling") and before("rnn", "lstm")
     sections = {c.id: c.section for c in CONCEPTS}
     assert sections["precision"] == "§1.5.1" and sections["gpu"] == "§1.5.2"
     assert sections["sgd"] == "§1.3.6" and sections["weights"] == "§1.4.2"
+    assert sections["embedding"] == "§4.1" and sections["negative_sampling"] == "§4.2"
+    assert sections["lstm"].startswith("§6.3") and sections["weight_tying"] == "§6.5.3"
     # this book's 付録A derives sigmoid's derivative; Softmax-with-Loss is book 1's 付録A
     assert "Appendix A" in sections["sigmoid"] and "book 1" not in sections["sigmoid"]
     assert "book 1 Appendix A" in sections["softmax_loss"]
     for c in CONCEPTS:
-        assert c.section.startswith("§1."), c.id
+        here = {m["section"].split(".")[0] for m in catalogue.places(c.section) if m["section"]}
         assert c.book and all(b.split()[0] in BOOK_FILES for b in c.book), c.id
+        for b in c.book:  # a chapter's own file only where the concept is in that chapter
+            if b.startswith("ch"):
+                assert str(int(b[2:4])) in here, (c.id, b)
         assert set(c.code) == set(FRAMEWORKS) and all(any(c.code[fw]) for fw in FRAMEWORKS), c.id
         assert c.adapters and c.tests, c.id
 
@@ -72,9 +73,17 @@ def test_a_new_concept_takes_its_place_by_its_first_section():
     later = dataclasses.replace(concept("data"), id="later", section="§3.1.2, §1.4.1")
     early = dataclasses.replace(concept("data"), id="early", section="§1.2.1")
     order = sorted((*CONCEPTS, later, early), key=section_key)
-    assert [c.id for c in order][:2] == ["early", "affine"] and order[-1].id == "later"
-    assert catalogue.chapters_text(order, "en") == "chapters 1 and 3"
-    assert catalogue.chapters_text(order, "ja") == "第1・3章"
+    ids = [c.id for c in order]
+    at = ids.index("later")
+    assert ids[:2] == ["early", "affine"] and 0 < at < len(order) - 1
+    assert all(section_key(c) <= (3, 1, 2) for c in order[:at])
+    assert all(section_key(c) > (3, 1, 2) for c in order[at + 1 :])
+    assert catalogue.chapters_text([concept("data"), later], "en") == "chapters 1 and 3"
+    assert catalogue.chapters_text([concept("data"), later], "ja") == "第1・3章"
+    run = [dataclasses.replace(later, section=f"§{n}.1") for n in (1, 2, 3, 5)]
+    assert catalogue.chapters_text(run, "en") == "chapters 1-3 and 5"  # 3 in a row: a range
+    assert catalogue.chapters_text(run, "ja") == "第1〜3・5章"
+    assert catalogue.chapters_text(run[1:], "en") == "chapters 2, 3 and 5"
     for bad in ("1.2.2", "§1.4.3-4", "§1.3.6 (derived in book 1, §6.1)", "Appendix 1"):
         with pytest.raises(ValueError, match="section"):
             section_key(dataclasses.replace(later, section=bad))
@@ -140,6 +149,22 @@ def test_every_named_test_exists():
             if not path.is_file() or name not in _test_names(path):
                 missing.append(test_id)
     assert missing == []
+
+
+def test_each_snippet_test_file_runs_the_snippets_of_its_concepts_and_no_others():
+    files = {c.snippet_test for c in CONCEPTS}
+    assert len(files) >= 3  # chapter 1, word2vec, the recurrent models
+    for file in files:
+        runs = {
+            name
+            for name in _test_names(REPO / file)
+            if name.endswith("_snippets_agree_with_the_reference")
+        }
+        assert runs == {
+            f"test_{c.id}_snippets_agree_with_the_reference"
+            for c in CONCEPTS
+            if c.snippet_test == file
+        }, file
 
 
 @pytest.mark.crossframework
@@ -354,24 +379,36 @@ def test_html_is_one_section_with_every_snippet_escaped_in_a_pre():
     page = rosetta.render_html()
     assert page.count('<section id="rosetta"') == 1 and page.count("</section>") == 1
     assert "<script" not in page and "white-space: pre;" in page
-    cells = re.findall(
-        r'<pre data-framework="(\w+)" data-step="(\d+)" style="[^"]*"><code>(.*?)</code></pre>',
-        page,
-        flags=re.S,
-    )
-    shown: dict[tuple[int, str], list[str]] = {}
-    concept_no = -1
-    for fw, step, text in cells:
-        if fw == "numpy" and step == "0":
-            concept_no += 1
-        shown.setdefault((concept_no, fw), []).append(html.unescape(text))
+    parts = re.split(r'<h3 id="rosetta-(\w+)">', page)[1:]  # id, its part of the page, ...
+    assert parts[::2] == [c.id for c in CONCEPTS]
+    shown: dict[tuple[str, str], list[str]] = {}
+    for cid, part in zip(parts[::2], parts[1::2], strict=True):
+        cells = re.findall(
+            r'<pre data-framework="(\w+)" data-step="(\d+)" style="[^"]*"><code>(.*?)</code></pre>',
+            part,
+            flags=re.S,
+        )
+        steps = [int(step) for fw, step, _ in cells]
+        assert cells and all("<" not in text for *_, text in cells), cid
+        for fw, _, text in cells:
+            shown.setdefault((cid, fw), []).append(html.unescape(text))
+        for fw in FRAMEWORKS:  # each framework's snippets in the order of their steps
+            mine = [s for (f, _, _), s in zip(cells, steps, strict=True) if f == fw]
+            assert mine == sorted(mine), (cid, fw)
     assert {k: "\n\n".join(v) for k, v in shown.items()} == {
-        (i, fw): code(c, fw) for i, c in enumerate(CONCEPTS) for fw in FRAMEWORKS
+        (c.id, fw): code(c, fw) for c in CONCEPTS for fw in FRAMEWORKS
     }
-    assert all("<" not in text for *_, text in cells)
+    nav = page[page.index("<nav") : page.index("</nav>")]  # the contents, chapter by chapter
+    assert re.findall(r'<a href="#rosetta-(\w+)">', nav) == [c.id for c in CONCEPTS]
+    chapters = sorted({section_key(c)[0] for c in CONCEPTS})
+    heads = [html.unescape(h) for h in re.findall(r"<li><b>(.*?)</b>", nav)]
+    assert heads == [catalogue.chapter_title(n, "en") for n in chapters]
+    assert heads[3] == "Chapter 4: Speeding up word2vec"
+    assert catalogue.chapter_title(6, "ja") == "第6章 ゲート付きRNN"
+    markdown = rosetta.render_markdown(lang="ja")
     for c in CONCEPTS:  # every format names the test that runs the snippets
-        assert SNIPPET_TEST.format(id=c.id) in page
-        assert SNIPPET_TEST.format(id=c.id) in rosetta.render_markdown(lang="ja")
+        assert SNIPPET_TEST.format(file=c.snippet_test, id=c.id) in page
+        assert SNIPPET_TEST.format(file=c.snippet_test, id=c.id) in markdown
     # three columns of the longest line at 13 px fit a 1600 px window (less its scroll bar
     # and the page's 8 px margins): tests/learn/test_html_in_browser.py measures it
     assert "@container (min-width: 1555px)" in page and "font-size: 13px" in page

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from comparisons.rosetta.notebooks import execute, paths
@@ -14,8 +15,8 @@ from tests.helpers import need
 
 NOTEBOOKS = paths()
 JAPANESE = ("の", "を", "は")
-PREFIX = {"1_numpy_book.ipynb": "numpy", "2_pytorch.ipynb": "torch", "3_jax.ipynb": "jax"}
-CHECK = re.compile(r'check\("([a-z]+-\d)", answer\)')
+JAPANESE_CHARACTER = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+CHECK = re.compile(r'check\("([a-z0-9]+-\d+)", answer\)')
 
 
 def read(path):
@@ -46,8 +47,9 @@ def exercises(nb) -> list[tuple[str, object, object]]:
     return found
 
 
-def test_three_bilingual_notebooks_stored_with_the_outputs_of_one_run():
-    assert [p.name for p in NOTEBOOKS] == list(PREFIX)
+def test_the_bilingual_notebooks_stored_with_the_outputs_of_one_run():
+    numbers = [int(p.name.split("_")[0]) for p in NOTEBOOKS]  # 1_numpy_book ... 5_rnnlm
+    assert numbers == list(range(1, len(NOTEBOOKS) + 1)) and len(NOTEBOOKS) >= 5
     for path in NOTEBOOKS:
         nb = read(path)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -59,13 +61,23 @@ def test_three_bilingual_notebooks_stored_with_the_outputs_of_one_run():
         assert not [o for o in outputs if o.get("name") == "stderr"], path.name  # no warning
         assert any("image/png" in o.get("data", {}) for o in outputs), path.name  # the plots
         assert all(any(w in c.source for w in JAPANESE) for c in prose), path.name  # EN + JA
+        for cell in prose:  # the Japanese says 1.2.2節, as the book does, never §1.2.2
+            for paragraph in cell.source.split("\n\n"):
+                if JAPANESE_CHARACTER.search(paragraph):
+                    assert "§" not in paragraph, (path.name, paragraph[:80])
 
 
 def test_each_exercise_has_a_cell_for_the_reader_and_a_hidden_solution():
+    from comparisons.rosetta.exercises import EXERCISES
+
+    prefixes, every = [], []
     for path in NOTEBOOKS:
         nb = read(path)
         found = exercises(nb)
-        assert [e for e, *_ in found] == [f"{PREFIX[path.name]}-{k}" for k in (1, 2, 3)]
+        prefix = found[0][0].rsplit("-", 1)[0] if found else path.name
+        assert [e for e, *_ in found] == [f"{prefix}-{k}" for k in (1, 2, 3)], path.name
+        prefixes.append(prefix)
+        every += [e for e, *_ in found]
         for exercise, attempt, solution in found:
             assert "solution" not in attempt.metadata.get("tags", [])
             assert not attempt.metadata.get("jupyter", {}).get("source_hidden")
@@ -77,6 +89,8 @@ def test_each_exercise_has_a_cell_for_the_reader_and_a_hidden_solution():
             assert f"{exercise}: right." in text(solution), text(solution)
         solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
         assert len(solutions) == len(found)
+    assert len(set(prefixes)) == len(NOTEBOOKS)  # one set of exercises per notebook
+    assert every == list(EXERCISES)  # each judged by comparisons/rosetta/exercises, in order
 
 
 @pytest.mark.crossframework
@@ -94,6 +108,12 @@ def test_check_says_right_or_not_yet_with_a_hint(capsys):
         "jax-1": 1,
         "jax-2": False,
         "jax-3": 1,
+        "word2vec-1": 61,
+        "word2vec-2": 1.6946,  # to 4 digits
+        "word2vec-3": (10, 2),
+        "rnnlm-1": 293,
+        "rnnlm-2": 54,
+        "rnnlm-3": [2, 0, 1, 3],
     }
     wrong_answers = {  # the likely mistakes
         "numpy-1": (10, 2),
@@ -105,6 +125,12 @@ def test_check_says_right_or_not_yet_with_a_hint(capsys):
         "jax-1": 10,
         "jax-2": "no",
         "jax-3": None,
+        "word2vec-1": 39,  # the ids that are distinct
+        "word2vec-2": 1 / 1.6946,  # the factor upside down
+        "word2vec-3": (5, 2),  # W_out counted once
+        "rnnlm-1": 198,  # the offset alone
+        "rnnlm-2": np.log(54),  # the mean loss, not its exp
+        "rnnlm-3": [1, 2, 0, 3],  # the map the other way
     }
     assert set(right_answers) == set(wrong_answers) == set(EXERCISES)
     for exercise in EXERCISES:

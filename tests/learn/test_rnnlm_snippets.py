@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 from comparisons import rosetta
-from comparisons.rosetta.recurrent import CONCEPTS, SNIPPET_TEST
+from comparisons.rosetta import recurrent
+from comparisons.rosetta.catalogue import section_key
+from comparisons.rosetta.recurrent import SNIPPET_TEST
 from scratch import optimizers
 from tests.helpers import need
 from tests.learn.helpers import agree, framework_state
 
 pytestmark = pytest.mark.crossframework
+CONCEPTS = tuple(c for c in rosetta.CONCEPTS if c.snippet_test == SNIPPET_TEST)
 
 
 def T(a):  # NumPy -> torch, sharing memory (float64 stays float64)
@@ -22,19 +25,15 @@ def T(a):  # NumPy -> torch, sharing memory (float64 stays float64)
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
-def test_every_concept_names_an_existing_snippet_test_and_renders():
-    names = {n for n in globals() if n.startswith("test_")}
-    assert {f"test_{c.id}_snippets_agree_with_the_reference" for c in CONCEPTS} <= names
-    assert all(c.snippet_test == SNIPPET_TEST for c in CONCEPTS)
-    assert [c.id for c in CONCEPTS] == [
-        "truncated_bptt", "rnn", "time_softmax_loss", "lstm", "dropout", "weight_tying",
-    ]  # fmt: skip
+def test_every_recurrent_concept_is_in_the_catalogue_and_renders():
+    assert CONCEPTS and {c.id for c in CONCEPTS} == {f["id"] for f in recurrent.CONCEPTS}
     for c in CONCEPTS:
-        assert rosetta.concept(c.id) is c and c.section.startswith(("§5.", "§6."))
+        chapter = section_key(c)[0]
+        assert rosetta.concept(c.id) is c and chapter in (5, 6), c.id
         assert set(c.title) == set(c.differs) == {"en", "ja"}
-        for lang in ("en", "ja"):
+        for lang, head in (("en", f"chapter {chapter} in"), ("ja", f"本の第{chapter}章を")):
             text = rosetta.render_text([c], lang=lang, width=200)
-            assert "chapters 1-6" in text or "第1〜6章" in text
+            assert head in text.splitlines()[0], text.splitlines()[0]  # its own chapter
             assert f"{SNIPPET_TEST}::test_{c.id}_snippets_agree_with_the_reference" in text
     shown = {c.id: {fw: rosetta.code(c, fw) for fw in rosetta.FRAMEWORKS} for c in CONCEPTS}
     assert "f, g, i, o -> i, f, g, o" in shown["lstm"]["torch"]
@@ -93,13 +92,16 @@ def test_rnn_snippets_agree_with_the_reference(rnn_fw):
         {"1": first, "2": second},
         {"1": ths.detach().numpy(), "2": ths2.detach().numpy()},
     )
-    jhs, jh = jax_code.rnn_layer(xs, Wx, Wh, b, np.zeros((3, 6)))
-    jhs2, _ = jax_code.rnn_layer(xs[:, ::-1], Wx, Wh, b, jh)
+    p = {"Wx": Wx, "Wh": Wh, "b": b}
+    jhs, jh = jax_code.rnn_layer(p, xs, np.zeros((3, 6)))
+    jhs2, _ = jax_code.rnn_layer(p, xs[:, ::-1], jh)
     agree("forward", {"1": first, "2": second}, {"1": np.asarray(jhs), "2": np.asarray(jhs2)})
     cell, mine = RNN(Wx, Wh, b), book.RNN(Wx.copy(), Wh.copy(), b.copy())
     dh = np.random.RandomState(2).standard_normal((3, 6))
-    cell.forward(xs[:, 0], first[:, 1])
-    mine.forward(xs[:, 0], first[:, 1])
+    want_h = cell.forward(xs[:, 0], first[:, 1])
+    np.testing.assert_array_equal(mine.forward(xs[:, 0], first[:, 1]), want_h)
+    carry, out = jax_code.rnn_cell(p, first[:, 1], xs[:, 0])
+    agree("forward", {"h": want_h, "out": want_h}, {"h": np.asarray(carry), "out": np.asarray(out)})
     want, got = cell.backward(dh), mine.backward(dh)
     agree("gradient", {"dx": want[0], "dh": want[1]}, {"dx": got[0], "dh": got[1]})
     agree("gradient", dict(enumerate(cell.grads)), dict(enumerate(mine.grads)))
@@ -263,18 +265,17 @@ def test_weight_tying_snippets_agree_with_the_reference(rnn_fw):
     torch_code.load_book_weights(model, {k: T(v) for k, v in w.items()})
     assert model.fc.weight is model.embed.weight
     assert sum(p is model.embed.weight for p in model.parameters()) == 1
-    scores, _ = model(T(xs[block]))
-    torch_code.time_softmax_loss(scores, T(ts[block])).backward()
-    agree("forward", {"scores": ref_scores}, {"scores": scores.detach().numpy()})
-    agree("gradient", {"embed_W": merged}, {"embed_W": model.embed.weight.grad.numpy()})
+    with torch.no_grad():
+        scores, _ = model(T(xs[block]))
+    agree("forward", {"scores": ref_scores}, {"scores": scores.numpy()})
+    t_grad = torch_code.tied_gradient(model, T(xs[block]), T(ts[block]))
+    agree("gradient", {"embed_W": merged}, {"embed_W": t_grad.numpy()})
     params = jax_code.from_book(w)
     zeros = np.zeros((5, 6))
     carry = ((zeros, zeros), (zeros, zeros))
-
-    def loss(params):
-        s, _ = jax_code.better_rnnlm(params, xs[block], carry)
-        return jax_code.time_softmax_loss(s, ts[block]), s
-
-    (_, jscores), jgrads = jax.value_and_grad(loss, has_aux=True)(params)
+    jscores, _ = jax_code.better_rnnlm(params, xs[block], carry)
     agree("forward", {"scores": ref_scores}, {"scores": np.asarray(jscores)})
-    agree("gradient", {"embed_W": merged}, {"embed_W": np.asarray(jgrads["embed"])})
+    j_grad = jax_code.tied_gradient(params, xs[block], ts[block], carry)
+    agree("gradient", {"embed_W": merged}, {"embed_W": np.asarray(j_grad)})
+    for got in (t_grad.numpy(), np.asarray(j_grad)):  # one use's gradient is not the sum
+        assert not np.allclose(got, d_embed) and not np.allclose(got, d_affine.T)

@@ -44,11 +44,6 @@ def book_layout(tensors) -> dict:
     }
 
 
-def test_every_concept_names_an_existing_snippet_test():
-    names = {n for n in globals() if n.startswith("test_")}
-    assert {f"test_{c.id}_snippets_agree_with_the_reference" for c in CONCEPTS} <= names
-
-
 def test_data_snippets_agree_with_the_reference(fw):
     book, torch_code, jax_code, *_ = fw
     x, t, _, _ = book_start()

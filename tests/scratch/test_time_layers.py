@@ -193,7 +193,7 @@ def test_time_softmax_loss_is_the_mean_over_n_times_t_and_skips_ignored_labels()
     assert layer.forward(xs, np.eye(V, dtype=int)[full]) == TimeSoftmaxWithLoss().forward(xs, full)
 
 
-def test_time_dropout_draws_the_books_mask_from_rng_and_leaves_the_global_one_alone():
+def test_time_dropout_draws_the_books_mask_from_rng_not_the_global_one():
     xs = np.random.RandomState(7).standard_normal((N, T, D)).astype(np.float32)
     saved = np.random.get_state()
     try:

@@ -25,13 +25,18 @@ finally:
 # ----------------------------------------- RNN (§5.3.1, §5.3.2)
 
 
-def rnn_layer(xs, Wx, Wh, b, h):
-    def cell(h, x):  # x (N, D), h (N, H)
-        h = jnp.tanh(x @ Wx + h @ Wh + b)
-        return h, h  # (carry, output)
+def rnn_cell(p, h, x):
+    # the book's RNN.forward: x (N, D), h (N, H)
+    h = jnp.tanh(x @ p["Wx"] + h @ p["Wh"] + p["b"])
+    return h, h  # (carry, output), as lax.scan wants
+
+
+def rnn_layer(p, xs, h):
+    def step(h, x):
+        return rnn_cell(p, h, x)
 
     # scan runs over the first axis: time first
-    h, hs = jax.lax.scan(cell, h, jnp.swapaxes(xs, 0, 1))
+    h, hs = jax.lax.scan(step, h, jnp.swapaxes(xs, 0, 1))
     return jnp.swapaxes(hs, 0, 1), h  # (N, T, H), (N, H)
 
 
@@ -81,6 +86,16 @@ def better_rnnlm(params, xs, carry):
     hs2, s2 = lstm_layer(params["lstm2"], hs1, carry[1])
     scores = hs2 @ emb.T + params["b"]  # tied: (H, V)
     return scores, (s1, s2)  # each LSTM's (h, c)
+
+
+def tied_gradient(params, xs, ts, carry):
+    def loss_fn(params):
+        scores, _ = better_rnnlm(params, xs, carry)
+        return time_softmax_loss(scores, ts)
+
+    # one array read twice: the embedding's gradient and
+    # the output layer's, summed by jax.grad
+    return jax.grad(loss_fn)(params)["embed"]
 
 
 def from_book(w):

@@ -87,6 +87,14 @@ class BetterRnnlm(nn.Module):
         return self.fc(self.drop(hs)), state
 
 
+def tied_gradient(model, xs, ts):
+    scores, _ = model(xs)
+    time_softmax_loss(scores, ts).backward()
+    # one Parameter used twice: its .grad already holds the
+    # embedding's gradient plus the output layer's
+    return model.embed.weight.grad
+
+
 @torch.no_grad()
 def load_book_weights(model, w):
     # the book's BetterRnnlm weights, by its names

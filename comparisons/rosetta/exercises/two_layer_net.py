@@ -1,34 +1,20 @@
-"""The notebooks' exercises: `check("torch-2", answer)` says, in English and Japanese,
-whether a reader's answer is right, and gives a hint when it is not (`right` is the
-judgement alone).
-
-Every judgement is computed from the code, never recited: the right shape is the shape
-the reference's gradient has, the number of misclassified points is what the trained
-reference gets wrong, the step at which the stock Adam leaves the book is found by
-running both. The notebooks keep the authors' answers in cells tagged `solution`;
-tests/learn/test_notebooks.py runs them, so the answers stay right as the code changes.
+"""The exercises of notebooks 1-3, chapter 1's TwoLayerNet in NumPy, PyTorch and JAX:
+"numpy-1" ... "jax-3". The right shape is the shape the reference's gradient has, the
+number of misclassified points is what the trained reference gets wrong, the step at which
+the stock Adam leaves the book is found by running both.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 import scratch
+from comparisons.rosetta.exercises.exercise import Exercise, number
 from scratch import spiral
 from scratch.trainer import shuffled_batches
-
-__all__ = ["EXERCISES", "check", "right"]
-
-
-@dataclass(frozen=True)
-class Exercise:
-    judge: Callable[[object], bool]  # the reader's answer -> right or not
-    why: dict[str, str]  # said once the answer is right
-    hint: dict[str, str]  # said while it is not
 
 
 @functools.cache
@@ -54,12 +40,6 @@ def _jax():
     finally:
         np.random.set_state(state)  # noqa: NPY002
     return jax, jnp, optax
-
-
-def _number(answer: object) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, int | float | np.integer | np.floating):
-        return None
-    return float(answer)
 
 
 # --------------------------------------------------------------------------- numpy
@@ -88,7 +68,7 @@ def _still_shared(answer: object) -> bool:
 def _misclassified(answer: object) -> bool:
     x, t, _, _, trained = _book()
     wrong = int(np.sum(trained.predict(x).argmax(axis=1) != t.argmax(axis=1)))
-    return _number(answer) == wrong
+    return number(answer) == wrong
 
 
 # --------------------------------------------------------------------------- torch
@@ -135,7 +115,7 @@ def _accumulated(answer: object) -> bool:
     once = model[0].weight.grad.clone()
     F.cross_entropy(model(xb), tb).backward()
     factor = float(model[0].weight.grad.norm() / once.norm())
-    return _number(answer) is not None and abs(_number(answer) - factor) < 1e-9
+    return number(answer) is not None and abs(number(answer) - factor) < 1e-9
 
 
 def _first_step_apart(stock_steps: Callable[[int], list[dict]]) -> int | None:
@@ -181,7 +161,7 @@ def _torch_adam_steps(steps: int) -> list[dict]:
 
 
 def _torch_adam(answer: object) -> bool:
-    return _number(answer) == _first_step_apart(_torch_adam_steps)
+    return number(answer) == _first_step_apart(_torch_adam_steps)
 
 
 # --------------------------------------------------------------------------- jax
@@ -200,7 +180,7 @@ def _traces(answer: object) -> bool:
 
     for rows in schedule[:10]:
         counted(rows)
-    return _number(answer) == len(traced)
+    return number(answer) == len(traced)
 
 
 def _changed_in_place(answer: object) -> bool:
@@ -241,7 +221,7 @@ def _optax_adam_steps(steps: int) -> list[dict]:
 
 
 def _optax_adam(answer: object) -> bool:
-    return _number(answer) == _first_step_apart(_optax_adam_steps)
+    return number(answer) == _first_step_apart(_optax_adam_steps)
 
 
 # --------------------------------------------------------------------------- the table
@@ -369,30 +349,3 @@ EXERCISES: dict[str, Exercise] = {
         hint=_ADAM_HINT,
     ),
 }
-
-
-def right(exercise: str, answer: object) -> bool:
-    """Whether `answer` is right for `exercise` ("numpy-1" ... "jax-3"); `...` (the
-    notebook's placeholder) is not. ValueError for an exercise that does not exist."""
-    if exercise not in EXERCISES:
-        raise ValueError(f"exercise must be one of {', '.join(EXERCISES)}, got {exercise!r}")
-    return answer is not ... and EXERCISES[exercise].judge(answer)
-
-
-def check(exercise: str, answer: object) -> None:
-    """Say, in English and Japanese, whether `answer` is right for `exercise`, why when
-    it is, with a hint when it is not; `...` (the notebook's placeholder) is no answer
-    yet. Prints only, so that a notebook cell shows nothing else."""
-    item = EXERCISES.get(exercise)
-    if right(exercise, answer):
-        print(f"{exercise}: right. {item.why['en']}")
-        print(f"{exercise}: 正解です。{item.why['ja']}")
-    elif answer is ...:
-        print(f"{exercise}: no answer yet: replace ... with yours and run the cell again.")
-        print(
-            f"{exercise}: まだ解答がありません。... をあなたの解答に置き換えて、もう一度実行して"
-            "ください。"
-        )
-    else:
-        print(f"{exercise}: not right yet. Hint: {item.hint['en']}")
-        print(f"{exercise}: まだ正しくありません。ヒント: {item.hint['ja']}")
