@@ -1,13 +1,7 @@
-"""The language models' part of the command line: `train`, `check` and `bench` with
-`--model simple_rnnlm|rnnlm|better_rnnlm`.
-
-comparisons/cli.py parses the options and hands them here (comparisons/model_commands.py
-finds this module from the model's family, and does what every family's commands do
-alike): `options(command, args, given)` turns them into a config, raising ValueError (the
-CLI's one-line usage error, exit status 2) for an option this family does not take or a
-bad value, before any work; `main(command, args, config)` runs the command and returns
-its exit status. `given` is the set of options the user typed: the others take this
-family's defaults (adapters.rnnlm.DEFAULT_RUNS), not chapter 1's.
+"""The language models' own part of `train`, `check` and `bench` with
+`--model simple_rnnlm|rnnlm|better_rnnlm` (comparisons/model_commands.py runs the
+commands): `train`'s config, SGD and the settings of adapters.rnnlm.DEFAULT_RUNS unless
+the user says otherwise, and the perplexity table `train` prints.
 """
 
 from __future__ import annotations
@@ -16,15 +10,6 @@ import argparse
 
 from adapters import OptimizerSpec
 from comparisons import model_commands
-
-
-def options(command: str, args: argparse.Namespace, given: set[str]):
-    """The config of `command` for args.model; ValueError for what it cannot take."""
-    return model_commands.options(command, args, given, train_config)
-
-
-def main(command: str, args: argparse.Namespace, config) -> int:
-    return model_commands.main(command, args, config, epoch_table)
 
 
 def train_config(args: argparse.Namespace, given: set[str], frameworks: list[str]):
@@ -55,7 +40,7 @@ def train_config(args: argparse.Namespace, given: set[str], frameworks: list[str
     return config
 
 
-def epoch_table(results) -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
+def train_table(results) -> tuple[str, tuple[str, ...], list[tuple[str, ...]]]:
     """What `train` prints after the verdicts: the perplexity of every run per epoch."""
     from comparisons.rnnlm import report
 
