@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from comparisons.text import markdown_table, text_table
+from comparisons.text import NONE, duration, markdown_table, sci, step_count, text_table
 
 Rows = list[tuple[str, ...]]
 CSS = (
@@ -22,6 +22,27 @@ CSS = (
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em}"
     "img{max-width:100%}"
 )
+
+
+def head(*columns: str) -> tuple[str, ...]:
+    """The results table's head: framework, mode, the family's own `columns`, then the
+    comparison with the reference (comparisons/model_run.py's table_row)."""
+    return ("framework", "mode", *columns, "max |dW| vs ref", "first diverging step", "time",
+            "parity")  # fmt: skip
+
+
+def cells(row: dict, *columns: str) -> tuple[str, ...]:
+    """One row of the results table, the family's `columns` already formatted."""
+    is_ref = row["vs"] is None
+    return (
+        row["framework"],
+        row["mode"],
+        *columns,
+        NONE if is_ref else sci(row["max_abs_dweights"]),
+        NONE if is_ref else step_count(row["first_diverging_step"]),
+        duration(row["seconds"]),
+        row["verdict"],
+    )
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,25 @@ def train_every(
             yield traj, report, net
 
 
+def check_modes(
+    reference: Trajectory,
+    frameworks: list[str],
+    model: str,
+    train: Callable[[str, str], Trajectory],
+    say: Callable[[str], None],
+) -> bool:
+    """`check --model M`: each of `frameworks` in each of its modes trained by
+    `train(framework, mode)` and compared with `reference`, a PASS or FAIL line each;
+    True when every one agrees."""
+    ok = True
+    for fw in frameworks:
+        for mode in adapters.net_class(fw, model).MODES:
+            report = parity.compare_trajectories(reference, train(fw, mode))
+            say(("PASS  " if report.passed else "FAIL  ") + report.summary())
+            ok &= report.passed
+    return ok
+
+
 def table_row(result: NamedRun, reference: str, **columns: Any) -> dict:
     """One row of the table, the report and --json: framework, mode, the family's own
     `columns`, then the comparison with the run named `reference`."""

@@ -10,18 +10,9 @@ from matplotlib.figure import Figure
 
 from comparisons import model_report, plots
 from comparisons.rnnlm.run import BOOK_TITLES, RnnlmResults, table_rows
-from comparisons.text import NONE, duration, fixed, sci, step_count, text_table
+from comparisons.text import fixed, text_table
 
-HEAD = (
-    "framework",
-    "mode",
-    "perplexity, epoch 1",
-    "perplexity, last epoch",
-    "max |dW| vs ref",
-    "first diverging step",
-    "time",
-    "parity",
-)
+HEAD = model_report.head("perplexity, epoch 1", "perplexity, last epoch")
 PLOTS = {
     "perplexity.png": "Perplexity per epoch in every framework (exp of the epoch's mean loss)",
     "differences.png": "Difference from the reference, per step, on a log scale",
@@ -38,17 +29,8 @@ MASKS_NOTE = (
 
 
 def cells(row: dict) -> tuple[str, ...]:
-    is_ref = row["vs"] is None
-    return (
-        row["framework"],
-        row["mode"],
-        fixed(row["perplexity_first_epoch"], 4),
-        fixed(row["perplexity_last_epoch"], 4),
-        NONE if is_ref else sci(row["max_abs_dweights"]),
-        NONE if is_ref else step_count(row["first_diverging_step"]),
-        duration(row["seconds"]),
-        row["verdict"],
-    )
+    first, last = row["perplexity_first_epoch"], row["perplexity_last_epoch"]
+    return model_report.cells(row, fixed(first, 4), fixed(last, 4))
 
 
 def table(results: RnnlmResults) -> str:

@@ -6,18 +6,10 @@ as each word's nearest neighbours."""
 from __future__ import annotations
 
 from comparisons import model_report, plots
-from comparisons.text import NONE, duration, fixed, sci, step_count, text_table
+from comparisons.text import fixed, text_table
 from comparisons.word2vec.run import DEFAULTS, Word2vecResults, neighbours, table_rows
 
-HEAD = (
-    "framework",
-    "mode",
-    "train loss (last epoch avg)",
-    "max |dW| vs ref",
-    "first diverging step",
-    "time",
-    "parity",
-)
+HEAD = model_report.head("train loss (last epoch avg)")
 PLOTS = {
     "loss_curves.png": "Loss curves of every framework (averaged over 10 iterations, as the book)",
     "differences.png": "Difference from the reference, per step, on a log scale",
@@ -31,16 +23,7 @@ TITLES = {
 
 
 def cells(row: dict) -> tuple[str, ...]:
-    is_ref = row["vs"] is None
-    return (
-        row["framework"],
-        row["mode"],
-        fixed(row["final_loss"], 6),
-        NONE if is_ref else sci(row["max_abs_dweights"]),
-        NONE if is_ref else step_count(row["first_diverging_step"]),
-        duration(row["seconds"]),
-        row["verdict"],
-    )
+    return model_report.cells(row, fixed(row["final_loss"], 6))
 
 
 def table(results: Word2vecResults) -> str:
