@@ -240,10 +240,11 @@ def test_more_workers_than_the_machine_holds_are_refused_before_any_starts(
     text = str(err.value)
     where = f"torch can start on this machine (2 per core on {cores} cores"
     assert f"data_parallel 300 is more workers than {where}" in text
-    assert f"320 MiB each): at most {limit}" in text
+    assert f"{data_parallel.RANK_BYTES // 2**20} MiB each): at most {limit}" in text
     monkeypatch.setattr(data_parallel, "memory_available", lambda: 2**30)  # 1 GiB free
+    mib, fits = data_parallel.RANK_BYTES // 2**20, 2**30 // data_parallel.RANK_BYTES
     with pytest.raises(
-        ValueError, match=r"1\.0 GiB of memory available for 320 MiB each\): at most 3"
+        ValueError, match=rf"1\.0 GiB of memory available for {mib} MiB each\): at most {fits}"
     ):
         adapters.build("torch", w).train(x, t, np.tile(np.arange(4), (2, 1)), spec, data_parallel=4)
     out = tmp_path / "out"
