@@ -395,6 +395,28 @@ def run_functions(
     return start, step
 
 
+def scan_in_chunks(body, carry, per_step, record_every: int, record):
+    """`lax.scan` of `body(carry, xs) -> (carry, loss)` over the steps of `per_step` (a
+    pytree, every leaf (steps, ...)): in chunks of `record_every` steps, `record(carry)`
+    kept after each, then the steps left over. Returns (carry, losses (steps,), records
+    (steps // record_every, ...)). The later chapters' "scan" runs (adapters/word2vec/,
+    adapters/rnnlm/) record this way."""
+    steps = jax.tree.leaves(per_step)[0].shape[0]
+    n = steps // record_every
+
+    def chunk(carry, xs_k):  # (record_every, ...) steps, then a record
+        carry, losses = jax.lax.scan(body, carry, xs_k)
+        return carry, (losses, record(carry))
+
+    head = jax.tree.map(
+        lambda a: a[: n * record_every].reshape(n, record_every, *a.shape[1:]), per_step
+    )
+    carry, (head_losses, records) = jax.lax.scan(chunk, carry, head)
+    tail = jax.tree.map(lambda a: a[n * record_every :], per_step)
+    carry, tail_losses = jax.lax.scan(body, carry, tail)
+    return carry, jnp.concatenate([head_losses.reshape(-1), tail_losses]), records
+
+
 # --------------------------------------------------------------------------- the Net
 
 

@@ -8,7 +8,7 @@ framework's Net subclasses that. `ModelNet` holds the rest, written once:
   dtype and device checked, the weights checked by the family (`_check_weights`) and cast
   to the dtype before the framework sees them (`_load`);
 - `weights()`: NumPy copies in the book's layout, by the book's names;
-- `_trajectory`: the training loop on adapters/recording.py's Recorder around a
+- `_run` and `_trajectory`: the training loop on adapters/recording.py's Recorder around a
   framework's `Training` (chapter 1's, adapters/contract.py), timed; `_finish` turns the
   losses and records into the Trajectory, with a divergence reported as
   `DivergenceError` and the net left at the last finite record (a run made as one
@@ -102,6 +102,14 @@ class ModelNet:
         record_every = checks.check_positive_int(record_every, "record_every")
         return optimizer, max_grad, record_every, self._check_mode(mode)
 
+    def _run(self, inputs: Any) -> Trajectory:
+        """The loop below around the framework's `_training(inputs)`; `inputs` is the
+        family's checked TrainInputs (`steps`, `record_every`, `mode`, `optimizer`)."""
+        return self._trajectory(
+            inputs.steps, inputs.record_every, inputs.mode, inputs.optimizer,
+            self._training(inputs),
+        )  # fmt: skip
+
     def _trajectory(
         self,
         steps: int,
@@ -163,6 +171,9 @@ class ModelNet:
         raise NotImplementedError
 
     # -- what each framework implements
+    def _training(self, inputs: Any) -> contextlib.AbstractContextManager[Training]:
+        raise NotImplementedError
+
     def _load(self, weights: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
@@ -174,4 +185,26 @@ class ModelNet:
         return f"<{self.framework} {self.model} ({shapes}) {self.dtype} on {self.device}>"
 
 
-__all__ = ["ModelNet"]
+def model_nets(
+    base: type[ModelNet], class_names: dict[str, str], configs: dict[str, dict[str, Any]]
+) -> dict[str, type[ModelNet]]:
+    """One Net class per model of a family on a framework's `base` (`NETS` of its module),
+    named after the book's class (`class_names`): the model's name and its config keys
+    (`configs`, with their defaults) are class attributes, so `adapters.build` can check
+    them."""
+    return {
+        model: type(
+            f"{class_name}Net",
+            (base,),
+            {
+                "model": model,
+                "CONFIG": dict(configs[model]),
+                "__module__": base.__module__,
+                "__doc__": f"The {class_name} of the book in {base.framework}.",
+            },
+        )
+        for model, class_name in class_names.items()
+    }
+
+
+__all__ = ["ModelNet", "model_nets"]

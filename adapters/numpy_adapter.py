@@ -16,7 +16,7 @@ from adapters import checks, data_parallel
 from adapters.contract import NetBase, Training, TrainInputs
 from adapters.optimizer_spec import OptimizerSpec
 from scratch.functions import BOOK_LOG_EPS, epsilon_gap, log_softmax
-from scratch.trainer import clip_grads
+from scratch.trainer import clip_grads, remove_duplicate
 from scratch.two_layer_net import WEIGHT_NAMES, TwoLayerNet, Weights
 from scratch.xp import cupy_available, to_numpy
 
@@ -132,6 +132,16 @@ def update(model: TwoLayerNet, optimizer, max_grad: float | None) -> None:
     if max_grad is not None:
         clip_grads(model.grads, max_grad)
     optimizer.update(model.params, model.grads)
+
+
+def update_shared(module, optimizer, max_grad: float | None) -> None:
+    """The later chapters' update (common/trainer.py's Trainer and RnnlmTrainer after
+    backward): remove_duplicate (a weight several layers share counted once, its
+    gradients summed), clip_grads, then the optimizer's update."""
+    params, grads = remove_duplicate(module.params, module.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(params, grads)
 
 
 def train_step(model: TwoLayerNet, optimizer, xb, tb, max_grad: float | None, gaps, step: int):

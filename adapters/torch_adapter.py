@@ -251,6 +251,15 @@ def tiny_net_threads(sizes: tuple[int, int, int], batch: int, device: str):
         yield
 
 
+def gpu_available(device: str) -> bool:
+    """`device` ("cpu", "cuda" or "cuda:N", already checked) is there: the later
+    chapters' Nets (adapters/word2vec/, adapters/rnnlm/) ask this."""
+    if device == "cpu":
+        return True
+    index = int(device.partition(":")[2] or 0)
+    return torch.cuda.is_available() and index < torch.cuda.device_count()
+
+
 def one_thread() -> contextlib.AbstractContextManager:
     """torch on one intra-op thread inside the block, then the count as it was; blocks in
     several threads or asyncio tasks share the one process-wide count (adapters/pins.py)."""

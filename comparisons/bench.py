@@ -43,7 +43,7 @@ import numpy as np
 import adapters
 from adapters import OptimizerSpec
 from comparisons import baselines
-from comparisons.run import reference_device
+from comparisons.run import process_bytes, reference_device
 from comparisons.text import duration, text_table
 from scratch import init_weights
 from scratch.trainer import shuffled_batches
@@ -171,6 +171,7 @@ def adapter_run(
 
 def memory_needed(config: BenchConfig) -> int:
     """Bytes the benchmark holds at once, at its largest size (estimated, not measured):
+    the process with its frameworks (comparisons.run.process_bytes, as `train` counts it),
     the data and schedule, one pass's activations, and for each of the runs of one row
     the losses and recorded weights (JAX's scan baseline keeps every step's weights)."""
     need = 0
@@ -184,7 +185,7 @@ def memory_needed(config: BenchConfig) -> int:
         runs = 8 * (4 * steps + 4 * records * params)  # adapter, baseline, reference
         scan = 8 * steps * params if "jax" in config.frameworks else 0
         need = max(need, data + working + runs + scan)
-    return need
+    return process_bytes(config.frameworks) + need
 
 
 # --------------------------------------------------------------------------- timing

@@ -702,7 +702,9 @@ def cmd_train(args: argparse.Namespace, config: RunConfig) -> int:
     if args.precisions:
         from comparisons.precision import precision_matrix
 
-        results.matrix = precision_matrix(config, precisions=args.precisions, progress=progress)
+        results.matrix = precision_matrix(
+            config, precisions=args.precisions, progress=progress, twins=results.twins
+        )
 
     out: Path = args.out
     if talk:

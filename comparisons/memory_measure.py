@@ -1,5 +1,6 @@
 """Measure the memory estimate the command line checks before a run
-(`comparisons.run.memory_needed`) against real runs: `python -m comparisons.memory_measure`.
+(`comparisons.run.memory_needed`) against real runs: `python -m comparisons.memory_measure`
+(`peaks` measures any command: the bench's estimate is checked with it too).
 
 Each run is `python -m comparisons train ...` in a fresh process that reports its own
 peak resident memory and that of every worker process it started (VmHWM, the worker's
@@ -73,17 +74,23 @@ def measure(config: RunConfig, precisions: tuple[str, ...] = ()) -> dict:
     """One run's estimate and measured peaks, in bytes: `estimate`, `own` (the process),
     `groups` (each group's workers' peaks), `total` (the process and its largest group)."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-c", _CHILD, *argv(config, precisions), "--quiet"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        done = subprocess.run(
-            [*cmd, "--out", str(Path(out) / "o")], env=env, capture_output=True, text=True
-        )
+        report = peaks([*argv(config, precisions), "--quiet", "--out", str(Path(out) / "o")])
+    report["estimate"] = memory_needed(config, precisions)
+    return report
+
+
+def peaks(command: list[str]) -> dict:
+    """`python -m comparisons COMMAND...` in a fresh process: its exit `status` and peaks
+    in bytes, `own` (the process), `groups` (each group's workers), `total` (the process
+    and its largest group)."""
+    cmd = [sys.executable, "-c", _CHILD, *command]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     last = (done.stderr.strip().splitlines() or [""])[-1]
     if not last.startswith("{"):
-        raise RuntimeError(f"{' '.join(cmd[3:])}: {done.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(command)}: {done.stderr[-2000:]}")
     report = json.loads(last)
     report["total"] = report["own"] + max(map(sum, report["groups"]), default=0)
-    report["estimate"] = memory_needed(config, precisions)
     return report
 
 

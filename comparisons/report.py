@@ -12,6 +12,7 @@ import numpy as np
 from comparisons import rosetta
 from comparisons.run import RunResults, table_rows, uneven_note
 from comparisons.text import (
+    CALIBRATED,
     MATRIX_HEAD,
     RESULT_HEAD,
     markdown_table,
@@ -137,7 +138,10 @@ def _html_table(head, body) -> str:
     cls = {"PASS": ' class="pass"', "FAIL": ' class="fail"'}
     th = "".join(f"<th>{e(h)}</th>" for h in head)
     trs = "".join(
-        "<tr>" + "".join(f"<td{cls.get(c, '')}>{e(c)}</td>" for c in row) + "</tr>" for row in body
+        "<tr>"
+        + "".join(f"<td{cls.get(c.removesuffix(CALIBRATED), '')}>{e(c)}</td>" for c in row)
+        + "</tr>"
+        for row in body
     )
     return f"<table><tr>{th}</tr>{trs}</table>"
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import adapters
 from adapters import OptimizerSpec, Trajectory, data_parallel
-from comparisons import parity
+from comparisons import parity, rounding
+from comparisons.text import CALIBRATED
 from scratch import init_weights, spiral
 from scratch.train_custom_loop import custom_loop_line
 from scratch.trainer import shuffled_batches
@@ -81,6 +82,7 @@ class RunResults:
     settings: dict
     calibration: Trajectory | None = None  # the reference in float64, for a lower precision
     matrix: object = None  # comparisons.precision.PrecisionMatrix, when one was made
+    twins: object = None  # comparisons.rounding.Twins: the reference's rounding twins
 
     @property
     def tf32_note(self) -> str | None:
@@ -169,6 +171,15 @@ MiB = 2**20
 # (NumPy and torch 395 MiB, VmHWM): torch is counted at that.
 PROCESS_BYTES = {"numpy": 100 * MiB, "torch": 320 * MiB, "jax": 250 * MiB}
 MATRIX_BYTES = 60 * MiB  # the precision matrix's runs in other dtypes (their kernels)
+
+
+def process_bytes(frameworks: Iterable[str], matrix: bool = False) -> int:
+    """What a command's process holds before its own arrays, by the frameworks it imports
+    (PROCESS_BYTES; NumPy's always), and MATRIX_BYTES with the precision matrix: the one
+    baseline that `train`'s and `bench`'s memory estimates both start from."""
+    return sum(PROCESS_BYTES[fw] for fw in {"numpy", *frameworks}) + MATRIX_BYTES * matrix
+
+
 # The boundary plot predicts its grid (GRID_POINTS) a chunk of plots.GRID_CHUNK elements
 # (points x hidden units) at a time; at its peak each framework holds this many float64
 # (chunk) arrays. Measured at hidden 1000 and 3000 over hidden 10: NumPy +130 MiB, JAX
@@ -184,7 +195,8 @@ def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
     This process: PROCESS_BYTES of each framework; the schedule; one pass's activations
     and gradients over the 300 points, and each framework's chunk of the boundary
     plot's grid; every trajectory kept for the report (one per framework and mode, the
-    float64 calibration run, the matrix's two references), each its per-step losses
+    float64 calibration run, the matrix's two references, the three rounding twins of a
+    float64 reference, made when the table fails), each its per-step losses
     and its recorded weights, and one more such while a run is copied back (three while
     it is compared with the reference: its errors and allowances).
     With `data_parallel` N, the workers of one run at a time beside it: N torch ranks
@@ -200,8 +212,9 @@ def memory_needed(config: RunConfig, precisions: tuple[str, ...] = ()) -> int:
     trajectory = 8 * (3 * steps + records * params)  # losses, loss gap, errors; weights
     kept = sum(len(adapters.net_class(fw).MODES) for fw in fws)
     kept += (config.dtype != "float64") + 2 * bool(precisions)
+    kept += 3 * (config.dtype == "float64" or bool(precisions))  # the rounding twins
     compared = kept > 1 or config.data_parallel > 1
-    process = sum(PROCESS_BYTES[fw] for fw in fws) + MATRIX_BYTES * bool(precisions)
+    process = process_bytes(fws, matrix=bool(precisions))
     schedule = 8 * steps * config.batch_size
     chunk = 8 * min(GRID_POINTS * hidden, GRID_CHUNK)  # one (rows, hidden) float64 array
     working = 8 * 10 * 300 * hidden + chunk * sum(PLOT_COPIES[fw] for fw in fws)
@@ -245,6 +258,7 @@ def run(
     results: list[FrameworkResult] = []
     ref_traj = None
     ref64 = None
+    twins = None  # the reference's rounding twins, trained only if a float64 verdict needs them
     if config.dtype != "float64":  # the reference's own drift calibrates the comparison
         say(f"training numpy/eager in float64 ({schedule.shape[0]} steps), to calibrate ...")
         ref64 = train(adapters.build("numpy", weights), config, x, t, schedule)
@@ -263,12 +277,15 @@ def run(
             report = None
             if ref_traj is None:
                 ref_traj = traj
+                if config.dtype == "float64":
+                    twins = reference_twins(config, x, t, weights, schedule, framework, mode, say)
                 if book_lines is not None:
                     for line in book_progress(traj.losses, max_iters):
                         book_lines(line)
+            elif ref64 is not None:
+                report = parity.compare_trajectories(ref_traj, traj, calibration=(ref64, ref_traj))
             else:
-                calibration = None if ref64 is None else (ref64, ref_traj)
-                report = parity.compare_trajectories(ref_traj, traj, calibration=calibration)
+                report = rounding.judge(ref_traj, traj, twins)
             results.append(
                 FrameworkResult(
                     trajectory=traj,
@@ -280,7 +297,39 @@ def run(
                 )
             )
             say(f"  {framework}/{mode}: {traj.seconds:.2f} s")
-    return RunResults(config, x, t, results, precision_settings(config), calibration=ref64)
+    return RunResults(
+        config, x, t, results, precision_settings(config), calibration=ref64, twins=twins
+    )
+
+
+def reference_twins(
+    config: RunConfig,
+    x: np.ndarray,
+    t: np.ndarray,
+    weights: dict,
+    schedule: np.ndarray,
+    framework: str,
+    mode: str,
+    say: Callable[[str], None],
+) -> rounding.Twins:
+    """The reference's rounding twins (comparisons/rounding.py), trained when first asked
+    for: the reference's framework and mode, in one process."""
+
+    def make() -> tuple[Trajectory, ...]:
+        say(
+            f"the table's {config.dtype} rows fail: training {framework}/{mode} 3 times more "
+            f"with its sums in other orders ({schedule.shape[0]} steps each), to measure how "
+            "much this run amplifies rounding ..."
+        )
+        device = reference_device(framework, config.device)
+        return rounding.rounding_twins(
+            lambda w: adapters.build(framework, w, dtype=config.dtype, device=device),
+            weights,
+            lambda net, batches: train(net, config, x, t, batches, mode),
+            schedule,
+        )
+
+    return rounding.Twins(make, key=(config, framework, mode))
 
 
 def uneven_note(results: RunResults) -> str | None:
@@ -346,6 +395,12 @@ def book_progress(losses: np.ndarray, max_iters: int, every: int = 10) -> list[s
     return lines
 
 
+def verdict_of(report: parity.TrajectoryReport) -> str:
+    """PASS or FAIL, "(calibrated)" when judged against the reference's rounding twins."""
+    verdict = "PASS" if report.passed else "FAIL"
+    return verdict + (CALIBRATED if report.rounding_calibrated else "")
+
+
 def table_rows(results: RunResults) -> list[dict]:
     """One row per framework and mode: what the table, the report and --json show."""
     rows = []
@@ -357,7 +412,7 @@ def table_rows(results: RunResults) -> list[dict]:
         else:
             dw = float(r.report.max_weight_error)
             first = r.report.first_step
-            verdict = "PASS" if r.report.passed else "FAIL"
+            verdict = verdict_of(r.report)
         rows.append(
             {
                 "framework": tr.framework,

@@ -12,7 +12,10 @@
   what a library or a worker process writes to it); a closed stdout is reported as one
   that cannot be written (`need_stdout` says so before any work), a closed stderr
   swallows what would have gone there, and the exit status is the one promised;
-- Ctrl-C (SIGINT) one line, exit 130; SIGTERM one line, exit 143 (128 + the signal);
+- Ctrl-C (SIGINT) one line, exit 130; SIGTERM one line, exit 143, and SIGHUP (the
+  terminal closed) one line, exit 129 (128 + the signal), each stopping the command as
+  Ctrl-C does (what it was writing is left as before: comparisons/outdir.py); one the
+  command was started with ignored (`nohup`) stays ignored;
 - an output set that cannot be written (comparisons.outdir.OutDirError) one line, exit 1.
 The interpreter's streams and signal handlers are put back when the command returns.
 """
@@ -30,7 +33,10 @@ from collections.abc import Callable
 PROG = "scratch-parity"
 EXIT_PIPE = 128 + 13  # SIGPIPE
 EXIT_INT = 128 + signal.SIGINT
-EXIT_TERM = 128 + signal.SIGTERM
+# the signals that stop a command as SIGTERM does (Windows has no SIGHUP), and the word for each
+STOP_SIGNALS = {signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):
+    STOP_SIGNALS[signal.SIGHUP] = "hung up"
 
 
 class StreamClosed(BaseException):
@@ -45,7 +51,12 @@ class StreamClosed(BaseException):
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt."""
+    """SIGTERM or SIGHUP (`signum`), raised in the main thread as Ctrl-C raises
+    KeyboardInterrupt."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
 
 
 # What an ASCII terminal gets for the few non-ASCII characters the tables and rules use;
@@ -143,7 +154,8 @@ RERAISE_S = 0.001  # how soon a swallowed Ctrl-C or SIGTERM is raised again
 
 @contextlib.contextmanager
 def _signals_stop_the_command():
-    """SIGTERM raises Terminated in the main thread, as SIGINT raises KeyboardInterrupt.
+    """SIGTERM and SIGHUP raise Terminated in the main thread, as SIGINT raises
+    KeyboardInterrupt.
 
     Python raises either wherever the main thread happens to be, and where that is a
     garbage-collector callback or a `__del__` (JAX runs one at every collection) the
@@ -153,24 +165,28 @@ def _signals_stop_the_command():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pending: list[type[BaseException]] = []
+    pending: list[BaseException] = []
 
-    def terminate(_signum, _frame):
-        raise Terminated
+    def terminate(signum, _frame):
+        raise Terminated(signum)
 
     def raise_again(_signum, _frame):
         if pending:
-            raise pending.pop()
+            stop = pending.pop()
+            raise stop.with_traceback(None)
 
     def unraisable(info) -> None:
         if isinstance(info.exc_value, STOPS) and hasattr(signal, "setitimer"):
-            pending[:] = [type(info.exc_value)]
+            pending[:] = [info.exc_value]
             signal.setitimer(signal.ITIMER_REAL, RERAISE_S)
         else:
             previous_hook(info)
 
     previous_hook = sys.unraisablehook
-    previous = signal.signal(signal.SIGTERM, terminate)
+    # a stop signal the command was started with ignored stays ignored (`nohup` ignores
+    # SIGHUP), as Python leaves an ignored SIGINT alone
+    ignored = {s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN}
+    previous = {s: signal.signal(s, terminate) for s in STOP_SIGNALS if s not in ignored}
     previous_alarm = signal.signal(signal.SIGALRM, raise_again)
     sys.unraisablehook = unraisable
     try:
@@ -180,7 +196,8 @@ def _signals_stop_the_command():
         pending.clear()
         sys.unraisablehook = previous_hook
         signal.signal(signal.SIGALRM, previous_alarm)
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
@@ -213,9 +230,9 @@ def run_main(main: Callable[[list[str]], int], argv: list[str]) -> int:
             except KeyboardInterrupt:
                 _say(err, "interrupted")
                 return EXIT_INT
-            except Terminated:
-                _say(err, "terminated")
-                return EXIT_TERM
+            except Terminated as stop:
+                _say(err, STOP_SIGNALS.get(stop.signum, "terminated"))
+                return 128 + stop.signum
             except OutDirError as failed:
                 _say(err, str(failed))
                 return 1

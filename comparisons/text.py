@@ -16,6 +16,9 @@ NONE = "-"  # a cell with nothing to show
 TRAIN_LOSS = "train loss (last epoch avg)"
 FULL_LOSS = "loss on all 300 points"
 STORAGE = "float16 storage"  # the precision matrix's save_params row
+# after PASS or FAIL: a float64 verdict judged against the reference's rounding twin, the
+# table's rows alone having failed (comparisons/rounding.py)
+CALIBRATED = " (calibrated)"
 
 RESULT_HEAD = (
     "framework",

@@ -7,6 +7,8 @@ Fixtures and hooks live in tests/conftest.py; this module holds plain functions.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import random
 
@@ -108,3 +110,13 @@ def changed(before: dict, after: dict) -> list[str]:
         return a == b
 
     return [k for k in before if not same(before[k], after[k])]
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """`python -m comparisons ARGV` in this process: (exit status, stdout, stderr)."""
+    from comparisons import cli  # here: the adapters' tests use this module too
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(list(argv))
+    return status, out.getvalue(), err.getvalue()

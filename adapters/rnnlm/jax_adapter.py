@@ -37,7 +37,15 @@ from typing import NamedTuple
 import numpy as np
 
 from adapters.contract import Training
-from adapters.jax_adapter import _JAX_DTYPES, jax, jax_device, jnp, optax, to_numpy
+from adapters.jax_adapter import (
+    _JAX_DTYPES,
+    jax,
+    jax_device,
+    jnp,
+    optax,
+    scan_in_chunks,
+    to_numpy,
+)
 from adapters.jax_adapter import make_optimizer as chapter1_optimizer
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
@@ -259,26 +267,16 @@ def compiled_run(
         return jax.jit(tx.init), jax.jit(step)
 
     def run(params, state, xs, ts, schedule, masks):
-        steps = schedule.shape[0]
-        n = steps // record_every
-
         def body(carry, step_xs):
             rows, step_masks = step_xs
             return one(carry, rows, step_masks, xs, ts)
 
-        def chunk(carry, xs_k):  # (record_every, ...) steps, then a record
-            carry, losses = jax.lax.scan(body, carry, xs_k)
-            return carry, (losses, carry.params)  # JAX's layout: mapped once, at the end
-
-        per_step = (schedule, masks)  # masks None: no leaves, nothing scanned
-        head = jax.tree.map(
-            lambda a: a[: n * record_every].reshape(n, record_every, *a.shape[1:]), per_step
-        )
-        carry = Carry(params, tx.init(params), state)
-        carry, (head_losses, records) = jax.lax.scan(chunk, carry, head)
-        tail = jax.tree.map(lambda a: a[n * record_every :], per_step)
-        carry, tail_losses = jax.lax.scan(body, carry, tail)
-        losses = jnp.concatenate([head_losses.reshape(-1), tail_losses])
+        carry, losses, records = scan_in_chunks(
+            body, Carry(params, tx.init(params), state),
+            (schedule, masks),  # masks None: no leaves, nothing scanned
+            record_every,
+            lambda carry: carry.params,  # JAX's layout: mapped once, at the end
+        )  # fmt: skip
         return losses, records, carry.params
 
     return jax.jit(run)

@@ -14,12 +14,13 @@ import contextlib
 import numpy as np
 
 from adapters.contract import Training
+from adapters.numpy_adapter import update_shared
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.rnnlm.contract import Block, RnnNet, TrainInputs, model_nets, sizes, weight_names
 from scratch.better_rnnlm import BetterRnnlm
 from scratch.rnnlm import Rnnlm
 from scratch.simple_rnnlm import SimpleRnnlm
-from scratch.trainer import clip_grads, remove_duplicate
+from scratch.trainer import remove_duplicate
 
 # --------------------------------------------------------------------------- the models
 # scratch's classes, as the book writes them: W (in, out), the LSTM's gates f, g, i, o.
@@ -102,10 +103,7 @@ def train_step(module, optimizer, block: Block, max_grad: float | None) -> float
     """The inner loop of RnnlmTrainer.fit: forward from the carried state, backward,
     remove_duplicate (the tied weight's two gradients summed), clip_grads, update."""
     loss = forward_backward(module, block)
-    params, grads = remove_duplicate(module.params, module.grads)
-    if max_grad is not None:
-        clip_grads(grads, max_grad)
-    optimizer.update(params, grads)
+    update_shared(module, optimizer, max_grad)
     return loss
 
 

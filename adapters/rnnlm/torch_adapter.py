@@ -51,7 +51,7 @@ from adapters.rnnlm.contract import (
     model_nets,
     sizes,
 )
-from adapters.torch_adapter import _TORCH_DTYPES, tiny_net_threads, to_numpy
+from adapters.torch_adapter import _TORCH_DTYPES, gpu_available, tiny_net_threads, to_numpy
 from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 
 # --------------------------------------------------------------------------- the models
@@ -278,10 +278,7 @@ class Net(RnnNet):
 
     @staticmethod
     def device_available(device: str) -> bool:
-        if device == "cpu":
-            return True
-        index = int(device.partition(":")[2] or 0)
-        return torch.cuda.is_available() and index < torch.cuda.device_count()
+        return gpu_available(device)
 
     def _load(self, weights: dict) -> None:
         ratio = self.config.get("dropout_ratio", 0.0)

@@ -18,14 +18,13 @@ framework, which never draws its own. `train` takes them for every step,
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from adapters import checks
-from adapters.contract import Training, numpy_defaults
+from adapters import checks, model_base
+from adapters.contract import numpy_defaults
 from adapters.model_base import ModelNet
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.trajectory import Trajectory
@@ -240,21 +239,11 @@ class WordNet(ModelNet):
         )
         return self._run(inputs)
 
-    def _run(self, inputs: TrainInputs) -> Trajectory:
-        """The loop of adapters/model_base.py around the framework's `_training`."""
-        return self._trajectory(
-            inputs.steps, inputs.record_every, inputs.mode, inputs.optimizer,
-            self._training(inputs),
-        )  # fmt: skip
-
     # -- what each framework implements
     def _loss(self, batch: Batch) -> float:
         raise NotImplementedError
 
     def _gradients(self, batch: Batch) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def _training(self, inputs: TrainInputs) -> contextlib.AbstractContextManager[Training]:
         raise NotImplementedError
 
 
@@ -281,21 +270,9 @@ def _check_ids(a: np.ndarray, name: str, vocab_size: int, tail: tuple, what: str
 
 
 def model_nets(base: type[WordNet]) -> dict[str, type[WordNet]]:
-    """One Net class per model on a framework's `base` (`NETS` of its module): the model's
-    name and its config keys are class attributes, so `adapters.build` can check them."""
-    return {
-        model: type(
-            f"{CLASS_NAMES[model]}Net",
-            (base,),
-            {
-                "model": model,
-                "CONFIG": dict(CONFIGS[model]),
-                "__module__": base.__module__,
-                "__doc__": f"The {CLASS_NAMES[model]} of the book in {base.framework}.",
-            },
-        )
-        for model in MODELS
-    }
+    """One Net class per model on a framework's `base` (`NETS` of its module),
+    adapters/model_base.py's `model_nets` with this family's names and configs."""
+    return model_base.model_nets(base, CLASS_NAMES, CONFIGS)
 
 
 __all__ = [

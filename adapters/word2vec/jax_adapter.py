@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from adapters.contract import Training
-from adapters.jax_adapter import _JAX_DTYPES, jax_device, to_numpy
+from adapters.jax_adapter import _JAX_DTYPES, jax_device, scan_in_chunks, to_numpy
 from adapters.jax_adapter import make_optimizer as chapter1_optimizer
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
@@ -180,24 +180,14 @@ def compiled_run(
         return jax.jit(tx.init), jax.jit(step)
 
     def run(params, data, schedule, negatives):
-        steps, batch = schedule.shape
-        n = steps // record_every
-
         def body(carry, xs):
             return one(carry, xs, data)
 
-        def chunk(carry, xs_k):  # (record_every, ...) steps, then a record
-            carry, losses = jax.lax.scan(body, carry, xs_k)
-            return carry, (losses, carry[0])
-
-        xs = (schedule, negatives)
-        head = jax.tree.map(
-            lambda a: a[: n * record_every].reshape(n, record_every, *a.shape[1:]), xs
-        )
-        carry, (head_losses, records) = jax.lax.scan(chunk, (params, tx.init(params)), head)
-        tail = jax.tree.map(lambda a: a[n * record_every :], xs)
-        carry, tail_losses = jax.lax.scan(body, carry, tail)
-        return jnp.concatenate([head_losses.reshape(-1), tail_losses]), records, carry[0]
+        carry, losses, records = scan_in_chunks(
+            body, (params, tx.init(params)), (schedule, negatives), record_every,
+            lambda carry: carry[0],
+        )  # fmt: skip
+        return losses, records, carry[0]
 
     return jax.jit(run)
 

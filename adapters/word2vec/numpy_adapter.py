@@ -13,6 +13,7 @@ import contextlib
 import numpy as np
 
 from adapters.contract import Training
+from adapters.numpy_adapter import update_shared
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.word2vec.contract import Batch, TrainInputs, WordNet, model_nets
 from scratch.cbow import CBOW
@@ -20,7 +21,7 @@ from scratch.functions import BOOK_LOG_EPS, log_softmax
 from scratch.simple_cbow import SimpleCBOW
 from scratch.simple_skip_gram import SimpleSkipGram
 from scratch.skip_gram import SkipGram
-from scratch.trainer import clip_grads, remove_duplicate
+from scratch.trainer import remove_duplicate
 
 # --------------------------------------------------------------------------- the models
 # scratch's classes, as the book writes them: W_in (V, H); W_out (H, V) for the MatMul
@@ -141,10 +142,7 @@ def train_step(module, optimizer, batch: Batch, max_grad: float | None) -> tuple
     clip_grads, update. Returns the book's loss and its epsilon gap."""
     loss = forward_backward(module, batch)
     gap = book_loss_gap(module)  # before the update changes the weights
-    params, grads = remove_duplicate(module.params, module.grads)  # shared weights once
-    if max_grad is not None:
-        clip_grads(grads, max_grad)
-    optimizer.update(params, grads)
+    update_shared(module, optimizer, max_grad)  # shared weights once
     return loss, gap
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from adapters.contract import Training
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
-from adapters.torch_adapter import _TORCH_DTYPES, one_thread, to_numpy
+from adapters.torch_adapter import _TORCH_DTYPES, gpu_available, one_thread, to_numpy
 from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 from adapters.word2vec.contract import (
     ONE_HOT,
@@ -243,10 +243,7 @@ class Net(WordNet):
 
     @staticmethod
     def device_available(device: str) -> bool:
-        if device == "cpu":
-            return True
-        index = int(device.partition(":")[2] or 0)
-        return torch.cuda.is_available() and index < torch.cuda.device_count()
+        return gpu_available(device)
 
     def _load(self, weights: dict) -> None:
         self.module = to_module(self.model, weights, self.dtype, self.device)

@@ -36,7 +36,10 @@ from comparisons.parity.formatting import (
 )
 from comparisons.parity.hints import Hint, Records, Sides, find_hints, grouped
 from comparisons.parity.tolerances import (
-    CALIBRATION_FACTOR,
+    LINEAR_RANGE,
+    ROUNDING_FACTOR,
+    calibrated_bound,
+    linear_range_left,
     lower_precision,
     override,
     reduction_tolerance,
@@ -138,6 +141,12 @@ class TrajectoryReport:
     step fed another batch (from the runs' fingerprints); such runs never pass. `phase`
     says what parted first; `hints` why (comparisons/parity/hints.py); `rows` is every
     weight at the first divergence, as `table()` prints them.
+
+    `calibration` says what judged the run beside the table: "" (the table alone),
+    "precision" (the reference's own drift from float64) or "rounding" (the reference's
+    own drift from its rounding twins, float64 runs); `table_step` is then the first step
+    at which the table's rows alone would fail (None where they hold throughout), and
+    `twin_drift` the rounding twins' largest distance from the reference.
     """
 
     a_name: str
@@ -160,6 +169,9 @@ class TrajectoryReport:
     rows: list[Row] = field(default_factory=list)
     rows_at: str = ""  # what `rows` are: "the weights after 3 updates", ...
     hint_tags: dict[Hint, str] = field(default_factory=dict, repr=False)
+    calibration: str = ""  # "", "precision" or "rounding": what the bounds were widened by
+    table_step: int | None = None  # calibrated: the first step the table's rows alone fail
+    twin_drift: float | None = None  # "rounding": max |W_twin - W_ref| over the run and twins
 
     @property
     def passed(self) -> bool:
@@ -220,6 +232,12 @@ class TrajectoryReport:
         dl = float(np.max(self.loss_error)) if self.steps else 0.0
         agree = f"max |dW| {dw:.2g}, max |dloss| {dl:.2g}; {self.dtype}"
         if self.passed:
+            if self.rounding_calibrated:
+                text = (
+                    f"{head}: agree over {self.steps} steps within {ROUNDING_FACTOR:g}x the "
+                    f"reference's own rounding drift ({agree}; {self.calibration_text()})"
+                )
+                return "; note: ".join([text, *self.notes])  # where the twins part, if they do
             return f"{head}: agree over {self.steps} steps ({agree})"
         parted = self._parted()
         if parted:
@@ -231,9 +249,28 @@ class TrajectoryReport:
         else:  # only the schedules differ
             text = f"{head}: the records agree over {self.steps} steps ({agree}), but"
             text += " the runs were fed different batches"
+        if self.rounding_calibrated:
+            text += f" (judged within {ROUNDING_FACTOR:g}x the reference's own rounding drift;"
+            text += f" {self.calibration_text()})"
         hint = self.hint_text()
         notes = [note for note in self.notes if note not in hint]  # a dtype hint is its note
         return "; note: ".join([text, *notes]) + "; " + hint
+
+    @property
+    def rounding_calibrated(self) -> bool:
+        """True when the verdict is the rounding twins', not the table's alone: judged
+        against the reference's rounding twins, where the table's rows alone fail."""
+        return self.calibration == "rounding" and self.table_step is not None
+
+    def calibration_text(self) -> str:
+        """What a rounding-calibrated verdict rests on, in words; "" for any other."""
+        if not self.rounding_calibrated:
+            return ""
+        return (
+            f"calibrated: the table's {self.dtype} rows alone fail from step {self.table_step}, "
+            f"and the reference with its sums in other orders parts from itself by up to "
+            f"{self.twin_drift:.2g} in the weights: this run amplifies rounding"
+        )
 
     def hint_text(self) -> str:
         """The first hint in words ("hint (scaled, b1): ..."), or a plain statement that
@@ -299,6 +336,7 @@ class TrajectoryReport:
             "phase": self.phase,
             "max_weight_error": jsonable(self.max_weight_error),
             "passed": self.passed,
+            "rounding_calibrated": self.rounding_calibrated,
             "summary": self.summary(),
         }
 
@@ -309,7 +347,7 @@ def compare_trajectories(
     *,
     rtol: float | None = None,
     atol: float | None = None,
-    calibration: tuple[Trajectory, Trajectory] | None = None,
+    calibration: tuple[Trajectory, ...] | None = None,
 ) -> TrajectoryReport:
     """Compare two training runs; report the first step, weight and element that differ.
 
@@ -325,6 +363,14 @@ def compare_trajectories(
     max|ref_low - ref64|) at each record, and raises the loss tolerance to
     CALIBRATION_FACTOR * |loss_low - loss64| at steps where that is larger; both take
     the largest drift up to that record or step.
+
+    `calibration=(ref, *twins)`, the reference's float64 run and its rounding twins (the
+    same run with its sums in other orders: comparisons/rounding.py), judges a float64
+    comparison against the reference's own sensitivity to rounding: each tolerance is
+    raised to ROUNDING_FACTOR times the twins' largest distance from the reference at that
+    record or step where that is larger, counted inside float64's linear range only
+    (tolerances.py says why); `table_step` says where the table alone would have failed.
+    Gradients recorded by every calibration run calibrate the gradients the same way.
     """
     a_name, b_name = _names(a, b)
     weight_names = _check_same_run(a, b, f"a ({a_name})", f"b ({b_name})")
@@ -340,21 +386,29 @@ def compare_trajectories(
     # a loss sums over the widest layer's units: its row grows with that length
     loss_tol = reduction_tolerance(tolerance(dtype, "loss"), dtype, _widest(a))
     loss_error, loss_allowed = errors(loss_a, loss_b, loss_tol)  # (steps,)
-    if calibration is not None:
-        weight_bound, loss_bound = _calibrated_bounds(a, calibration, weight_names)
-        for k in weight_names:  # (records,) -> (records, 1, ...) against (records, *shape)
-            error = weights.error[k]
-            bound = weight_bound.reshape(records, *[1] * (error.ndim - 1))
-            weights.allowed[k] = np.broadcast_to(np.maximum(tol.atol, bound), error.shape)
-        loss_allowed = np.maximum(loss_allowed, loss_bound)
-    weights = _first_failing(weights)
     # gradients along a run drift as the weights do: they are held to the same tolerance
     grads = None
     grad_names = _check_same_grads(a, b, f"a ({a_name})", f"b ({b_name})")
     if grad_names:
         grad_steps = record_steps[1:] - 1  # (records - 1,): the step of each gradient
         grads = _records("gradients", grad_steps, a.grads, b.grads, grad_names, tol)
-        grads = _first_failing(grads)
+    cal = None
+    table_step = None
+    if calibration is not None:
+        cal = _calibration(a, calibration, weight_names, grad_names, dtype)
+        table_step = _table_step(weights, grads, loss_error, loss_allowed)
+        for k in weight_names:  # (records,) -> (records, 1, ...) against (records, *shape)
+            error = weights.error[k]
+            bound = cal.weights.reshape(records, *[1] * (error.ndim - 1))
+            floor = weights.allowed[k] if cal.rounding else tol.atol  # rounding only widens
+            weights.allowed[k] = np.broadcast_to(np.maximum(floor, bound), error.shape)
+        loss_allowed = np.maximum(loss_allowed, cal.loss)
+        if grads is not None and cal.grads is not None:
+            for k in grad_names:
+                bound = cal.grads.reshape(-1, *[1] * (grads.error[k].ndim - 1))
+                grads.allowed[k] = np.maximum(grads.allowed[k], bound)
+    weights = _first_failing(weights)
+    grads = None if grads is None else _first_failing(grads)
 
     bad_losses = np.flatnonzero(~(loss_error <= loss_allowed))
     first_loss = None
@@ -372,6 +426,8 @@ def compare_trajectories(
     one_sided = [name for name, traj in ((a_name, a), (b_name, b)) if traj.grads]
     if len(one_sided) == 1:
         notes.append(("", f"only {one_sided[0]} recorded gradients: they were not compared"))
+    if cal is not None and cal.note:
+        notes.append(("", cal.note))
     report = TrajectoryReport(
         a_name=a_name,
         b_name=b_name,
@@ -384,6 +440,9 @@ def compare_trajectories(
         rtol=tol.rtol,
         atol=tol.atol,
         calibrated=calibration is not None,
+        calibration="" if cal is None else ("rounding" if cal.rounding else "precision"),
+        table_step=table_step,
+        twin_drift=None if cal is None or not cal.rounding else cal.drift,
         first=_divergence(Divergence, weights),
         first_loss=first_loss,
         notes=[note for _, note in notes],
@@ -655,40 +714,123 @@ def _shapes_differ(
     return text
 
 
-def _calibrated_bounds(
-    a: Trajectory, calibration: tuple[Trajectory, Trajectory], weight_names: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """CALIBRATION_FACTOR times the reference's own low-precision drift: per record, per
-    step."""
-    if len(calibration) != 2:
+@dataclass(frozen=True)
+class Calibration:
+    """The calibrated allowances: per weight record, per step, per gradient record (None
+    unless every calibration run recorded gradients); `rounding` for rounding twins, whose
+    largest weight drift is `drift`; `note` says where the twins leave float64's linear
+    range ("" where they stay inside)."""
+
+    weights: np.ndarray  # (records,)
+    loss: np.ndarray  # (steps,)
+    grads: np.ndarray | None  # (records - 1,)
+    rounding: bool
+    drift: float
+    note: str
+
+
+def _calibration(
+    a: Trajectory,
+    calibration: tuple[Trajectory, ...],
+    weight_names: list[str],
+    grad_names: list[str],
+    dtype: str,
+) -> Calibration:
+    """The calibrated bounds from the reference's own runs (tolerances.py's
+    calibrated_bound): its lower-precision drift from float64, or its rounding twins'."""
+    expected = (
+        "calibration must be (reference in float64, reference in a lower precision) or "
+        "(reference in float64, its float64 rounding twins ...) on the same run"
+    )
+    if not isinstance(calibration, tuple | list) or len(calibration) < 2:
+        raise ValueError(f"{expected}, got {type(calibration).__name__} {calibration!r:.80}")
+    ref64, *others = calibration
+    dtypes = [_run_dtype(run) for run in (ref64, *others)]
+    rounding = set(dtypes) == {"float64"}
+    if dtypes[0] != "float64" or not (rounding or len(others) == 1):
+        raise ValueError(f"{expected}, got dtypes ({', '.join(dtypes)})")
+    if rounding and dtype != "float64":
         raise ValueError(
-            "calibration must be a pair (reference float64, reference in a lower precision)"
+            f"rounding twins (float64 runs) calibrate a float64 comparison, not a {dtype} one: "
+            f"pass (reference float64, reference {dtype})"
         )
-    ref64, ref32 = calibration
-    if _run_dtype(ref64) != "float64" or _run_dtype(ref32) == "float64":
-        raise ValueError(
-            "calibration must be (reference in float64, reference in a lower precision) on "
-            f"the same run, got dtypes ({ref64.dtype}, {ref32.dtype})"
-        )
-    low = f"the {ref32.dtype} calibration run"
     _check_same_run(a, ref64, f"a ({_run_name(a)})", "the float64 calibration run")
-    _check_same_run(ref64, ref32, "the float64 calibration run", low)
-    records = np.shape(ref64.record_steps)[0]
-    drift = np.max(
-        [
-            np.abs(
-                np.asarray(ref32.weights[k], np.float64) - np.asarray(ref64.weights[k], np.float64)
-            )
-            .reshape(records, -1)
-            .max(axis=1)
-            for k in weight_names
-        ],
-        axis=0,
-    )  # (records,)
-    loss_drift = np.abs(
-        np.asarray(ref32.losses, np.float64) - np.asarray(ref64.losses, np.float64)
-    )  # (steps,)
-    # the largest drift so far, not the drift at that step alone: at low precision the
-    # reference's own error at one step is noisy (it may happen to be near 0 there)
-    drift, loss_drift = np.maximum.accumulate(drift), np.maximum.accumulate(loss_drift)
-    return CALIBRATION_FACTOR * drift, CALIBRATION_FACTOR * loss_drift
+    record_steps = np.asarray(ref64.record_steps, dtype=np.int64)
+    records = record_steps.shape[0]
+    loss64 = np.asarray(ref64.losses, np.float64) + _loss_gap(ref64)
+    w_drift = w_scale = loss_drift = g_drift = np.zeros(0)
+    calibrate_grads = bool(grad_names)
+    for i, other in enumerate(others):  # the largest drift of any twin, per record and step
+        what = f"the rounding twin {i + 1}" if rounding else f"the {other.dtype} calibration run"
+        _check_same_run(ref64, other, "the float64 calibration run", what)
+        drift, w_scale = _drift(ref64.weights, other.weights, weight_names, records)
+        w_drift = np.maximum(w_drift, drift) if i else drift
+        loss = np.abs(np.asarray(other.losses, np.float64) + _loss_gap(other) - loss64)
+        loss_drift = np.maximum(loss_drift, loss) if i else loss
+        calibrate_grads &= bool(_check_same_grads(ref64, other, "the float64 run", what))
+        if calibrate_grads:
+            drift = _drift(ref64.grads, other.grads, grad_names, records - 1)[0]
+            g_drift = np.maximum(g_drift, drift) if i else drift
+    # rounding twins count until their weights leave float64's linear range (step `left`)
+    left = linear_range_left(w_drift, w_scale) if rounding else None
+    left_step = None if left is None else int(record_steps[left])
+    weights = calibrated_bound(
+        w_drift,
+        rounding,
+        counted=None if left is None else np.arange(records) <= left,
+        cap=LINEAR_RANGE * w_scale if rounding else None,
+    )
+
+    def before_left(steps: np.ndarray) -> np.ndarray | None:
+        return None if left_step is None else steps < left_step
+
+    loss = calibrated_bound(loss_drift, rounding, counted=before_left(np.arange(len(loss64))))
+    grads = None
+    if calibrate_grads:
+        grads = calibrated_bound(g_drift, rounding, counted=before_left(record_steps[1:] - 1))
+    note = ""
+    if left is not None:
+        note = (
+            f"the reference's rounding twins leave float64's linear range after {left_step} "
+            f"updates (their weights {w_drift[left]:.2g} from its, more than "
+            f"{LINEAR_RANGE:.2g} x max |W| {w_scale[left]:.2g}): from there rounding alone "
+            "changes this run, and no float64 comparison can tell a bug from it; the "
+            "calibrated bounds stay at the largest they reached before"
+        )
+    return Calibration(
+        weights=weights,
+        loss=loss,
+        grads=grads,
+        rounding=rounding,
+        drift=float(np.max(w_drift)),
+        note=note,
+    )
+
+
+def _drift(
+    ref: dict[str, np.ndarray], other: dict[str, np.ndarray], names: list[str], records: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(records,) max |other - ref| over every element of `names` at each record, and
+    (records,) the reference's largest |value| there."""
+
+    def per_record(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.max([v.reshape(records, -1).max(axis=1, initial=0.0) for v in arrays], axis=0)
+
+    ref64 = {k: np.asarray(ref[k], np.float64) for k in names}
+    drift = per_record([np.abs(np.asarray(other[k], np.float64) - ref64[k]) for k in names])
+    return drift, per_record([np.abs(ref64[k]) for k in names])
+
+
+def _table_step(
+    weights: Records, grads: Records | None, loss_error: np.ndarray, loss_allowed: np.ndarray
+) -> int | None:
+    """The first step at which the table's rows alone fail (weights, loss or gradients),
+    before a calibration widens them; None where they hold throughout."""
+    steps = []
+    for rec in (weights, grads):
+        if rec is not None and (first := _first_failing(rec).first) is not None:
+            steps.append(int(rec.steps[first]))
+    bad = np.flatnonzero(~(loss_error <= loss_allowed))
+    if bad.size:
+        steps.append(int(bad[0]))
+    return min(steps, default=None)

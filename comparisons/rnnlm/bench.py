@@ -14,27 +14,24 @@ Rows, on the model's default run (comparisons/rnnlm/run.py, 228 steps), in each 
 
 The first call of each row is timed on its own (JAX compiles then); a row's time is the
 median of `repeats` runs, interleaved so the load of a shared machine falls on every row
-alike. "vs numpy" is numpy/eager's time per step over the row's: how many times faster.
+alike (comparisons/model_bench.py). "vs numpy" is numpy/eager's time per step over the
+row's: how many times faster.
 """
 
 from __future__ import annotations
 
-import gc
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import adapters
+from comparisons import model_bench
+from comparisons.model_bench import BOOK
 from comparisons.rnnlm.run import RnnlmConfig, run_data
 from comparisons.text import duration, text_table
 from scratch import better_rnnlm, rnnlm, simple_rnnlm
 from scratch.optimizers import SGD
 from scratch.trainer import RnnlmTrainer
-
-BOOK = "book's code"
-REFERENCE = "numpy/eager"
 
 
 def book_run(config: RnnlmConfig, data) -> Callable[[], None]:
@@ -71,13 +68,6 @@ def adapter_run(config: RnnlmConfig, data, framework: str, mode: str) -> Callabl
     return run
 
 
-def _timed(fn: Callable[[], None]) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def bench_rows(
     model: str,
     frameworks: list[str],
@@ -85,44 +75,19 @@ def bench_rows(
     repeats: int = 3,
     say: Callable[[str], None] = lambda _m: None,
 ) -> list[dict]:
-    """One row per (dtype, what): seconds per step, first call, the runs' median."""
-    rows = []
-    for dtype in dtypes:
+    """One row per (dtype, what): seconds per step, first call, the runs' median, and
+    how many times faster than numpy/eager."""
+
+    def runners(dtype: str) -> tuple[int, model_bench.Runners]:
         config = RnnlmConfig(model=model, dtype=dtype, frameworks=tuple(frameworks))
         data = run_data(config)
-        steps = int(data.schedule.shape[0])
-        runners = {BOOK: book_run(config, data)}
+        named = {BOOK: book_run(config, data)}
         for fw in frameworks:
             for mode in adapters.net_class(fw, model).MODES:
-                runners[f"{fw}/{mode}"] = adapter_run(config, data, fw, mode)
-        first = {}
-        for name, fn in runners.items():
-            say(f"{model} {dtype}: first call of {name} ...")
-            first[name] = _timed(fn)
-        runs: dict[str, list[float]] = {name: [] for name in runners}
-        for r in range(repeats):
-            say(f"{model} {dtype}: repeat {r + 1}/{repeats}")
-            for name, fn in runners.items():
-                runs[name].append(_timed(fn))
-        book = statistics.median(runs[BOOK])
-        reference = statistics.median(runs[REFERENCE]) if REFERENCE in runs else None
-        for name in runners:
-            median = statistics.median(runs[name])
-            rows.append(
-                {
-                    "model": model,
-                    "dtype": dtype,
-                    "run": name,
-                    "steps": steps,
-                    "first_call_s": first[name],
-                    "run_s": median,
-                    "per_step_s": median / steps,
-                    "vs_book": median / book,
-                    "speedup_vs_numpy": None if reference is None else reference / median,
-                    "runs_s": runs[name],
-                }
-            )
-    return rows
+                named[f"{fw}/{mode}"] = adapter_run(config, data, fw, mode)
+        return int(data.schedule.shape[0]), named
+
+    return model_bench.bench_rows(model, dtypes, repeats, say, runners, speedup_vs_numpy=True)
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import adapters
 from comparisons import parity
+from comparisons.model_run import check_modes
 from comparisons.rnnlm.run import RnnlmConfig, run_data
 
 CHECK_EPOCHS = 2
@@ -43,13 +44,12 @@ def run_check(
     train = {"masks": data.masks, "max_grad": config.max_grad}
     ref_traj = ref.train(data.xs, data.ts, data.schedule, config.optimizer, **train)
     say(f"\n== trajectory: {config.optimizer.name}, {ref_traj.steps} steps ==")
-    for fw in frameworks[1:]:
-        for mode in adapters.net_class(fw, model).MODES:
-            net = adapters.build(fw, data.weights, model=model, dtype=dtype, **data.config)
-            traj = net.train(data.xs, data.ts, data.schedule, config.optimizer, mode=mode, **train)
-            report = parity.compare_trajectories(ref_traj, traj)
-            say(("PASS  " if report.passed else "FAIL  ") + report.summary())
-            ok &= report.passed
+
+    def train_one(fw: str, mode: str) -> adapters.Trajectory:
+        net = adapters.build(fw, data.weights, model=model, dtype=dtype, **data.config)
+        return net.train(data.xs, data.ts, data.schedule, config.optimizer, mode=mode, **train)
+
+    ok &= check_modes(ref_traj, frameworks[1:], model, train_one, say)
     verdict = "PASS, every framework agrees with the reference" if ok else "FAIL"
     say(f"\ncheck {model}: {verdict}")
     return ok

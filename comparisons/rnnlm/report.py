@@ -1,30 +1,18 @@
-"""The table, plots and report (report.md, a self-contained report.html) of a language
-model's comparison run: perplexity per epoch in every framework (the book's measure,
-§5.5.2), the difference from the reference per step (chapter 1's plot,
-comparisons/plots.py), and each verdict."""
+"""The table, plots and report (report.md, a self-contained report.html, laid out by
+comparisons/model_report.py) of a language model's comparison run: perplexity per epoch
+in every framework (the book's measure, §5.5.2), the difference from the reference per
+step (chapter 1's plot, comparisons/plots.py), and each verdict."""
 
 from __future__ import annotations
-
-import base64
-import html
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from comparisons import plots
+from comparisons import model_report, plots
 from comparisons.rnnlm.run import BOOK_TITLES, RnnlmResults, table_rows
-from comparisons.text import NONE, duration, fixed, markdown_table, sci, step_count, text_table
+from comparisons.text import fixed, text_table
 
-HEAD = (
-    "framework",
-    "mode",
-    "perplexity, epoch 1",
-    "perplexity, last epoch",
-    "max |dW| vs ref",
-    "first diverging step",
-    "time",
-    "parity",
-)
+HEAD = model_report.head("perplexity, epoch 1", "perplexity, last epoch")
 PLOTS = {
     "perplexity.png": "Perplexity per epoch in every framework (exp of the epoch's mean loss)",
     "differences.png": "Difference from the reference, per step, on a log scale",
@@ -41,17 +29,8 @@ MASKS_NOTE = (
 
 
 def cells(row: dict) -> tuple[str, ...]:
-    is_ref = row["vs"] is None
-    return (
-        row["framework"],
-        row["mode"],
-        fixed(row["perplexity_first_epoch"], 4),
-        fixed(row["perplexity_last_epoch"], 4),
-        NONE if is_ref else sci(row["max_abs_dweights"]),
-        NONE if is_ref else step_count(row["first_diverging_step"]),
-        duration(row["seconds"]),
-        row["verdict"],
-    )
+    first, last = row["perplexity_first_epoch"], row["perplexity_last_epoch"]
+    return model_report.cells(row, fixed(first, 4), fixed(last, 4))
 
 
 def table(results: RnnlmResults) -> str:
@@ -119,80 +98,37 @@ def perplexity_curves(results: RnnlmResults) -> tuple[bytes, str | None]:
 
 
 def draw(results: RnnlmResults) -> tuple[dict[str, bytes], list[str]]:
-    drawn = [perplexity_curves(results), plots.difference_curves(results)]
-    images = {name: png for name, (png, _) in zip(PLOTS, drawn, strict=True)}
-    return images, [note for _, note in drawn if note is not None]
+    return model_report.images(
+        PLOTS, [perplexity_curves(results), plots.difference_curves(results)]
+    )
 
 
 def verdicts(results: RnnlmResults) -> list[str]:
-    return [r.report.summary() for r in results.results if r.report is not None]
+    return model_report.verdicts(results)
 
 
 def notes_text(results: RnnlmResults) -> str:
     return LOSS_NOTE + (MASKS_NOTE if results.data.masks is not None else "")
 
 
+def page(results: RnnlmResults) -> model_report.Page:
+    """The report's parts: the perplexity per epoch before the verdicts."""
+    return model_report.Page(
+        BOOK_TITLES[results.config.model], config_lines(results), HEAD,
+        [cells(r) for r in table_rows(results)], results.passed, verdicts(results),
+        notes_text(results), PLOTS,
+        before=[model_report.Section("Perplexity per epoch", *epoch_table(results))],
+    )  # fmt: skip
+
+
 def markdown(results: RnnlmResults, notes: list[str] = ()) -> str:
-    verdict = "PASS" if results.passed else "FAIL"
-    out = [f"# scratch-parity: {BOOK_TITLES[results.config.model]} in every framework", ""]
-    out += [f"- **{k}**: {v}" for k, v in config_lines(results)]
-    out += ["", "## Results", "", "```", table(results), "```", ""]
-    out += ["## Perplexity per epoch", "", markdown_table(*epoch_table(results)), ""]
-    out += [f"## Parity verdicts: {verdict}", ""] + [f"- {v}" for v in verdicts(results)]
-    out += ["", f"> {notes_text(results)}", ""]
-    out += [f"- plot: {n}" for n in notes] + ([""] if notes else [])
-    for name, caption in PLOTS.items():
-        out += [f"### {caption}", "", f"![{caption}]({name})", ""]
-    return "\n".join(out)
+    return model_report.markdown(page(results), notes)
 
 
 def html_report(results: RnnlmResults, images: dict[str, bytes], notes: list[str] = ()) -> str:
-    e = html.escape
-
-    def tab(head, body) -> str:
-        th = "".join(f"<th>{e(h)}</th>" for h in head)
-        trs = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in body)
-        return f"<table><tr>{th}</tr>{trs}</table>"
-
-    verdict = "PASS" if results.passed else "FAIL"
-    title = f"scratch-parity: {BOOK_TITLES[results.config.model]} in every framework"
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{e(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em}"
-        "img{max-width:100%}</style></head><body>",
-        f"<h1>{e(title)}</h1>",
-        tab(("", ""), config_lines(results)),
-        "<h2>Results</h2>",
-        tab(HEAD, [cells(r) for r in table_rows(results)]),
-        "<h2>Perplexity per epoch</h2>",
-        tab(*epoch_table(results)),
-        f"<h2>Parity verdicts: {verdict}</h2><ul>",
-        *(f"<li>{e(v)}</li>" for v in verdicts(results)),
-        f"</ul><blockquote>{e(notes_text(results))}</blockquote>",
-        *(f"<p>plot: {e(n)}</p>" for n in notes),
-    ]
-    for name, caption in PLOTS.items():
-        data = base64.b64encode(images[name]).decode("ascii")
-        parts += [
-            f"<h3>{e(caption)}</h3>",
-            f'<img alt="{e(caption)}" src="data:image/png;base64,{data}">',
-        ]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return model_report.html_report(page(results), images, notes)
 
 
 def payload(results: RnnlmResults, notes: list[str], out: str) -> dict:
     """--json: the config, the rows (perplexity per epoch in each), each verdict, pass/fail."""
-    return {
-        "config": results.config.to_dict(),
-        "results": table_rows(results),
-        "verdicts": [r.report.to_dict() for r in results.results if r.report is not None],
-        "passed": results.passed,
-        "max_abs_dweights": max(
-            (float(np.max(r.report.error_curve)) for r in results.results if r.report), default=0.0
-        ),
-        "plot_notes": notes,
-        "out": out,
-    }
+    return model_report.payload(results, table_rows(results), notes, out)

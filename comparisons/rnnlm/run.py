@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import adapters
 from adapters import OptimizerSpec, Trajectory
 from adapters.rnnlm import DEFAULT_RUNS, RnnlmData, book_data, default_corpus
+from comparisons.model_run import ComparedRuns, NamedRun, table_row, train_every
 
 MODEL_DEFAULT = "model default"  # max_grad: the model's own (DEFAULT_RUNS)
 BOOK_TITLES = {
@@ -112,7 +112,7 @@ def perplexity_per_epoch(losses: np.ndarray, steps_per_epoch: int) -> list[float
 
 
 @dataclass
-class ModelResult:
+class ModelResult(NamedRun):
     """One framework in one mode, against the reference (the names the plots read)."""
 
     trajectory: Trajectory
@@ -121,80 +121,50 @@ class ModelResult:
     net: object = None
 
     @property
-    def name(self) -> str:
-        return f"{self.trajectory.framework}/{self.trajectory.mode}"
-
-    @property
     def final_loss(self) -> float:
         return float(np.log(self.perplexity[-1]))
 
 
 @dataclass
-class RnnlmResults:
+class RnnlmResults(ComparedRuns):
     config: RnnlmConfig
     data: RnnlmData
     results: list[ModelResult]
 
-    @property
-    def reference(self) -> ModelResult:
-        return self.results[0]
-
-    @property
-    def passed(self) -> bool:
-        return all(r.report is None or r.report.passed for r in self.results)
-
 
 def run(config: RnnlmConfig, *, progress: Callable[[str], None] | None = None) -> RnnlmResults:
     """Train every framework (every mode) from the same weights, blocks and masks."""
-    from comparisons import parity
-
     say = progress or (lambda _msg: None)
     c = config.resolved()
     draws = "blocks and dropout masks" if c.model == "better_rnnlm" else "blocks"
     say(f"drawing {c.model}'s weights, {draws} (seed {c.seed}) ...")
     data = run_data(c)
-    steps = data.schedule.shape[0]
+
+    def train(net, mode: str) -> Trajectory:
+        return net.train(
+            data.xs, data.ts, data.schedule, c.optimizer, masks=data.masks,
+            max_grad=c.max_grad, record_every=c.record_every, mode=mode,
+        )  # fmt: skip
+
     results: list[ModelResult] = []
-    for framework in c.frameworks:
-        for mode in adapters.net_class(framework, c.model).MODES:
-            say(f"training {c.model} in {framework}/{mode} ({steps} steps) ...")
-            net = adapters.build(
-                framework, data.weights, model=c.model, dtype=c.dtype, device=c.device,
-                **data.config,
-            )  # fmt: skip
-            traj = net.train(
-                data.xs, data.ts, data.schedule, c.optimizer, masks=data.masks,
-                max_grad=c.max_grad, record_every=c.record_every, mode=mode,
-            )  # fmt: skip
-            ref = results[0].trajectory if results else None
-            report = None if ref is None else parity.compare_trajectories(ref, traj)
-            ppl = perplexity_per_epoch(traj.losses, data.steps_per_epoch)
-            results.append(ModelResult(traj, ppl, report, net))
-            span = f"perplexity {ppl[0]:.2f} -> {ppl[-1]:.2f}"
-            say(f"  {framework}/{mode}: {traj.seconds:.2f} s, {span}")
+    for traj, report, net in train_every(c, data, train, say):
+        ppl = perplexity_per_epoch(traj.losses, data.steps_per_epoch)
+        results.append(ModelResult(traj, ppl, report, net))
+        span = f"perplexity {ppl[0]:.2f} -> {ppl[-1]:.2f}"
+        say(f"  {traj.framework}/{traj.mode}: {traj.seconds:.2f} s, {span}")
     return RnnlmResults(config, data, results)
 
 
 def table_rows(results: RnnlmResults) -> list[dict]:
     """One row per framework and mode: what the table, the report and --json show."""
-    rows = []
-    for r in results.results:
-        tr = r.trajectory
-        rows.append(
-            {
-                "framework": tr.framework,
-                "mode": tr.mode,
-                "perplexity_first_epoch": r.perplexity[0],
-                "perplexity_last_epoch": r.perplexity[-1],
-                "perplexity_per_epoch": r.perplexity,
-                "max_abs_dweights": 0.0 if r.report is None else float(r.report.max_weight_error),
-                "first_diverging_step": None if r.report is None else r.report.first_step,
-                "seconds": tr.seconds,
-                "verdict": "reference"
-                if r.report is None
-                else ("PASS" if r.report.passed else "FAIL"),
-                "steps": tr.steps,
-                "vs": None if r.report is None else results.reference.name,
-            }
-        )
-    return rows
+    ref = results.reference.name
+    return [
+        table_row(
+            r,
+            ref,
+            perplexity_first_epoch=r.perplexity[0],
+            perplexity_last_epoch=r.perplexity[-1],
+            perplexity_per_epoch=r.perplexity,
+        )  # fmt: skip
+        for r in results.results
+    ]

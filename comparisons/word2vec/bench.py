@@ -11,19 +11,19 @@ Rows, on the model's default run (comparisons/word2vec/run.py), in each dtype:
 - numpy/eager, torch/eager, jax/scan, jax/step: `build` + `Net.train`, what a user pays.
 
 The first call of each row is timed on its own (compilation); a row's time is the median
-of `repeats` runs, interleaved so the load of a shared machine falls on every row alike.
+of `repeats` runs, interleaved so the load of a shared machine falls on every row alike
+(comparisons/model_bench.py).
 """
 
 from __future__ import annotations
 
-import gc
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import adapters
+from comparisons import model_bench
+from comparisons.model_bench import BOOK
 from comparisons.text import duration, text_table
 from comparisons.word2vec.run import DEFAULTS, Word2vecConfig, corpus_of, run_data
 from scratch.cbow import CBOW
@@ -35,7 +35,6 @@ from scratch.skip_gram import SkipGram
 from scratch.trainer import Trainer, epoch_batches
 from scratch.util import convert_one_hot, create_contexts_target
 
-BOOK = "book's code"
 DRAWS = "drawing the samples"
 
 
@@ -95,13 +94,6 @@ def adapter_run(config: Word2vecConfig, data, framework: str, mode: str):
     return run
 
 
-def _timed(fn: Callable[[], None]) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def bench_rows(
     model: str,
     frameworks: list[str],
@@ -110,43 +102,19 @@ def bench_rows(
     say: Callable[[str], None] = lambda _m: None,
 ) -> list[dict]:
     """One row per (dtype, what): seconds per step, first call, the runs' median."""
-    rows = []
-    for dtype in dtypes:
+
+    def runners(dtype: str) -> tuple[int, model_bench.Runners]:
         config = Word2vecConfig(model=model, dtype=dtype, frameworks=tuple(frameworks))
         data, _ = run_data(config)
-        steps = int(data.schedule.shape[0])
-        runners = {BOOK: book_run(config)}
+        named = {BOOK: book_run(config)}
         if model in ("cbow", "skip_gram"):
-            runners[DRAWS] = draw_run(config)
+            named[DRAWS] = draw_run(config)
         for fw in frameworks:
             for mode in adapters.net_class(fw, model).MODES:
-                runners[f"{fw}/{mode}"] = adapter_run(config, data, fw, mode)
-        first = {}
-        for name, fn in runners.items():
-            say(f"{model} {dtype}: first call of {name} ...")
-            first[name] = _timed(fn)
-        runs: dict[str, list[float]] = {name: [] for name in runners}
-        for r in range(repeats):
-            say(f"{model} {dtype}: repeat {r + 1}/{repeats}")
-            for name, fn in runners.items():
-                runs[name].append(_timed(fn))
-        book = statistics.median(runs[BOOK])
-        for name in runners:
-            median = statistics.median(runs[name])
-            rows.append(
-                {
-                    "model": model,
-                    "dtype": dtype,
-                    "run": name,
-                    "steps": steps,
-                    "first_call_s": first[name],
-                    "run_s": median,
-                    "per_step_s": median / steps,
-                    "vs_book": median / book,
-                    "runs_s": runs[name],
-                }
-            )
-    return rows
+                named[f"{fw}/{mode}"] = adapter_run(config, data, fw, mode)
+        return int(data.schedule.shape[0]), named
+
+    return model_bench.bench_rows(model, dtypes, repeats, say, runners)
 
 
 def format_rows(rows: list[dict]) -> str:

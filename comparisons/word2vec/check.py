@@ -11,6 +11,7 @@ import numpy as np
 import adapters
 from adapters import OptimizerSpec
 from comparisons import parity
+from comparisons.model_run import check_modes
 from comparisons.word2vec.run import Word2vecConfig, run_data
 
 CHECK_STEPS = 40
@@ -64,15 +65,14 @@ def run_check(
         ref = adapters.build(ref_name, data.weights, model=model, dtype=dtype, **data.config)
         ref_traj = ref.train(data.contexts, data.target, schedule, spec, negatives=negatives)
         say(f"\n== trajectory: {spec.name}, {ref_traj.steps} steps ==")
-        for fw in frameworks[1:]:
-            for mode in adapters.net_class(fw, model).MODES:
-                net = adapters.build(fw, data.weights, model=model, dtype=dtype, **data.config)
-                traj = net.train(
-                    data.contexts, data.target, schedule, spec, negatives=negatives, mode=mode
-                )
-                report = parity.compare_trajectories(ref_traj, traj)
-                say(("PASS  " if report.passed else "FAIL  ") + report.summary())
-                ok &= report.passed
+
+        def train(fw: str, mode: str, spec: OptimizerSpec = spec) -> adapters.Trajectory:
+            net = adapters.build(fw, data.weights, model=model, dtype=dtype, **data.config)
+            return net.train(
+                data.contexts, data.target, schedule, spec, negatives=negatives, mode=mode
+            )
+
+        ok &= check_modes(ref_traj, frameworks[1:], model, train, say)
     verdict = "PASS, every framework agrees with the reference" if ok else "FAIL"
     say(f"\ncheck {model}: {verdict}")
     return ok

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import adapters
 from adapters import OptimizerSpec, Trajectory
 from adapters.word2vec import Word2vecData, book_data
 from comparisons import parity
+from comparisons.model_run import ComparedRuns, NamedRun, table_row, train_every
 from scratch import small_corpus
 from scratch.util import preprocess
 
@@ -119,7 +119,7 @@ def run_data(config: Word2vecConfig) -> tuple[Word2vecData, dict[int, str]]:
 
 
 @dataclass
-class ModelResult:
+class ModelResult(NamedRun):
     """One framework in one mode, against the reference (the names the plots read)."""
 
     trajectory: Trajectory
@@ -127,25 +127,13 @@ class ModelResult:
     report: parity.TrajectoryReport | None  # None for the reference itself
     net: object = None
 
-    @property
-    def name(self) -> str:
-        return f"{self.trajectory.framework}/{self.trajectory.mode}"
-
 
 @dataclass
-class Word2vecResults:
+class Word2vecResults(ComparedRuns):
     config: Word2vecConfig
     data: Word2vecData
     id_to_word: dict[int, str]
     results: list[ModelResult]
-
-    @property
-    def reference(self) -> ModelResult:
-        return self.results[0]
-
-    @property
-    def passed(self) -> bool:
-        return all(r.report is None or r.report.passed for r in self.results)
 
 
 def run(
@@ -157,26 +145,20 @@ def run(
     draws = "batches and negative samples" if c.model in ("cbow", "skip_gram") else "batches"
     say(f"drawing {c.model}'s weights, {draws} (seed {c.seed}) ...")
     data, id_to_word = run_data(c)
-    steps = data.schedule.shape[0]
-    per_epoch = steps // c.epochs
+    per_epoch = data.schedule.shape[0] // c.epochs
+
+    def train(net, mode: str) -> Trajectory:
+        return net.train(
+            data.contexts, data.target, data.schedule, c.optimizer,
+            negatives=data.negatives, max_grad=c.max_grad, record_every=c.record_every,
+            mode=mode,
+        )  # fmt: skip
+
     results: list[ModelResult] = []
-    for framework in c.frameworks:
-        for mode in adapters.net_class(framework, c.model).MODES:
-            say(f"training {c.model} in {framework}/{mode} ({steps} steps) ...")
-            net = adapters.build(
-                framework, data.weights, model=c.model, dtype=c.dtype, device=c.device,
-                **data.config,
-            )  # fmt: skip
-            traj = net.train(
-                data.contexts, data.target, data.schedule, c.optimizer,
-                negatives=data.negatives, max_grad=c.max_grad, record_every=c.record_every,
-                mode=mode,
-            )  # fmt: skip
-            ref = results[0].trajectory if results else None
-            report = None if ref is None else parity.compare_trajectories(ref, traj)
-            final = float(np.mean(traj.losses[-per_epoch:]))
-            results.append(ModelResult(traj, final, report, net))
-            say(f"  {framework}/{mode}: {traj.seconds:.2f} s")
+    for traj, report, net in train_every(c, data, train, say):
+        final = float(np.mean(traj.losses[-per_epoch:]))
+        results.append(ModelResult(traj, final, report, net))
+        say(f"  {traj.framework}/{traj.mode}: {traj.seconds:.2f} s")
     return Word2vecResults(config, data, id_to_word, results)
 
 
@@ -206,22 +188,5 @@ def neighbours(results: Word2vecResults) -> list[dict]:
 
 def table_rows(results: Word2vecResults) -> list[dict]:
     """One row per framework and mode: what the table, the report and --json show."""
-    rows = []
-    for r in results.results:
-        tr = r.trajectory
-        rows.append(
-            {
-                "framework": tr.framework,
-                "mode": tr.mode,
-                "final_loss": r.final_loss,
-                "max_abs_dweights": 0.0 if r.report is None else float(r.report.max_weight_error),
-                "first_diverging_step": None if r.report is None else r.report.first_step,
-                "seconds": tr.seconds,
-                "verdict": "reference"
-                if r.report is None
-                else ("PASS" if r.report.passed else "FAIL"),
-                "steps": tr.steps,
-                "vs": None if r.report is None else results.reference.name,
-            }
-        )
-    return rows
+    ref = results.reference.name
+    return [table_row(r, ref, final_loss=r.final_loss) for r in results.results]

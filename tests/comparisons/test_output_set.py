@@ -72,6 +72,7 @@ def test_two_runs_into_one_out_never_mix_the_second_waits(tmp_path):
 WORST_MOMENTS = [
     (signal.SIGKILL, "loss_curves.png"),  # the first new file written (staged)
     (signal.SIGINT, "differences.png"),
+    (signal.SIGHUP, "decision_boundaries.png"),  # the terminal closed
     (signal.SIGTERM, "report.html"),  # the last file staged
     (signal.SIGTERM, "staged"),  # the whole new set staged, not yet in place
     (signal.SIGKILL, "swapped"),  # the new set in place, the old one not yet removed
@@ -93,7 +94,7 @@ def assert_stopped(status: int, err: str, sig: int) -> None:
     if sig == signal.SIGKILL:
         assert status == -9
     else:
-        word = "interrupted" if sig == signal.SIGINT else "terminated"
+        word = {signal.SIGINT: "interrupted", signal.SIGHUP: "hung up"}.get(sig, "terminated")
         assert (status, err) == (128 + sig, f"scratch-parity: {word}\n")
 
 
@@ -134,6 +135,36 @@ def test_ctrl_c_while_training_is_one_line_and_status_130(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.decode() == "scratch-parity: interrupted\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_hang_up_while_training_is_one_line_and_status_129(tmp_path):
+    """SIGHUP (the terminal closed) stops the command as SIGTERM does; it used to kill it
+    silently, with no line and no chance to clean up."""
+    proc = start(train_argv(tmp_path / "out", 20000), tmp_path)
+    for line in proc.stderr:
+        if line.startswith(b"training numpy"):
+            break
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 129 and err.decode() == "scratch-parity: hung up\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_command_started_with_sighup_ignored_runs_on_through_a_hang_up(tmp_path):
+    """`nohup` starts a command with SIGHUP ignored so that it outlives the terminal: the
+    command keeps it ignored, and finishes writing its set."""
+    out, pause = tmp_path / "out", tmp_path / "pause"
+    before = old_set(out)
+    # a shell ignores it and execs the writer, as nohup does (a preexec_fn would fork this
+    # process, which JAX's threads make unsafe)
+    nohup = ["sh", "-c", 'trap "" HUP; exec "$0" "$@"']
+    proc = start([*nohup, *writer_argv(out)], tmp_path, env=pausing_at("differences.png", pause))
+    wait_for(pause / "at-differences.png", proc)
+    proc.send_signal(signal.SIGHUP)
+    (pause / "go").touch()
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, b"")
+    assert {name: (out / name).read_bytes() for name in SET} == NEW != before
 
 
 def test_a_full_disk_while_writing_keeps_the_old_set_with_one_line(tmp_path, monkeypatch):

@@ -4,24 +4,14 @@ code; bad options refused in one line before any work."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import pytest
 
-from comparisons import cli
 from comparisons.rnnlm.bench import BOOK, bench_rows
-from tests.helpers import need
+from tests.helpers import need, run_cli
 
 pytestmark = pytest.mark.crossframework
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main(list(argv))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,8 @@ def test_snippets_are_what_a_person_writes_not_adapter_plumbing():
         "jax.lax.scan" in shown["training_loop", "jax"] and "jax.jit" in shown["train_step", "jax"]
     )
     assert ".to(device)" in shown["gpu", "torch"] and "jax.device_put" in shown["gpu", "jax"]
-    assert "データのシャッフル" in shown["data", "numpy"]  # the book's own comments
+    # the book's way with comments of our own, in the book's Japanese terms
+    assert "rng.permutation" in shown["data", "numpy"] and "並べ替え" in shown["data", "numpy"]
     for (cid, fw), text in shown.items():
         for plumbing in ("pinned_precision", "_tensor", "to_numpy", "adapters.", "checks."):
             assert plumbing not in text, (cid, fw, plumbing)

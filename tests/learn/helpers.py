@@ -41,3 +41,22 @@ def framework_state():
 
     with torch.random.fork_rng(devices=[]), jax.enable_x64(True):
         yield
+
+
+def rendered(concepts, chapters: tuple[int, ...], snippet_test: str) -> dict[str, dict[str, str]]:
+    """The Rosetta's `concepts` of a later chapter checked as chapter 1's are wired: each in
+    the catalogue, in one of `chapters`, titled and explained in en and ja, its text naming
+    its own chapter and its snippet test in `snippet_test`; then their code as shown,
+    {concept id: {framework: code}}."""
+    from comparisons import rosetta
+    from comparisons.rosetta.catalogue import section_key
+
+    for c in concepts:
+        chapter = section_key(c)[0]
+        assert rosetta.concept(c.id) is c and chapter in chapters, c.id
+        assert set(c.title) == set(c.differs) == {"en", "ja"}
+        for lang, head in (("en", f"chapter {chapter} in"), ("ja", f"本の第{chapter}章を")):
+            text = rosetta.render_text([c], lang=lang, width=200)
+            assert head in text.splitlines()[0], text.splitlines()[0]  # its own chapter
+            assert f"{snippet_test}::test_{c.id}_snippets_agree_with_the_reference" in text
+    return {c.id: {fw: rosetta.code(c, fw) for fw in rosetta.FRAMEWORKS} for c in concepts}

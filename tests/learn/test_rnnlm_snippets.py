@@ -9,11 +9,10 @@ import pytest
 
 from comparisons import rosetta
 from comparisons.rosetta import recurrent
-from comparisons.rosetta.catalogue import section_key
 from comparisons.rosetta.recurrent import SNIPPET_TEST
 from scratch import optimizers
 from tests.helpers import need
-from tests.learn.helpers import agree, framework_state
+from tests.learn.helpers import agree, framework_state, rendered
 
 pytestmark = pytest.mark.crossframework
 CONCEPTS = tuple(c for c in rosetta.CONCEPTS if c.snippet_test == SNIPPET_TEST)
@@ -27,15 +26,7 @@ def T(a):  # NumPy -> torch, sharing memory (float64 stays float64)
 
 def test_every_recurrent_concept_is_in_the_catalogue_and_renders():
     assert CONCEPTS and {c.id for c in CONCEPTS} == {f["id"] for f in recurrent.CONCEPTS}
-    for c in CONCEPTS:
-        chapter = section_key(c)[0]
-        assert rosetta.concept(c.id) is c and chapter in (5, 6), c.id
-        assert set(c.title) == set(c.differs) == {"en", "ja"}
-        for lang, head in (("en", f"chapter {chapter} in"), ("ja", f"本の第{chapter}章を")):
-            text = rosetta.render_text([c], lang=lang, width=200)
-            assert head in text.splitlines()[0], text.splitlines()[0]  # its own chapter
-            assert f"{SNIPPET_TEST}::test_{c.id}_snippets_agree_with_the_reference" in text
-    shown = {c.id: {fw: rosetta.code(c, fw) for fw in rosetta.FRAMEWORKS} for c in CONCEPTS}
+    shown = rendered(CONCEPTS, (5, 6), SNIPPET_TEST)
     assert "f, g, i, o -> i, f, g, o" in shown["lstm"]["torch"]
     assert "detach()" in shown["truncated_bptt"]["torch"]
     assert "lax.scan" in shown["rnn"]["jax"] and "nn.RNN" in shown["rnn"]["torch"]

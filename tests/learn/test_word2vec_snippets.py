@@ -10,7 +10,6 @@ import pytest
 from adapters.word2vec import book_data
 from comparisons import rosetta
 from comparisons.rosetta import word2vec
-from comparisons.rosetta.catalogue import section_key
 from comparisons.rosetta.word2vec import SNIPPET_TEST
 from scratch import small_corpus
 from scratch.layers import Embedding
@@ -19,7 +18,7 @@ from scratch.simple_cbow import SimpleCBOW
 from scratch.trainer import remove_duplicate
 from scratch.util import convert_one_hot, create_contexts_target, most_similar, preprocess
 from tests.helpers import need
-from tests.learn.helpers import agree, framework_state
+from tests.learn.helpers import agree, framework_state, rendered
 
 pytestmark = pytest.mark.crossframework
 
@@ -50,15 +49,7 @@ def cbow_batch():
 
 def test_every_word2vec_concept_is_in_the_catalogue_and_renders():
     assert CONCEPTS and {c.id for c in CONCEPTS} == {f["id"] for f in word2vec.CONCEPTS}
-    for c in CONCEPTS:
-        chapter = section_key(c)[0]
-        assert rosetta.concept(c.id) is c and chapter in (2, 3, 4), c.id
-        assert set(c.title) == set(c.differs) == {"en", "ja"}
-        for lang, head in (("en", f"chapter {chapter} in"), ("ja", f"本の第{chapter}章を")):
-            text = rosetta.render_text([c], lang=lang, width=200)
-            assert head in text.splitlines()[0], text.splitlines()[0]  # its own chapter
-            assert f"{SNIPPET_TEST}::test_{c.id}_snippets_agree_with_the_reference" in text
-    shown = {c.id: {fw: rosetta.code(c, fw) for fw in rosetta.FRAMEWORKS} for c in CONCEPTS}
+    shown = rendered(CONCEPTS, (2, 3, 4), SNIPPET_TEST)
     assert "np.add.at" in shown["embedding"]["numpy"]
     assert "nn.Embedding" in shown["embedding"]["torch"] and "jnp.take" in shown["embedding"]["jax"]
     assert "F.binary_cross_entropy_with_logits" in shown["negative_sampling"]["torch"]

@@ -1,16 +1,16 @@
-"""The book's chapter 1 in NumPy, as a reader types it from the
-book (the Rosetta's left column).
+"""The book's chapter 1 in NumPy, the way the book computes it
+(the Rosetta's left column).
 
-Same names, statements and Japanese comments as the book's
-repository (common/layers.py, common/functions.py,
-common/optimizer.py, common/util.py, ch01/two_layer_net.py,
-ch01/train_custom_loop.py), with two changes: the book draws
-from NumPy's global generator (`np.random.seed` in
-`spiral.load_data`), these functions take the generator `rng`
-instead, so a test can run them without touching global state;
-and a line longer than 64 columns is wrapped, so that three
-columns of code fit side by side (ruff.toml). The tests run
-every function here against the reference (`scratch/`).
+The book's names and its way of computing (common/layers.py,
+common/functions.py, common/optimizer.py, common/util.py,
+ch01/two_layer_net.py, ch01/train_custom_loop.py), written
+for this project with its own comments (Japanese where a
+reader of the book looks for the book's terms). Where the
+book draws from NumPy's global generator, these functions
+take a generator `rng`, so a test can run them without
+touching global state. Lines of at most 64 columns, so that
+three columns of code fit side by side (ruff.toml). The tests
+run every function here against the reference (`scratch/`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 def load_batches(x, t, batch_size, rng):
     data_size = len(x)
     max_iters = data_size // batch_size
-    # データのシャッフル
+    # 毎エポック、並べ替えてからミニバッチに切り分ける
     idx = rng.permutation(data_size)  # np.random.permutation
     x = x[idx]
     t = t[idx]
@@ -50,8 +50,7 @@ def softmax(x):
 
 
 def cross_entropy_error(y, t):
-    # 教師データがone-hot-vectorの場合、
-    # 正解ラベルのインデックスに変換
+    # one-hot の t (N, C) は、正解クラスの番号 (N,) にする
     if t.size == y.size:
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
@@ -100,14 +99,13 @@ class Sigmoid:
 class SoftmaxWithLoss:
     def __init__(self):
         self.params, self.grads = [], []
-        self.y = None  # softmaxの出力
-        self.t = None  # 教師ラベル
+        self.y = None  # softmax の出力 (N, C)
+        self.t = None  # 正解クラスの番号 (N,)
 
     def forward(self, x, t):
         self.t = t
         self.y = softmax(x)
-        # 教師ラベルがone-hotベクトルの場合、
-        # 正解のインデックスに変換
+        # one-hot なら番号に (backward が番号で引く)
         if self.t.size == self.y.size:
             self.t = self.t.argmax(axis=1)
         loss = cross_entropy_error(self.y, self.t)
@@ -130,14 +128,14 @@ class TwoLayerNet:
                  rng):
         I, H, O = input_size, hidden_size, output_size
 
-        # 重みとバイアスの初期化
-        # (in, out); the book draws from np.random.randn
+        # 重み: 小さな乱数、(in, out) の形; バイアス: 0
+        # (the book draws from np.random.randn)
         W1 = 0.01 * rng.randn(I, H)
         b1 = np.zeros(H)
         W2 = 0.01 * rng.randn(H, O)
         b2 = np.zeros(O)
 
-        # レイヤの生成
+        # 順伝播の順に並べたレイヤ
         self.layers = [
             Affine(W1, b1),
             Sigmoid(),
@@ -145,7 +143,8 @@ class TwoLayerNet:
         ]
         self.loss_layer = SoftmaxWithLoss()
 
-        # すべての重みと勾配をリストにまとめる
+        # 各レイヤの重みと勾配の配列を、同じ順で集める
+        # (同じ配列なので、更新はレイヤにそのまま届く)
         self.params, self.grads = [], []
         for layer in self.layers:
             self.params += layer.params
@@ -184,8 +183,7 @@ def accuracy(model, x, t):
 
 
 class SGD:
-    """確率的勾配降下法（Stochastic Gradient Descent）"""
-
+    # W <- W - lr * dW (§1.3.6)
     def __init__(self, lr=0.01):
         self.lr = lr
 
@@ -211,8 +209,7 @@ class Momentum:
 
 
 class Adam:
-    """Adam (http://arxiv.org/abs/1412.6980v8)"""
-
+    # Kingma & Ba (2015), bias correction folded into lr_t
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr = lr
         self.beta1 = beta1
@@ -253,7 +250,7 @@ def clip_grads(grads, max_norm):
 
 def train_step(model, optimizer, batch_x, batch_t,
                max_grad=None):
-    # 勾配を求め、パラメータを更新
+    # 順伝播で損失、逆伝播で勾配、そして更新
     loss = model.forward(batch_x, batch_t)
     model.backward()
     if max_grad is not None:
@@ -271,7 +268,7 @@ def train(model, x, t, max_epoch, batch_size, learning_rate,
     loss_list = []
 
     for _epoch in range(max_epoch):
-        # データのシャッフル
+        # エポックごとに並べ替える
         idx = rng.permutation(data_size)
         x = x[idx]
         t = t[idx]
@@ -282,7 +279,7 @@ def train(model, x, t, max_epoch, batch_size, learning_rate,
                               batch_x, batch_t)
             total_loss += loss
             loss_count += 1
-            # 定期的に学習経過を出力
+            # 10 回ごとに平均の損失を残す
             if (iters+1) % 10 == 0:
                 loss_list.append(total_loss / loss_count)
                 total_loss, loss_count = 0, 0
