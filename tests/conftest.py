@@ -28,7 +28,7 @@ import pytest
 # backend starts: 3 here, before anything imports jax (adapters/jax_sharding.py).
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "3")
 
-from tests.helpers import PAIRS, changed, need, snapshot  # noqa: E402
+from tests.helpers import INSTALLED, PAIRS, changed, need, snapshot  # noqa: E402
 
 PLUGIN = "scratch_parity.pytest_plugin"
 if not any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
@@ -88,13 +88,16 @@ class DefaultRun:
     stderr: str
     out: Path
     results: object  # comparisons.run.RunResults, with its precision matrix as .matrix
+    changed: list[str] | None  # the wider state (tests/helpers.snapshot) it changed; None
+    # without torch and JAX, whose state the snapshot reads
 
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> DefaultRun:
     """The README's main command with its defaults (the book's 3000 steps in every
     installed framework and mode, then the precision matrix), run once, in this process,
-    for every test that only reads what it printed, wrote or computed. The process
+    for every test that only reads what it printed, wrote or computed, and for the test
+    of the state it leaves (tests/adapters/test_global_state.py). The process
     boundary of `python -m comparisons` is tested in tests/comparisons/test_streams.py
     and test_output_set.py."""
     from comparisons import cli, plots
@@ -102,15 +105,18 @@ def default_run(tmp_path_factory) -> DefaultRun:
     out = tmp_path_factory.mktemp("cli") / "comparison-output"
     drawn = []
     stdout, stderr = io.StringIO(), io.StringIO()
+    wide = snapshot() if {"torch", "jax"} <= set(INSTALLED) else None
     before = _global_state()  # a session fixture runs outside the per-test guard below
     with pytest.MonkeyPatch.context() as mp:  # the RunResults the plots are drawn from
         draw_all = plots.draw_all
         mp.setattr(plots, "draw_all", lambda results: drawn.append(results) or draw_all(results))
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             rc = cli.main(["--out", str(out)])
-    changed = _changed(before, _global_state())
-    assert not changed, f"the default run changed global numerics state: {', '.join(changed)}"
-    return DefaultRun(rc, stdout.getvalue(), stderr.getvalue(), out, drawn[0] if drawn else None)
+    moved = _changed(before, _global_state())
+    assert not moved, f"the default run changed global numerics state: {', '.join(moved)}"
+    results = drawn[0] if drawn else None
+    wider = None if wide is None else changed(wide, snapshot())
+    return DefaultRun(rc, stdout.getvalue(), stderr.getvalue(), out, results, wider)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from adapters import data_parallel_workers as workers
 from comparisons import cli
 from tests.adapters.helpers import book_run
 from tests.adapters.test_data_parallel import assert_same_run, children, single
+from tests.comparisons.processes import start
 from tests.helpers import need
 
 pytestmark = pytest.mark.crossframework
@@ -321,11 +322,9 @@ def test_ctrl_c_during_bench_data_parallel_is_one_line_from_the_command_alone(tm
     processes it times all-reduces with. Only the command speaks ("interrupted", 130);
     no child prints a KeyboardInterrupt traceback, and none is left."""
     need("torch", "jax")
-    proc = subprocess.Popen(
+    proc = start(  # SIGINT not ignored in it, even where pytest runs as a background job
         [sys.executable, "-m", "comparisons", "bench", "--data-parallel", "--sizes", "book"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        ROOT,
         text=True,
         start_new_session=True,  # its own group: the one the "terminal" interrupts
     )

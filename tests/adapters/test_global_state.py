@@ -117,19 +117,18 @@ def run_cli(argv: list[str]) -> int:
 
 
 @pytest.mark.crossframework
-def test_every_entry_point_leaves_global_numerics_state_alone(tmp_path, check_run):
+def test_every_entry_point_leaves_global_numerics_state_alone(tmp_path, check_run, default_run):
     need("torch", "jax")
-    # `check` ran once for this test and test_cli's (tests/conftest.py), between snapshots
+    # `check` and `train` (the default run: every framework and mode, then the precision
+    # matrix) ran once for this test and test_cli's (tests/conftest.py), between snapshots
     assert check_run.returncode == 0 and "check: PASS" in check_run.stdout
     assert not check_run.changed, check_run.changed
+    assert default_run.returncode == 0 and (default_run.out / "report.md").is_file()
+    assert default_run.changed == [], default_run.changed
     before = snapshot()
     exercise(tmp_path)
     assert not changed(before, snapshot())
-    # the precision matrix's state is guarded with the default run (tests/conftest.py)
-    argv = ["train", "--epochs", "2", "--precisions", "none", "--quiet"]
-    assert run_cli([*argv, "--out", str(tmp_path / "out")]) == 0
     assert run_cli(["rosetta", "--width", "150"]) == 0
-    assert (tmp_path / "out" / "report.md").is_file()
     assert not changed(before, snapshot()), changed(before, snapshot())
 
 
