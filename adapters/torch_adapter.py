@@ -244,7 +244,16 @@ def tiny_net_threads(sizes: tuple[int, int, int], batch: int, device: str):
     """
     I, H, O = sizes
     largest = max(batch * max(I, H, O), I * H, H * O)
-    if device != "cpu" or largest >= TINY_ELEMENTS:
+    with one_thread_below(largest, TINY_ELEMENTS, device):
+        yield
+
+
+@contextlib.contextmanager
+def one_thread_below(elements: int, limit: int, device: str):
+    """`one_thread()` while a CPU step's largest tensor has fewer than `limit` elements
+    (the rule for every model: chapter 1's limit is TINY_ELEMENTS; a family whose ops
+    stay below break-even longer passes its own); else the caller's count, untouched."""
+    if device != "cpu" or elements >= limit:
         yield
         return
     with one_thread():

@@ -51,7 +51,13 @@ from adapters.rnnlm.contract import (
     model_nets,
     sizes,
 )
-from adapters.torch_adapter import _TORCH_DTYPES, gpu_available, tiny_net_threads, to_numpy
+from adapters.torch_adapter import (
+    _TORCH_DTYPES,
+    TINY_ELEMENTS,
+    gpu_available,
+    one_thread_below,
+    to_numpy,
+)
 from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 
 # --------------------------------------------------------------------------- the models
@@ -296,7 +302,7 @@ class Net(RnnNet):
     def _threads(self, rows: int):
         """One intra-op thread for a net this small (chapter 1's rule)."""
         V, D, H = self.vocab_size, self.wordvec_size, self.hidden_size
-        return tiny_net_threads((largest_tensor(V, D, H, rows), 1, 1), 1, self.device)
+        return one_thread_below(largest_tensor(V, D, H, rows), TINY_ELEMENTS, self.device)
 
     def _forward(self, block: Block):
         masks = None if block.masks is None else self._tensor(block.masks)

@@ -23,7 +23,7 @@ from torch import nn
 from adapters.contract import Training
 from adapters.optimizer_spec import OptimizerSpec
 from adapters.precision import pinned_precision
-from adapters.torch_adapter import _TORCH_DTYPES, gpu_available, one_thread, to_numpy
+from adapters.torch_adapter import _TORCH_DTYPES, gpu_available, one_thread_below, to_numpy
 from adapters.torch_adapter import make_optimizer as chapter1_optimizer
 from adapters.word2vec.contract import (
     ONE_HOT,
@@ -200,7 +200,14 @@ def train_step(module, optimizer, params, inputs, max_grad: float | None) -> tor
     return loss.detach()
 
 
-ONE_THREAD_BELOW = 1 << 20  # elements of a step's largest tensor (see one_thread_if_small)
+# One intra-op thread below this many elements in a step's largest tensor. The ops of a
+# step are gathers, scatter-adds and elementwise products; split over threads, each piece
+# is a few microseconds of work and waking a thread costs as much. Measured on the 2
+# shared cores of this project's machine, CBOW's default run (largest tensor 100 x 10 x
+# 100): 1.3 to 4 ms a step on one thread, 31 to 172 ms on two. Chapter 1's limit
+# (TINY_ELEMENTS, one grain of parallel_for) is far lower: these ops stay below
+# break-even longer.
+ONE_THREAD_BELOW = 1 << 20
 
 
 def largest_tensor(model: str, vocab_size: int, hidden_size: int, batch: int, ids: int) -> int:
@@ -208,26 +215,6 @@ def largest_tensor(model: str, vocab_size: int, hidden_size: int, batch: int, id
     and scores (N, V), or chapter 4's gathered rows (N, `ids` a row, H)."""
     per_row = 2 * vocab_size if model in ONE_HOT else ids * hidden_size
     return max(vocab_size * hidden_size, batch * per_row)
-
-
-@contextlib.contextmanager
-def one_thread_if_small(elements: int, device: str):
-    """One intra-op thread while a word2vec model of this size trains on the CPU, then
-    the count as it was (chapter 1's `one_thread`: the count is process-wide).
-
-    The ops of a step are gathers, scatter-adds and elementwise products of at most
-    `elements` numbers; split over threads, each piece is a few microseconds of work and
-    waking a thread costs as much. Measured on the 2 shared cores of this project's
-    machine, CBOW's default run (largest tensor 100 x 10 x 100): 1.3 to 4 ms a step on one
-    thread, 31 to 172 ms on two. Chapter 1's rule (adapters/torch_adapter.py,
-    tiny_net_threads) keeps threads from one grain of parallel_for up; these ops stay
-    below break-even far longer, up to ONE_THREAD_BELOW elements.
-    """
-    if device != "cpu" or elements >= ONE_THREAD_BELOW:
-        yield
-        return
-    with one_thread():
-        yield
 
 
 # --------------------------------------------------------------------------- the Net
@@ -297,7 +284,7 @@ class Net(WordNet):
         elements = largest_tensor(model, self.vocab_size, self.hidden_size, batch, ids)
         with (
             pinned_precision("torch", self.dtype),
-            one_thread_if_small(elements, self.device),
+            one_thread_below(elements, ONE_THREAD_BELOW, self.device),
         ):
             yield Training(step, weights, lambda: None)
 
