@@ -205,19 +205,7 @@ class Trainer:
     def plot(self, ylim: tuple[float, float] | None = None, *, ax=None):
         """The book's loss plot. Draws on `ax` when given (nothing is shown then), else
         on a new figure that is shown, as the book does. Returns the axes."""
-        import matplotlib.pyplot as plt
-
-        show = ax is None
-        if ax is None:
-            _, ax = plt.subplots()
-        if ylim is not None:
-            ax.set_ylim(*ylim)
-        ax.plot(np.arange(len(self.loss_list)), self.loss_list, label="train")
-        ax.set_xlabel(f"iterations (x{self.eval_interval})")
-        ax.set_ylabel("loss")
-        if show:
-            plt.show()
-        return ax
+        return plot_per_interval(self.loss_list, self.eval_interval, "loss", ylim, ax)
 
 
 # --------------------------------------------------------------------------- chapters 5-6
@@ -361,16 +349,23 @@ class RnnlmTrainer:
     def plot(self, ylim: tuple[float, float] | None = None, *, ax=None):
         """The book's perplexity plot. Draws on `ax` when given (nothing is shown then),
         else on a new figure that is shown, as the book does. Returns the axes."""
-        import matplotlib.pyplot as plt
+        return plot_per_interval(self.ppl_list, self.eval_interval, "perplexity", ylim, ax)
 
-        show = ax is None
-        if ax is None:
-            _, ax = plt.subplots()
-        if ylim is not None:
-            ax.set_ylim(*ylim)
-        ax.plot(np.arange(len(self.ppl_list)), self.ppl_list, label="train")
-        ax.set_xlabel(f"iterations (x{self.eval_interval})")
-        ax.set_ylabel("perplexity")
-        if show:
-            plt.show()
-        return ax
+
+def plot_per_interval(values: list, interval: int, ylabel: str, ylim, ax):
+    """The trainers' plot of `values` taken every `interval` iterations. Draws on `ax`
+    when given (nothing is shown then), else on a new figure that is shown, as the book
+    does. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    show = ax is None
+    if ax is None:
+        _, ax = plt.subplots()
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.plot(np.arange(len(values)), values, label="train")
+    ax.set_xlabel(f"iterations (x{interval})")
+    ax.set_ylabel(ylabel)
+    if show:
+        plt.show()
+    return ax
