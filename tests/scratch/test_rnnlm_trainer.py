@@ -126,3 +126,19 @@ def test_eval_perplexity_refuses_a_corpus_too_short_for_one_block():
     model = Rnnlm(V, 5, 6, rng=np.random.RandomState(0))
     with pytest.raises(ValueError, match="time_size 35 is too long for the corpus"):
         eval_perplexity(model, corpus(100), verbose=False)
+
+
+def test_plot_draws_the_perplexity_list_on_the_given_axes():
+    figure_module = pytest.importorskip("matplotlib.figure")
+    c = corpus()
+    model = Rnnlm(V, 5, 6, rng=np.random.RandomState(0), dtype=np.float64)
+    trainer = RnnlmTrainer(model, SGD(1.0))
+    trainer.fit(c[:-1], c[1:], 1, 4, 10, eval_interval=4, verbose=False)
+
+    ax = figure_module.Figure().subplots()  # no pyplot figure, nothing shown
+    assert trainer.plot(ylim=(0, 20), ax=ax) is ax
+    (line,) = ax.get_lines()
+    assert len(trainer.ppl_list) == 3 and line.get_ydata().tolist() == trainer.ppl_list
+    assert line.get_xdata().tolist() == [0, 1, 2]
+    assert ax.get_xlabel() == "iterations (x4)" and ax.get_ylabel() == "perplexity"
+    assert ax.get_ylim() == (0, 20)
