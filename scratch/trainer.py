@@ -120,6 +120,18 @@ def remove_duplicate(
             return params, grads
 
 
+def train_step(model, optimizer, batch_x, batch_t, max_grad: float | None) -> float:
+    """One step of both trainers: forward, backward, the shared (or tied) weights'
+    gradients summed once, clipping when `max_grad` is given, the update. The loss."""
+    loss = model.forward(batch_x, batch_t)
+    model.backward()
+    params, grads = remove_duplicate(model.params, model.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(params, grads)
+    return loss
+
+
 def progress_line(epoch: int, iters: int, max_iters: int, elapsed: float, loss: float) -> str:
     """`| epoch 1 |  iter 1 / 10 | time 0[s] | loss 1.10`, the Trainer's report."""
     return (
@@ -180,12 +192,7 @@ class Trainer:
             # the epoch's batches gathered at once, as the book's x = x[idx]: (iters, batch, ...)
             epoch = zip(x[batches], t[batches], strict=True)
             for iters, (batch_x, batch_t) in enumerate(epoch):
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)  # shared: once
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(params, grads)
+                loss = train_step(model, optimizer, batch_x, batch_t, max_grad)
                 total_loss += loss
                 loss_count += 1
 
@@ -327,12 +334,7 @@ class RnnlmTrainer:
         for _ in range(max_epoch):
             for iters in range(max_iters):
                 batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)  # tied: once
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(params, grads)
+                loss = train_step(model, optimizer, batch_x, batch_t, max_grad)
                 total_loss += loss
                 loss_count += 1
 
