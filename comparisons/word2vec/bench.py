@@ -8,7 +8,10 @@ Rows, on the model's default run (comparisons/word2vec/run.py), in each dtype:
   negative samples as it trains, as the book does;
 - "drawing the samples": what those draws cost on their own (the book's UnigramSampler,
   a row at a time): the adapters' runs below are handed the samples already drawn;
-- numpy/eager, torch/eager, jax/scan, jax/step: `build` + `Net.train`, what a user pays.
+- numpy/eager, torch/eager, jax/scan, jax/step: `build` + `Net.train`, what a user pays;
+  weights are recorded before the first step and after the last (`record_every` = steps):
+  the rows time the training step, as the "book's code" row does; recording every step is
+  a cost of its own (`python -m comparisons bench --record` measures it for chapter 1).
 
 The first call of each row is timed on its own (compilation); a row's time is the median
 of `repeats` runs, interleaved so the load of a shared machine falls on every row alike
@@ -88,7 +91,7 @@ def adapter_run(config: Word2vecConfig, data, framework: str, mode: str):
         net = adapters.build(framework, data.weights, model=c.model, dtype=c.dtype, **data.config)
         net.train(
             data.contexts, data.target, data.schedule, c.optimizer, negatives=data.negatives,
-            mode=mode,
+            mode=mode, record_every=len(data.schedule),
         )  # fmt: skip
 
     return run
@@ -129,7 +132,8 @@ def format_rows(rows: list[dict]) -> str:
     note = (
         "\nbook's code: scratch's model and Trainer, the book's loop bit for bit, drawing its "
         "own negative samples; the adapters' rows are handed samples drawn beforehand (the "
-        f"'{DRAWS}' row is that cost). Medians of interleaved runs on a shared machine."
+        f"'{DRAWS}' row is that cost) and record the weights before and after (the step "
+        "itself). Medians of interleaved runs on a shared machine."
     )
     return text_table(head, body) + note
 

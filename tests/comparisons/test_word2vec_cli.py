@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from comparisons.word2vec.bench import BOOK, bench_rows
+import adapters
+from comparisons.word2vec.bench import BOOK, adapter_run, bench_rows
+from comparisons.word2vec.run import Word2vecConfig, run_data
 from tests.helpers import need, run_cli
 
 pytestmark = pytest.mark.crossframework
@@ -57,6 +59,27 @@ def test_bench_times_the_books_code_beside_the_reference():
     assert [r["run"] for r in rows] == [BOOK, "numpy/eager"]
     assert all(r["steps"] == 2000 and r["per_step_s"] > 0 for r in rows)
     assert rows[0]["vs_book"] == 1.0
+
+
+def test_bench_times_the_step_recording_only_before_and_after(monkeypatch):
+    """As the book's-code row records nothing, an adapter's row keeps two records (the
+    start and the end), not one a step."""
+    trained = []
+    build = adapters.build
+
+    def spy(*args, **kwargs):
+        net = build(*args, **kwargs)
+        train = net.train
+        net.train = lambda *a, **k: trained.append(train(*a, **k)) or trained[-1]
+        return net
+
+    monkeypatch.setattr(adapters, "build", spy)
+    config = Word2vecConfig(model="simple_cbow", frameworks=("numpy",), epochs=2)
+    data, _ = run_data(config)
+    adapter_run(config, data, "numpy", "eager")()
+    (traj,) = trained
+    steps = len(data.schedule)
+    assert steps > 2 and list(traj.record_steps) == [0, steps]
 
 
 @pytest.mark.parametrize(
